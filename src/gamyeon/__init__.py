@@ -1,0 +1,17 @@
+"""gamyeon (가면, "mask"): pseudonymize CCTV, dashcam, body-cam and drone footage for AI training."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("gamyeon")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0+src"
+
+from gamyeon.api import anonymize  # noqa: E402
+from gamyeon.options import Options  # noqa: E402
+from gamyeon.policy import KindPolicy, Policy, load_policy  # noqa: E402
+from gamyeon.types import Box, Region, Source, Summary  # noqa: E402
+
+__all__ = ["Box", "KindPolicy", "Options", "Policy", "Region", "Source", "Summary", "__version__", "anonymize", "load_policy"]

@@ -1,0 +1,121 @@
+"""Annotations for AI training: a JSON Lines sidecar, plus COCO and MOT exports made from it.
+
+JSONL schema, one line per frame, in frame order (documented in the README)::
+
+    {"frame": 0, "pts": 0, "time": 0.0, "fail_closed": false,
+     "regions": [{"kind": "face", "track": "3f9c0a1be2d47781", "box": [x1, y1, x2, y2],
+                  "mask": [x1, y1, x2, y2], "score": 0.91, "source": "detected"}]}
+
+Boxes are pixels of the upright (displayed) picture. ``track`` is a pseudonym (HMAC of the
+dataset secret), never the tracker's internal number. Exports stream from the JSONL file, so
+memory does not grow with video length.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from gamyeon.errors import UsageError
+from gamyeon.types import FrameResult
+
+EXPORT_FORMATS = ("coco", "mot")
+
+
+class JsonlWriter:
+    def __init__(self, path: Path, track_id: Callable[[str, int], str]) -> None:
+        self.path = path
+        self._track_id = track_id
+        self._fh: IO[str] = path.open("w", encoding="utf-8")
+
+    def write(self, result: FrameResult) -> None:
+        line: dict[str, Any] = {
+            "frame": result.index,
+            "pts": result.pts,
+            "time": None if result.time is None else round(result.time, 6),
+            "fail_closed": result.fail_closed,
+            "regions": [
+                {
+                    "kind": r.kind,
+                    "track": None if r.track is None else self._track_id(r.kind, r.track),
+                    "box": r.box.as_list(),
+                    "mask": r.mask.as_list(),
+                    "score": round(r.score, 4),
+                    "source": r.source.value,
+                }
+                for r in result.regions
+            ],
+        }
+        self._fh.write(json.dumps(line, separators=(",", ":")) + "\n")
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def export_mot(jsonl: Path, out: Path) -> None:
+    """MOTChallenge text: ``frame,id,x,y,w,h,conf,-1,-1,-1`` with 1-based frames.
+
+    MOT needs integer ids; pseudonyms are numbered in order of first appearance, which reveals
+    nothing beyond what the file already shows.
+    """
+    numbers: dict[str, int] = {}
+    with out.open("w", encoding="utf-8") as fh:
+        for line in read_jsonl(jsonl):
+            for r in line["regions"]:
+                if r["track"] is None:
+                    continue
+                tid = numbers.setdefault(r["track"], len(numbers) + 1)
+                x1, y1, x2, y2 = r["box"]
+                fh.write(f"{line['frame'] + 1},{tid},{x1:.1f},{y1:.1f},{x2 - x1:.1f},{y2 - y1:.1f},{r['score']:.4f},-1,-1,-1\n")
+
+
+def export_coco(jsonl: Path, out: Path, *, file_name: str, width: int, height: int, info: dict[str, Any]) -> None:
+    """COCO detection JSON, one image entry per frame (``file_name#frame=N``), written streaming."""
+    categories: dict[str, int] = {}
+    ann_id = 0
+    with out.open("w", encoding="utf-8") as fh:
+        fh.write('{"info":' + json.dumps(info) + ',"images":[')
+        first = True
+        for line in read_jsonl(jsonl):
+            entry = {"id": line["frame"] + 1, "file_name": f"{file_name}#frame={line['frame']}", "width": width,
+                     "height": height, "frame_index": line["frame"], "time": line["time"]}
+            fh.write(("" if first else ",") + json.dumps(entry))
+            first = False
+        fh.write('],"annotations":[')
+        first = True
+        for line in read_jsonl(jsonl):
+            for r in line["regions"]:
+                cat = categories.setdefault(r["kind"], len(categories) + 1)
+                ann_id += 1
+                x1, y1, x2, y2 = r["box"]
+                w, h = round(x2 - x1, 1), round(y2 - y1, 1)
+                entry = {"id": ann_id, "image_id": line["frame"] + 1, "category_id": cat, "bbox": [x1, y1, w, h],
+                         "area": round(w * h, 1), "iscrowd": 0, "score": r["score"], "track_id": r["track"],
+                         "source": r["source"]}
+                fh.write(("" if first else ",") + json.dumps(entry))
+                first = False
+        cats = [{"id": i, "name": name} for name, i in categories.items()]
+        fh.write('],"categories":' + json.dumps(cats) + "}")
+
+
+def parse_exports(values: list[str] | None) -> tuple[str, ...]:
+    out: list[str] = []
+    for value in values or []:
+        for name in value.split(","):
+            name = name.strip().lower()
+            if not name:
+                continue
+            if name not in EXPORT_FORMATS:
+                raise UsageError(f"--export: expected some of {list(EXPORT_FORMATS)}, got {name!r}")
+            if name not in out:
+                out.append(name)
+    return tuple(out)

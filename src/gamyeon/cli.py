@@ -1,0 +1,152 @@
+"""Command line: ``gamyeon anonymize INPUT... -o OUTPUT`` and ``gamyeon demo``.
+
+User errors print one line and exit non-zero (2 for usage, 1 otherwise); no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+from gamyeon import __version__
+from gamyeon.annotations import parse_exports
+from gamyeon.errors import GamyeonError
+from gamyeon.media.encode import CODECS, EncodeSettings
+from gamyeon.operators import REGISTRY, Shape
+from gamyeon.options import SMALL_FACE_MODES, Options
+from gamyeon.policy import KIND_GROUPS, Policy, load_policy, parse_kinds
+from gamyeon.types import Summary
+
+log = logging.getLogger("gamyeon")
+
+
+def _fps(value: str) -> Fraction:
+    try:
+        rate = Fraction(value) if "/" in value else Fraction(value).limit_denominator(1001)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected a frame rate like 25, 29.97 or 30000/1001, got {value!r}") from None
+    if rate <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive frame rate, got {value!r}")
+    return rate
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gamyeon", description="Pseudonymize faces in video and images for AI training.")
+    parser.add_argument("--version", action="version", version=f"gamyeon {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    an = sub.add_parser("anonymize", help="mask faces in videos, images or folders")
+    an.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="video/image files or folders")
+    an.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for several inputs")
+    an.add_argument("--kinds", default=None, help=f"what to protect, comma-separated: {', '.join(KIND_GROUPS)} (default: faces)")
+    an.add_argument("--policy", type=Path, help="TOML policy file (operator, shape, mask_scale, threshold per kind)")
+    an.add_argument("--operator", choices=sorted(REGISTRY), help="operator for every kind (default: pixelate)")
+    an.add_argument("--shape", choices=[s.value for s in Shape], help="mask shape (default: box)")
+    an.add_argument("--mask-scale", type=float, help="grow each mask by this factor (default: 1.3)")
+    an.add_argument("--threshold", type=float, help="detection score threshold (default: 0.3; lower finds more)")
+    an.add_argument("--detect-every", type=int, metavar="K", help="run detection every K-th frame (default: about 10/s)")
+    an.add_argument("--small-faces", choices=SMALL_FACE_MODES, default="auto",
+                    help="magnified tiled passes for tiny faces (default: auto, about once per second)")
+    an.add_argument("--codec", choices=sorted(CODECS), help="video codec (default: h264)")
+    an.add_argument("--crf", type=int, help="constant quality, lower is better (default: h264 18, hevc 20, vp9 24)")
+    an.add_argument("--preset", default="medium", help="encoder speed preset for h264/hevc (default: medium)")
+    an.add_argument("--fps", type=_fps, help="frame rate of raw .h264/.h265 input (default: 25)")
+    an.add_argument("--keep-audio", action="store_true", help="copy audio unchanged (default: dropped)")
+    an.add_argument("--keep-metadata", action="store_true", help="keep metadata except GPS/location (default: stripped)")
+    an.add_argument("--annotations", type=Path, help="regions JSON Lines path (default: OUTPUT.regions.jsonl)")
+    an.add_argument("--export", action="append", metavar="FORMAT", help="also write coco and/or mot annotations")
+    an.add_argument("--key", type=Path, dest="key_file", help="master key file for pseudonymous track ids (default: new key in the key store)")
+    an.add_argument("--face-model", type=Path, help="use this CenterFace-layout ONNX file instead of the bundled one")
+    an.add_argument("--summary-json", type=Path, help="also write the run summary as JSON here")
+    an.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings and errors only")
+    an.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    demo = sub.add_parser("demo", help="build a demo clip from a package-shipped photo and anonymize it")
+    demo.add_argument("-o", "--output", type=Path, default=Path("demo-output"), help="folder for the demo files")
+    demo.add_argument("--frames", type=int, default=150, help="length of the demo clip in frames")
+    demo.add_argument("-q", "--quiet", action="store_true")
+    demo.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    policy = load_policy(args.policy) if args.policy else Policy()
+    policy = policy.with_overrides(operator=args.operator, shape=args.shape, mask_scale=args.mask_scale,
+                                   threshold=args.threshold)
+    return Options(
+        kinds=parse_kinds(args.kinds),
+        policy=policy,
+        detect_every=args.detect_every,
+        small_faces=args.small_faces,
+        encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset),
+        keep_audio=args.keep_audio,
+        keep_metadata=args.keep_metadata,
+        fps=args.fps,
+        annotations=args.annotations,
+        exports=parse_exports(args.export),
+        key_file=args.key_file,
+        face_model=args.face_model,
+        quiet=args.quiet,
+    )
+
+
+def log_summary(summary: Summary) -> None:
+    regions = ", ".join(f"{n} {k}" for k, n in sorted(summary.regions.items())) or "none"
+    tracks = ", ".join(f"{n} {k}" for k, n in sorted(summary.tracks.items())) or "none"
+    log.info(
+        "%s -> %s: %d frame(s), regions: %s (detected %d, interpolated %d, extended %d), tracks: %s, "
+        "fail-closed frames: %d, %.1f fps",
+        summary.input, summary.output, summary.frames, regions, summary.detected, summary.interpolated,
+        summary.extended, tracks, summary.fail_closed_frames, summary.fps,
+    )
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="gamyeon: %(levelname)s: %(message)s" if verbose else "gamyeon: %(message)s",
+                        stream=sys.stderr)
+    if not verbose:
+        for noisy in ("norfair", "libav"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _cmd_anonymize(args: argparse.Namespace) -> int:
+    from gamyeon.api import anonymize
+
+    summaries = anonymize(args.inputs, args.output, options_from_args(args))
+    for s in summaries:
+        log_summary(s)
+    if args.summary_json:
+        args.summary_json.write_text(json.dumps([s.as_dict() for s in summaries], indent=2), encoding="utf-8")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from gamyeon.demo import run_demo
+
+    for s in run_demo(args.output, frames=args.frames, quiet=args.quiet):
+        log_summary(s)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
+    handlers = {"anonymize": _cmd_anonymize, "demo": _cmd_demo}
+    try:
+        return handlers[args.command](args)
+    except GamyeonError as err:
+        log.error("error: %s", err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted; no partial output was left under a final name")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

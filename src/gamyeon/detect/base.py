@@ -1,0 +1,43 @@
+"""The detector contract shared by every kind.
+
+Detectors never import operators or the pipeline; they only turn an RGB image into
+``Detection`` values (the presidio split between analyzer and anonymizer).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from gamyeon.types import Box, Detection
+
+
+class Detector(Protocol):
+    """Finds regions of some kinds on one upright RGB image (H x W x 3 uint8)."""
+
+    kinds: tuple[str, ...]
+
+    def detect(self, image: np.ndarray) -> list[Detection]: ...
+
+
+def nms(boxes: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Non-maximum suppression over rows ``[x1, y1, x2, y2, score]``; returns kept rows.
+
+    Uses OpenCV's implementation rather than a home-made loop.
+    """
+    if len(boxes) == 0:
+        return boxes.reshape(0, 5)
+    xywh = np.stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1)
+    keep = cv2.dnn.NMSBoxes(xywh.tolist(), boxes[:, 4].tolist(), 0.0, iou_threshold)
+    idx = np.asarray(keep, dtype=np.int64).reshape(-1)
+    return boxes[np.sort(idx)]
+
+
+def to_detections(kind: str, rows: np.ndarray) -> list[Detection]:
+    out: list[Detection] = []
+    for x1, y1, x2, y2, score in rows.tolist():
+        if x2 > x1 and y2 > y1:
+            out.append(Detection(kind=kind, box=Box(x1, y1, x2, y2), score=float(score)))
+    return out

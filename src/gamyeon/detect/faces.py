@@ -1,0 +1,114 @@
+"""Face detection strategies on top of CenterFace: whole-image passes and tiled upscaled passes.
+
+CenterFace finds faces from roughly 10 px upwards at the size it is shown. CCTV faces are often
+5-20 px, so small faces need the image shown larger: the image is cut into overlapping tiles,
+each upscaled, and all tiles go through the network in one batch. Large faces (which tiles would
+cut) come from a whole-image pass. Results of all passes are merged by NMS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from gamyeon.detect.base import nms, to_detections
+from gamyeon.detect.centerface import CenterFace, padded_size
+from gamyeon.types import Detection
+
+KIND = "face"
+MERGE_IOU = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class TilePlan:
+    """Where the tiles of one pass lie, in source pixels, and how much they are magnified."""
+
+    factor: float
+    tile: int  # tile side in source pixels
+    origins: tuple[tuple[int, int], ...]
+
+
+def plan_tiles(width: int, height: int, factor: float, tile_px: int = 640, overlap: int = 48) -> TilePlan:
+    """Cover a ``width`` x ``height`` image with square tiles that become ``tile_px`` when magnified.
+
+    Tiles overlap by ``overlap`` source pixels, so any face up to that size lies wholly inside at
+    least one tile. The last row/column is aligned to the image edge, so all tiles have one size
+    and can be batched.
+    """
+    tile = max(32, int(tile_px / factor))
+    tile = min(tile, max(width, height))
+
+    def starts(length: int) -> list[int]:
+        if length <= tile:
+            return [0]
+        step = max(1, tile - overlap)
+        n = math.ceil((length - tile) / step) + 1
+        return sorted({min(i * step, length - tile) for i in range(n)})
+
+    origins = tuple((x, y) for y in starts(height) for x in starts(width))
+    return TilePlan(factor=factor, tile=tile, origins=origins)
+
+
+class FaceDetector:
+    """Faces on upright RGB images, by one or several CenterFace passes."""
+
+    kinds = (KIND,)
+
+    def __init__(self, model: CenterFace, threshold: float = 0.3, batch: int = 4) -> None:
+        self.model = model
+        self.threshold = threshold
+        self.batch = batch
+
+    def whole(self, image: np.ndarray, factor: float = 1.0) -> np.ndarray:
+        """One pass over the whole image at ``factor`` x its size."""
+        return self.model.detect(image, factor, self.threshold)
+
+    def tiled(self, image: np.ndarray, plan: TilePlan) -> np.ndarray:
+        """One pass over magnified tiles; rows in ``image`` pixels."""
+        height, width = image.shape[:2]
+        tw = min(plan.tile, width)
+        th = min(plan.tile, height)
+        out_w, out_h = max(1, round(tw * plan.factor)), max(1, round(th * plan.factor))
+        pw, ph = padded_size(out_w, out_h)
+        rows: list[np.ndarray] = []
+        for start in range(0, len(plan.origins), self.batch):
+            chunk = plan.origins[start : start + self.batch]
+            canvases = []
+            for x, y in chunk:
+                crop = np.ascontiguousarray(image[y : y + th, x : x + tw])
+                canvas = np.zeros((ph, pw, 3), dtype=np.uint8)
+                canvas[:out_h, :out_w] = cv2.resize(crop, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+                canvases.append(canvas)
+            for (x, y), found in zip(chunk, self.model.run(canvases, self.threshold), strict=True):
+                if len(found):
+                    found = found.copy()
+                    found[:, [0, 2]] = found[:, [0, 2]] * (tw / out_w) + x
+                    found[:, [1, 3]] = found[:, [1, 3]] * (th / out_h) + y
+                    rows.append(found)
+        return np.concatenate(rows) if rows else np.zeros((0, 5), dtype=np.float32)
+
+    def merge(self, *passes: np.ndarray) -> list[Detection]:
+        rows = [p for p in passes if len(p)]
+        if not rows:
+            return []
+        return to_detections(KIND, nms(np.concatenate(rows), MERGE_IOU))
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Thorough multi-scale detection for still images (speed matters less than recall)."""
+        height, width = image.shape[:2]
+        longest = max(height, width)
+        passes = []
+        # Large faces: the whole image no larger than ~1280 px (CenterFace misses faces much
+        # larger than its training crops), plus a downscaled view for close-ups.
+        passes.append(self.whole(image, min(1.0, 1280 / longest)))
+        if longest > 720:
+            passes.append(self.whole(image, 640 / longest))
+        # Small faces: native tiles, and 2x tiles while the image is not huge.
+        if longest > 1280:
+            passes.append(self.tiled(image, plan_tiles(width, height, 1.0)))
+        if width * height <= 4_000_000:
+            passes.append(self.tiled(image, plan_tiles(width, height, 2.0)))
+        return self.merge(*passes)

@@ -1,0 +1,44 @@
+"""ONNX Runtime session creation shared by every model wrapper.
+
+The CUDA execution provider is used when onnxruntime-gpu provides it; otherwise the CPU provider.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import onnxruntime as ort
+
+from gamyeon.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CoreMLExecutionProvider", "CPUExecutionProvider")
+
+
+def providers() -> list[str]:
+    available = set(ort.get_available_providers())
+    chosen = [p for p in PREFERRED_PROVIDERS if p in available]
+    return chosen or ["CPUExecutionProvider"]
+
+
+def session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    """Open ``path`` with all graph optimisations and the best available provider."""
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    env_threads = os.environ.get("GAMYEON_THREADS")
+    if threads is None and env_threads:
+        threads = int(env_threads)
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        sess = ort.InferenceSession(str(path), options, providers=providers())
+    except Exception as err:  # onnxruntime raises its own non-exported exception types
+        raise ModelError(f"cannot load model {path}: {err}") from None
+    log.debug("loaded %s on %s", path.name, sess.get_providers()[0])
+    return sess

@@ -1,0 +1,1 @@
+"""Media I/O. ``decode.py`` and ``encode.py`` are the only modules that import PyAV."""

@@ -1,0 +1,199 @@
+"""Video decoding with PyAV: frames in presentation order with exact integer timestamps.
+
+Time is integer ``pts`` in the stream's rational ``time_base``; the frame rate is a ``Fraction``
+(29.97 stays 30000/1001). Raw elementary streams (.h264/.h265) carry no timestamps, so frames are
+numbered and timed at ``--fps`` (25 by default). A packet that fails to decode yields a
+``DecodedFrame`` without pixels, which the pipeline writes fully masked (fail closed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+
+from gamyeon.errors import CorruptInputError, InputNotFoundError, InputUnreadableError, UnsupportedInputError
+from gamyeon.types import VideoInfo
+
+log = logging.getLogger(__name__)
+
+RAW_FORMATS = {"h264", "hevc", "m4v", "mpegvideo"}
+DEFAULT_RAW_FPS = Fraction(25)
+
+
+@dataclass(slots=True)
+class DecodedFrame:
+    index: int
+    pts: int
+    frame: av.VideoFrame | None  # None: this frame could not be decoded
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class AudioPacket:
+    packet: av.Packet
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise InputNotFoundError(f"input not found: {path}")
+    if path.is_dir():
+        raise UnsupportedInputError(f"expected a file, got a folder: {path}")
+    if not os.access(path, os.R_OK):
+        raise InputUnreadableError(f"cannot read input (permission denied): {path}")
+    if path.stat().st_size == 0:
+        raise CorruptInputError(f"input is empty (0 bytes): {path}")
+
+
+def display_matrix(frame: av.VideoFrame) -> list[int] | None:
+    """The frame's display matrix (9 int32, FFmpeg layout) if it has one."""
+    for side in frame.side_data:
+        if "DISPLAYMATRIX" in str(side.type):
+            raw = bytes(side)
+            if len(raw) >= 36:
+                return list(struct.unpack("<9i", raw[:36]))
+    return None
+
+
+class VideoReader:
+    """Opens a video, reads its first frame eagerly (to learn rotation, and to fail before any
+    output exists when nothing decodes), then iterates frames and, optionally, audio packets."""
+
+    def __init__(self, path: str | Path, fps: Fraction | None = None, keep_audio: bool = False) -> None:
+        self.path = Path(path)
+        _check_readable(self.path)
+        try:
+            self.container = av.open(str(self.path), mode="r", metadata_errors="ignore")
+        except av.error.InvalidDataError:
+            raise CorruptInputError(f"not a readable video (invalid or truncated data): {self.path}") from None
+        except (av.error.FFmpegError, UnicodeDecodeError) as err:
+            raise UnsupportedInputError(f"cannot open {self.path} as video: {err}") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise UnsupportedInputError(f"no video stream in {self.path}")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.audio = list(self.container.streams.audio) if keep_audio else []
+        self.raw = self.container.format.name.split(",")[0] in RAW_FORMATS
+        if self.raw:
+            self.rate = fps or DEFAULT_RAW_FPS
+            self.time_base = 1 / self.rate
+        else:
+            tb = self.stream.time_base
+            if tb is None:
+                raise CorruptInputError(f"video stream of {self.path} has no time base")
+            self.time_base = Fraction(tb.numerator, tb.denominator)
+            rate = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate
+            self.rate = fps or (Fraction(rate.numerator, rate.denominator) if rate else Fraction(25))
+        self.decode_errors = 0
+        self.retimed = 0
+        self._items = self._iterate()
+        # Everything read while looking for the first decodable frame, replayed by __iter__.
+        self._head: list[DecodedFrame | AudioPacket] = []
+        first: av.VideoFrame | None = None
+        try:
+            for item in self._items:
+                self._head.append(item)
+                if isinstance(item, DecodedFrame) and item.frame is not None:
+                    first = item.frame
+                    break
+        except CorruptInputError:
+            self.close()
+            raise
+        if first is None:
+            self.close()
+            raise CorruptInputError(f"no decodable video frames in {self.path}")
+        self.matrix = display_matrix(first)
+        self.info = VideoInfo(
+            width=first.width,
+            height=first.height,
+            time_base=self.time_base,
+            rate=self.rate,
+            frames=self.stream.frames or None,
+            rotation=int(round(first.rotation or 0)) % 360,
+            codec=self.stream.codec_context.name,
+            pix_fmt=first.format.name,
+            has_audio=bool(self.container.streams.audio),
+            raw_stream=self.raw,
+        )
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self.container.metadata)
+
+    @property
+    def stream_metadata(self) -> dict[str, str]:
+        return dict(self.stream.metadata)
+
+    def _iterate(self) -> Iterator[DecodedFrame | AudioPacket]:
+        index = 0
+        last_pts: int | None = None
+        step = self._nominal_step()
+
+        def timed(pts: int | None) -> int:
+            nonlocal last_pts
+            if self.raw or pts is None:
+                pts = index if self.raw else (last_pts + step if last_pts is not None else 0)
+            if last_pts is not None and pts <= last_pts:
+                self.retimed += 1
+                pts = last_pts + 1
+            last_pts = pts
+            return pts
+
+        streams = [self.stream, *self.audio]
+        try:
+            for packet in self.container.demux(*streams):
+                if packet.stream.type == "audio":
+                    if packet.dts is not None:
+                        yield AudioPacket(packet)
+                    continue
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as err:
+                    if packet.size == 0:
+                        continue
+                    self.decode_errors += 1
+                    log.warning("frame %d of %s could not be decoded (%s); it will be fully masked", index, self.path, err)
+                    yield DecodedFrame(index, timed(packet.pts), None, str(err))
+                    index += 1
+                    continue
+                for frame in frames:
+                    yield DecodedFrame(index, timed(frame.pts), frame)
+                    index += 1
+        except av.error.FFmpegError as err:
+            raise CorruptInputError(f"{self.path} is damaged or truncated: {err}") from None
+
+    def _nominal_step(self) -> int:
+        """One frame's duration in time-base units, for frames that arrive without a pts."""
+        if self.rate <= 0:
+            return 1
+        return max(1, round(1 / (self.rate * self.time_base)))
+
+    def __iter__(self) -> Iterator[DecodedFrame | AudioPacket]:
+        head, self._head = self._head, []
+        yield from head
+        yield from self._items
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def to_rgb(frame: av.VideoFrame, width: int | None = None, height: int | None = None) -> np.ndarray:
+    """The frame as an H x W x 3 RGB array, optionally resized in the same swscale pass."""
+    if width is None or height is None or (width, height) == (frame.width, frame.height):
+        return frame.to_ndarray(format="rgb24")
+    return frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()

@@ -1,0 +1,206 @@
+"""Composes the stages for one file: decode -> detect -> track -> operate -> encode.
+
+Video frames wait in a bounded look-ahead buffer until the detections of the next
+``lookahead`` frames are known (see ``temporal.py``); memory is bounded by that buffer, not by
+the video's length. Fail closed: a frame whose decoding, detection or masking fails is written
+fully filled, counted, logged and flagged in the annotations -- never with original pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from gamyeon.annotations import JsonlWriter
+from gamyeon.detect.faces import FaceDetector
+from gamyeon.media.decode import AudioPacket, DecodedFrame, VideoReader, to_rgb
+from gamyeon.media.encode import VideoWriter
+from gamyeon.media.images import load_image, save_image, upright_view
+from gamyeon.options import Options
+from gamyeon.schedule import Plan
+from gamyeon.stages import FrameWork, apply_regions, rotate_view, upright_size
+from gamyeon.temporal import TemporalConfig
+from gamyeon.types import FrameResult, Region, Summary
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+TrackIds = Callable[[str, int], str]
+
+
+def _fail_closed(index: int, pts: int | None, time_s: float | None, reason: str) -> FrameResult:
+    return FrameResult(index=index, pts=pts, time=time_s, regions=(), fail_closed=True, reason=reason)
+
+
+def anonymize_video(
+    source: Path,
+    output_tmp: Path,
+    annotations_tmp: Path,
+    *,
+    suffix: str,
+    options: Options,
+    faces: FaceDetector,
+    track_ids: TrackIds,
+    summary: Summary,
+    progress: Progress,
+    on_info: Callable[[int | None], None] | None = None,
+) -> None:
+    started = time.perf_counter()
+    with VideoReader(source, fps=options.fps, keep_audio=options.keep_audio) as reader:
+        info = reader.info
+        if on_info is not None:
+            on_info(info.frames)
+        width, height = upright_size(info.width, info.height, info.rotation)
+        summary.width, summary.height = width, height
+        plan = Plan.for_video(width, height, float(info.rate), options.detect_every, options.small_faces)
+        temporal = TemporalConfig.for_rate(float(info.rate), plan.detect_every)
+        work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary)
+        log.debug("plan %s, temporal %s", plan, temporal)
+        writer = VideoWriter(
+            output_tmp,
+            info,
+            options.encode,
+            suffix=suffix,
+            matrix=reader.matrix,
+            audio=reader.audio,
+            metadata=reader.metadata if options.keep_metadata else None,
+            stream_metadata=reader.stream_metadata if options.keep_metadata else None,
+        )
+        notes = JsonlWriter(annotations_tmp, track_ids)
+        failed: dict[int, str] = {}
+        buffer: deque[DecodedFrame] = deque()
+        lookahead = temporal.lookahead
+        tb = info.time_base
+
+        def detect(item: DecodedFrame, small: bool) -> None:
+            frame = item.frame
+            assert frame is not None
+            bw = max(1, round(info.width * plan.base_factor))
+            bh = max(1, round(info.height * plan.base_factor))
+            try:
+                work.detect(
+                    item.index,
+                    small,
+                    lambda: np.ascontiguousarray(rotate_view(to_rgb(frame, bw, bh), info.rotation)),
+                    lambda: rotate_view(to_rgb(frame), info.rotation),
+                )
+            except Exception as err:  # fail closed on *any* detector/tracker failure; see module doc
+                log.warning("detection failed on frame %d (%s); the frame will be fully masked", item.index, err)
+                failed[item.index] = f"detection failed: {err}"
+
+        def finish(item: DecodedFrame) -> None:
+            seconds = float(item.pts * tb)
+            result: FrameResult
+            if item.frame is None or item.index in failed:
+                reason = item.error or failed.get(item.index, "decode failed")
+                result = _fail_closed(item.index, item.pts, seconds, reason)
+                writer.write(np.zeros((info.height, info.width, 3), dtype=np.uint8), item.pts)
+            else:
+                regions: list[Region] = []
+                try:
+                    regions = work.regions(item.index)
+                    if regions:
+                        rgb = to_rgb(item.frame)
+                        apply_regions(rotate_view(rgb, info.rotation), regions, options.policy)
+                        writer.write(rgb, item.pts)
+                    else:
+                        writer.write(item.frame, item.pts)
+                    result = FrameResult(item.index, item.pts, seconds, tuple(regions))
+                except Exception as err:  # masking failed: the frame leaves fully masked, never original
+                    if isinstance(err, OSError):
+                        raise
+                    log.warning("masking failed on frame %d (%s); the frame will be fully masked", item.index, err)
+                    writer.write(np.zeros((info.height, info.width, 3), dtype=np.uint8), item.pts)
+                    result = _fail_closed(item.index, item.pts, seconds, f"masking failed: {err}")
+            notes.write(result)
+            work.account(result)
+            failed.pop(item.index, None)
+            work.forget_before(item.index + 1)
+            progress(1)
+
+        try:
+            last: DecodedFrame | None = None
+            detected_last = False
+            for entry in reader:
+                if isinstance(entry, AudioPacket):
+                    writer.write_audio(entry.packet)
+                    continue
+                last = entry
+                buffer.append(entry)
+                detected_last = False
+                if entry.frame is not None:
+                    want, small = work.scheduler.wants(entry.index)
+                    if want:
+                        detect(entry, small)
+                        detected_last = True
+                while buffer and buffer[0].index + lookahead <= entry.index:
+                    finish(buffer.popleft())
+            if last is not None and last.frame is not None and not detected_last:
+                detect(last, False)  # close every track at the end of the file
+            while buffer:
+                finish(buffer.popleft())
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            notes.close()
+        if reader.decode_errors:
+            log.warning("%s: %d frame(s) could not be decoded and were fully masked", source, reader.decode_errors)
+        if reader.retimed:
+            log.warning("%s: %d frame(s) had non-increasing timestamps and were shifted by one tick", source, reader.retimed)
+    summary.seconds = time.perf_counter() - started
+
+
+def anonymize_image(
+    source: Path,
+    output_tmp: Path,
+    annotations_tmp: Path,
+    *,
+    suffix: str,
+    options: Options,
+    faces: FaceDetector,
+    track_ids: TrackIds,
+    summary: Summary,
+    progress: Progress,
+) -> None:
+    started = time.perf_counter()
+    image = load_image(source)
+    view = upright_view(image.pixels, image.orientation)
+    height, width = view.shape[:2]
+    summary.width, summary.height = width, height
+    plan = Plan.for_video(width, height, 1.0, 1, "always")
+    temporal = TemporalConfig(max_gap=0, pad_before=0, pad_after=0)
+    work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary)
+    notes = JsonlWriter(annotations_tmp, track_ids)
+    try:
+        try:
+            upright = np.ascontiguousarray(view)
+            found = faces.detect(upright) if "face" in options.kinds else []
+            work.summary.detection_frames += 1
+            for kind in options.kinds:
+                threshold = options.policy.for_kind(kind).threshold
+                dets = [d for d in found if d.kind == kind and d.score >= threshold]
+                for tracked in work.trackers[kind].update(dets, 0, 1):
+                    work.store.add(kind, tracked.track, 0, tracked.detection.box, tracked.detection.score)
+            regions = work.regions(0)
+            apply_regions(view, regions, options.policy)
+            result = FrameResult(0, None, None, tuple(regions))
+        except Exception as err:  # fail closed: never write the original image
+            if isinstance(err, OSError):
+                raise
+            log.warning("processing failed on %s (%s); the whole image will be masked", source, err)
+            image.pixels[...] = 0
+            result = _fail_closed(0, None, None, f"processing failed: {err}")
+        save_image(image.pixels, output_tmp, suffix, image, options.keep_metadata)
+        notes.write(result)
+        work.account(result)
+    finally:
+        notes.close()
+    progress(1)
+    summary.seconds = time.perf_counter() - started

@@ -1,0 +1,184 @@
+"""What to protect and how: kind -> operator, shape, mask scale, detection threshold.
+
+A policy is validated once, when it is loaded, into typed frozen values; stages never look at raw
+dicts. It comes from defaults, an optional TOML file (``--policy``) and CLI flags, in that order
+of precedence (flags win). Example file::
+
+    [kinds.face]
+    operator = "pixelate"      # pixelate | blur | fill
+    shape = "box"              # box | ellipse
+    mask_scale = 1.3
+    threshold = 0.3
+    [kinds.face.params]
+    blocks = 6
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gamyeon.errors import PolicyError
+from gamyeon.operators import REGISTRY, Operator, Pixelate, Shape
+
+#: Names accepted by ``--kinds`` -> region kinds they enable. Later kinds plug in here.
+KIND_GROUPS: dict[str, tuple[str, ...]] = {"faces": ("face",)}
+DEFAULT_KINDS: tuple[str, ...] = ("faces",)
+
+
+@dataclass(frozen=True, slots=True)
+class KindPolicy:
+    operator: Operator
+    shape: Shape = Shape.BOX
+    mask_scale: float = 1.3
+    threshold: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not 1.0 <= self.mask_scale <= 4.0:
+            raise PolicyError(f"mask_scale must be in 1.0..4.0, got {self.mask_scale}")
+        if not 0.0 < self.threshold < 1.0:
+            raise PolicyError(f"threshold must be in (0, 1), got {self.threshold}")
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "operator": self.operator.name,
+            "params": self.operator.params(),
+            "shape": self.shape.value,
+            "mask_scale": self.mask_scale,
+            "threshold": self.threshold,
+        }
+
+
+def _default_kinds() -> dict[str, KindPolicy]:
+    return {"face": KindPolicy(operator=Pixelate())}
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    kinds: Mapping[str, KindPolicy] = field(default_factory=_default_kinds)
+
+    def for_kind(self, kind: str) -> KindPolicy:
+        try:
+            return self.kinds[kind]
+        except KeyError:
+            raise PolicyError(f"no policy for kind {kind!r}; expected one of {sorted(self.kinds)}") from None
+
+    def describe(self) -> dict[str, object]:
+        return {kind: kp.describe() for kind, kp in sorted(self.kinds.items())}
+
+    def with_overrides(
+        self,
+        *,
+        operator: str | None = None,
+        shape: str | None = None,
+        mask_scale: float | None = None,
+        threshold: float | None = None,
+    ) -> Policy:
+        """A copy with the CLI flags applied to every kind."""
+        new: dict[str, KindPolicy] = {}
+        for kind, kp in self.kinds.items():
+            changes: dict[str, Any] = {}
+            if operator is not None and operator != kp.operator.name:
+                changes["operator"] = make_operator(operator, {})
+            if shape is not None:
+                changes["shape"] = parse_shape(shape)
+            if mask_scale is not None:
+                changes["mask_scale"] = float(mask_scale)
+            if threshold is not None:
+                changes["threshold"] = float(threshold)
+            new[kind] = dataclasses.replace(kp, **changes)
+        return Policy(kinds=new)
+
+
+def parse_shape(value: str) -> Shape:
+    try:
+        return Shape(value)
+    except ValueError:
+        raise PolicyError(f"shape: expected one of {[s.value for s in Shape]}, got {value!r}") from None
+
+
+def make_operator(name: str, params: Mapping[str, Any]) -> Operator:
+    cls = REGISTRY.get(name)
+    if cls is None:
+        raise PolicyError(f"operator: expected one of {sorted(REGISTRY)}, got {name!r}")
+    allowed = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise PolicyError(f"unknown parameter(s) {unknown} for operator {name}; expected some of {sorted(allowed)}")
+    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    try:
+        return cls(**clean)
+    except (TypeError, ValueError) as err:
+        raise PolicyError(f"operator {name}: {err}") from None
+
+
+_KIND_KEYS = {"operator", "shape", "mask_scale", "threshold", "params"}
+
+
+def _kind_from_table(kind: str, table: Mapping[str, Any], base: KindPolicy | None) -> KindPolicy:
+    if not isinstance(table, Mapping):
+        raise PolicyError(f"kinds.{kind}: expected a table, got {type(table).__name__}")
+    unknown = sorted(set(table) - _KIND_KEYS)
+    if unknown:
+        raise PolicyError(f"kinds.{kind}: unknown key(s) {unknown}; expected some of {sorted(_KIND_KEYS)}")
+    base = base or KindPolicy(operator=Pixelate())
+    params = table.get("params", {})
+    if not isinstance(params, Mapping):
+        raise PolicyError(f"kinds.{kind}.params: expected a table")
+    op_name = table.get("operator", base.operator.name)
+    if not isinstance(op_name, str):
+        raise PolicyError(f"kinds.{kind}.operator: expected a string, got {op_name!r}")
+    operator = make_operator(op_name, params) if ("operator" in table or params) else base.operator
+    shape = parse_shape(str(table["shape"])) if "shape" in table else base.shape
+    try:
+        mask_scale = float(table.get("mask_scale", base.mask_scale))
+        threshold = float(table.get("threshold", base.threshold))
+    except (TypeError, ValueError):
+        raise PolicyError(f"kinds.{kind}: mask_scale and threshold must be numbers") from None
+    return KindPolicy(operator=operator, shape=shape, mask_scale=mask_scale, threshold=threshold)
+
+
+def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
+    unknown = sorted(set(data) - {"kinds"})
+    if unknown:
+        raise PolicyError(f"unknown top-level key(s) {unknown}; expected 'kinds'")
+    kinds_table = data.get("kinds", {})
+    if not isinstance(kinds_table, Mapping):
+        raise PolicyError("'kinds' must be a table")
+    kinds = dict(_default_kinds())
+    for kind, table in kinds_table.items():
+        kinds[kind] = _kind_from_table(kind, table, kinds.get(kind))
+    return Policy(kinds=kinds)
+
+
+def load_policy(path: str | Path) -> Policy:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(f"policy file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise PolicyError(f"cannot read policy file {path}: {err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise PolicyError(f"policy file {path} is not valid TOML: {err}") from None
+    return policy_from_mapping(data)
+
+
+def parse_kinds(value: str | None) -> tuple[str, ...]:
+    """``--kinds faces,plates`` -> region kinds; rejects unknown names with the list of valid ones."""
+    if value is None:
+        names = DEFAULT_KINDS
+    else:
+        names = tuple(n.strip() for n in value.split(",") if n.strip())
+    if not names:
+        raise PolicyError(f"--kinds: expected some of {sorted(KIND_GROUPS)}, got nothing")
+    kinds: list[str] = []
+    for name in names:
+        if name not in KIND_GROUPS:
+            raise PolicyError(f"--kinds: unknown kind {name!r}; expected some of {sorted(KIND_GROUPS)}")
+        kinds.extend(k for k in KIND_GROUPS[name] if k not in kinds)
+    return tuple(kinds)

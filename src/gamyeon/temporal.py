@@ -1,0 +1,176 @@
+"""Temporal protection: turn sparse, per-detection-frame observations into a box on every frame.
+
+The most common complaint about frame-by-frame anonymisers is a face that slips through for one
+or two frames. With a bounded look-ahead, each frame is decided only once the detections of the
+next ``lookahead`` frames are known, so every track is
+
+* **interpolated** between two observations up to ``max_gap`` frames apart (missed detections,
+  and the frames between detection frames when detection runs every k-th frame);
+* **extended** ``pad`` frames before its first and after its last observation, drifting with the
+  track's last known velocity;
+
+and every estimated box is grown by a margin that rises with the distance (in frames) to the
+nearest real observation and with the track's speed. Coverage never shrinks: an estimated box
+always contains the linear interpolation of its neighbours.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+
+from gamyeon.types import Box, Source
+
+
+@dataclass(frozen=True, slots=True)
+class TemporalConfig:
+    max_gap: int = 15
+    pad_before: int = 8
+    pad_after: int = 8
+    #: margin per frame of distance to the nearest observation, as a fraction of box size
+    growth: float = 0.03
+    #: cap on that margin, as a fraction of box size
+    max_growth: float = 0.5
+
+    def __post_init__(self) -> None:
+        if min(self.max_gap, self.pad_before, self.pad_after) < 0:
+            raise ValueError("temporal gaps and pads must be >= 0")
+
+    @property
+    def lookahead(self) -> int:
+        return max(self.max_gap, self.pad_before)
+
+    @classmethod
+    def for_rate(cls, fps: float, detect_every: int) -> TemporalConfig:
+        """Defaults scaled to the frame rate: gaps of ~0.5 s, pads of ~0.3 s, never below a few
+        detection intervals (so a face missed on one or two detection frames stays covered)."""
+        k = max(1, detect_every)
+        fps = fps if fps > 0 else 25.0
+        return cls(
+            max_gap=max(3 * k, math.ceil(0.5 * fps)),
+            pad_before=max(2 * k, math.ceil(0.3 * fps)),
+            pad_after=max(2 * k, math.ceil(0.3 * fps)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    frame: int
+    box: Box
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A track's box on one frame, before the kind's mask scale is applied."""
+
+    kind: str
+    track: int
+    box: Box
+    margin: float  # pixels to add on every side for uncertainty
+    score: float
+    source: Source
+
+
+@dataclass(slots=True)
+class _Track:
+    kind: str
+    observations: list[Observation] = field(default_factory=list)
+    frames: list[int] = field(default_factory=list)
+
+    def add(self, obs: Observation) -> None:
+        if self.frames and obs.frame <= self.frames[-1]:
+            raise ValueError(f"observations must arrive in frame order, got {obs.frame} after {self.frames[-1]}")
+        self.observations.append(obs)
+        self.frames.append(obs.frame)
+
+
+def _speed(a: Observation, b: Observation) -> tuple[float, float]:
+    """Centre velocity in pixels per frame from ``a`` to ``b``."""
+    dt = max(1, b.frame - a.frame)
+    (ax, ay), (bx, by) = a.box.center, b.box.center
+    return (bx - ax) / dt, (by - ay) / dt
+
+
+def _shift(box: Box, dx: float, dy: float) -> Box:
+    return Box(box.x1 + dx, box.y1 + dy, box.x2 + dx, box.y2 + dy)
+
+
+class TrackStore:
+    """Observations of every live track, and the estimated box of each on any frame."""
+
+    def __init__(self, config: TemporalConfig) -> None:
+        self.config = config
+        self._tracks: dict[int, _Track] = {}
+
+    def __len__(self) -> int:
+        return len(self._tracks)
+
+    def add(self, kind: str, track: int, frame: int, box: Box, score: float) -> None:
+        self._tracks.setdefault(track, _Track(kind)).add(Observation(frame, box, score))
+
+    def last_box(self, track: int) -> Box | None:
+        t = self._tracks.get(track)
+        return t.observations[-1].box if t and t.observations else None
+
+    def estimates(self, frame: int) -> list[Estimate]:
+        out = []
+        for track_id, track in self._tracks.items():
+            est = self._estimate(track_id, track, frame)
+            if est is not None:
+                out.append(est)
+        return out
+
+    def _margin(self, box: Box, distance: int, speed: float) -> float:
+        size = max(box.width, box.height)
+        growth = min(self.config.growth * distance, self.config.max_growth)
+        return size * growth + 0.5 * speed * distance
+
+    def _estimate(self, track_id: int, track: _Track, frame: int) -> Estimate | None:
+        cfg = self.config
+        i = bisect.bisect_left(track.frames, frame)
+        obs = track.observations
+        if i < len(obs) and obs[i].frame == frame:
+            o = obs[i]
+            return Estimate(track.kind, track_id, o.box, 0.0, o.score, Source.DETECTED)
+        prev = obs[i - 1] if i > 0 else None
+        nxt = obs[i] if i < len(obs) else None
+        if prev is not None and nxt is not None and nxt.frame - prev.frame <= cfg.max_gap:
+            t = (frame - prev.frame) / (nxt.frame - prev.frame)
+            vx, vy = _speed(prev, nxt)
+            distance = min(frame - prev.frame, nxt.frame - frame)
+            box = prev.box.lerp(nxt.box, t)
+            margin = self._margin(box, distance, math.hypot(vx, vy))
+            return Estimate(track.kind, track_id, box, margin, min(prev.score, nxt.score), Source.INTERPOLATED)
+        if prev is not None and frame - prev.frame <= cfg.pad_after:
+            before = obs[i - 2] if i > 1 and prev.frame - obs[i - 2].frame <= cfg.max_gap else None
+            vx, vy = _speed(before, prev) if before is not None else (0.0, 0.0)
+            distance = frame - prev.frame
+            moved = _shift(prev.box, vx * distance, vy * distance)
+            box = prev.box.union(moved)
+            margin = self._margin(prev.box, distance, math.hypot(vx, vy))
+            return Estimate(track.kind, track_id, box, margin, prev.score, Source.EXTENDED)
+        if nxt is not None and nxt.frame - frame <= cfg.pad_before:
+            after = obs[i + 1] if i + 1 < len(obs) and obs[i + 1].frame - nxt.frame <= cfg.max_gap else None
+            vx, vy = _speed(nxt, after) if after is not None else (0.0, 0.0)
+            distance = nxt.frame - frame
+            moved = _shift(nxt.box, -vx * distance, -vy * distance)
+            box = nxt.box.union(moved)
+            margin = self._margin(nxt.box, distance, math.hypot(vx, vy))
+            return Estimate(track.kind, track_id, box, margin, nxt.score, Source.EXTENDED)
+        return None
+
+    def prune(self, before: int) -> None:
+        """Forget what can no longer affect frames >= ``before``."""
+        horizon = before - max(self.config.max_gap, self.config.pad_after) - 1
+        for track_id in list(self._tracks):
+            track = self._tracks[track_id]
+            cut = bisect.bisect_left(track.frames, horizon)
+            # keep one observation before the horizon for velocity / interpolation
+            cut = max(0, cut - 1)
+            if cut:
+                del track.observations[:cut]
+                del track.frames[:cut]
+            if track.frames and track.frames[-1] < horizon:
+                del self._tracks[track_id]
