@@ -19,7 +19,7 @@ import numpy as np
 from gamyeon.annotations import JsonlWriter
 from gamyeon.detect.faces import FaceDetector
 from gamyeon.media.decode import AudioPacket, DecodedFrame, VideoReader, to_rgb
-from gamyeon.media.encode import VideoWriter
+from gamyeon.media.encode import ThreadedWriter, VideoWriter
 from gamyeon.media.images import load_image, save_image, upright_view
 from gamyeon.options import Options
 from gamyeon.schedule import Plan
@@ -61,7 +61,7 @@ def anonymize_video(
         temporal = TemporalConfig.for_rate(float(info.rate), plan.detect_every)
         work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary)
         log.debug("plan %s, temporal %s", plan, temporal)
-        writer = VideoWriter(
+        writer = ThreadedWriter(VideoWriter(
             output_tmp,
             info,
             options.encode,
@@ -70,7 +70,7 @@ def anonymize_video(
             audio=reader.audio,
             metadata=reader.metadata if options.keep_metadata else None,
             stream_metadata=reader.stream_metadata if options.keep_metadata else None,
-        )
+        ))
         notes = JsonlWriter(annotations_tmp, track_ids)
         failed: dict[int, str] = {}
         buffer: deque[DecodedFrame] = deque()

@@ -1,11 +1,20 @@
-"""Which frames get which detection passes.
+"""Which frames get which detection passes, and at what scale.
 
-Detection is the expensive stage. With the look-ahead gap filling of ``temporal.py`` a face seen
-on detection frames k apart is covered on every frame between, so by default detection runs
-about 10 times per second (every frame at 10 fps, every 3rd at 30 fps). After a detection that
-shows fast motion the next frame is detected too. The magnified small-face pass is costlier
-still and runs about once per second (``auto``), on every detection frame while small faces are
-being tracked, on every detection frame (``always``) or never.
+Detection is the expensive stage (CenterFace costs ~110 ms of CPU on a 960x544 input here, twice
+what x264 needs to encode the frame). Three passes share the work:
+
+* **base**: the whole frame, scaled so its longer side is max(512, half the frame), every k-th
+  frame (about 10 per second: every frame at 10 fps, every 3rd at 30 fps). The look-ahead gap
+  filling of ``temporal.py`` covers the frames in between; after a detection showing fast motion
+  the next frame is detected too.
+* **discovery**: the whole frame magnified (2x for CCTV-sized frames, 1.5x at 960x540, native
+  from 720p up), about once per second (``--small-faces auto``), on every detection frame
+  (``always``) or never. It finds faces too small for the base pass. A track it finds is extended
+  back to the previous discovery pass (the look-ahead is long enough), so a small face is
+  covered from the moment it could first have been missed.
+* **refine**: on every detection frame, magnified crops around each live track that is too small
+  for the base pass, so a tiny face found once keeps being observed at the detection rate for a
+  fraction of the discovery cost.
 """
 
 from __future__ import annotations
@@ -13,53 +22,66 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-BASE_MAX_SIDE = 1280  # whole-frame pass: no larger than this (CenterFace misses huge faces)
-SMALL_FACE_PX = 24  # faces below this (frame pixels) are 'small'
+BASE_MIN_SIDE = 512
+DISCOVERY_PIXELS = 1_200_000
+#: a face whose longer side is below this many pixels *at base scale* is refined with crops
+BASE_MIN_FACE = 20
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     detect_every: int
-    small_every: int  # in frames; 0: never
+    discovery_every: int  # in frames; 0: never
     base_factor: float
     small_factor: float
+    refine: bool = True
 
     @classmethod
     def for_video(cls, width: int, height: int, fps: float, detect_every: int | None, small_faces: str) -> Plan:
         fps = fps if fps > 0 else 25.0
         k = detect_every or max(1, round(fps / 10))
         longest = max(width, height)
-        base = min(1.0, BASE_MAX_SIDE / longest)
-        # magnify small frames 2x; large frames are looked at in native-resolution tiles
-        small_factor = 2.0 if longest <= 1280 else 1.0
+        base = min(1.0, max(BASE_MIN_SIDE, longest / 2) / longest)
+        # magnify so the discovery pass sees about DISCOVERY_PIXELS (2x for CCTV-sized frames,
+        # 1.5x at 960x540, native from 720p up): its cost stays near that of one 1100x1100 input
+        small_factor = min(2.0, max(1.0, math.sqrt(DISCOVERY_PIXELS / max(1, width * height))))
         if small_faces == "never":
-            small_every = 0
+            every = 0
         elif small_faces == "always":
-            small_every = k
+            every = k
         else:
-            small_every = max(k, k * math.ceil(fps / k))
-        return cls(detect_every=k, small_every=small_every, base_factor=base, small_factor=small_factor)
+            every = k * max(1, math.ceil(fps / k))
+        return cls(
+            detect_every=k,
+            discovery_every=every,
+            base_factor=base,
+            small_factor=small_factor,
+            refine=small_faces != "never",
+        )
+
+    def is_small(self, face_side: float) -> bool:
+        """Whether a face this large (frame pixels) is too small for the base pass to keep."""
+        return face_side * self.base_factor < BASE_MIN_FACE
 
 
 class Scheduler:
-    """Decides, frame by frame, whether to detect and whether to run the small-face pass."""
+    """Decides, frame by frame, whether to detect and whether to run the discovery pass."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self._next = 0
-        self._next_small = 0
-        self.small_tracks_alive = False
+        self._next_discovery = 0
 
     def wants(self, index: int) -> tuple[bool, bool]:
-        """(detect?, small-face pass?) for frame ``index``; frames arrive in order."""
+        """(detect?, discovery pass?) for frame ``index``; frames arrive in order."""
         if index < self._next:
             return False, False
-        small = False
-        if self.plan.small_every and (index >= self._next_small or self.small_tracks_alive):
-            small = True
-            self._next_small = index + self.plan.small_every
+        discovery = False
+        if self.plan.discovery_every and index >= self._next_discovery:
+            discovery = True
+            self._next_discovery = index + self.plan.discovery_every
         self._next = index + self.plan.detect_every
-        return True, small
+        return True, discovery
 
     def hurry(self, index: int) -> None:
         """Detect again on the next frame (fast motion seen at ``index``)."""

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gamyeon.detect.faces import FaceDetector, plan_tiles
+from gamyeon.detect.faces import FaceDetector
 from gamyeon.policy import Policy
-from gamyeon.schedule import SMALL_FACE_PX, Plan, Scheduler
+from gamyeon.schedule import Plan, Scheduler
 from gamyeon.temporal import TemporalConfig, TrackStore
 from gamyeon.track import KindTracker
 from gamyeon.types import Box, Detection, FrameResult, Region, Source, Summary
@@ -86,28 +86,34 @@ class FrameWork:
                 rows[:, [0, 2]] *= fx
                 rows[:, [1, 3]] *= fy
             passes = [rows]
+            full: np.ndarray | None = None
             if small:
                 full = full_image()
-                passes.append(self.faces.tiled(full, plan_tiles(self.width, self.height, self.plan.small_factor)))
+                passes.append(self.faces.magnified(full, self.plan.small_factor))
+            elif self.plan.refine:
+                tiny = [
+                    (o.box.x1, o.box.y1, o.box.x2, o.box.y2)
+                    for kind, _, o in self.store.live(index)
+                    if kind == "face" and self.plan.is_small(max(o.box.width, o.box.height))
+                ]
+                if tiny:
+                    full = full_image()
+                    passes.append(self.faces.around(full, tiny))
             found = self.faces.merge(*passes)
         period = index - self._last_detection if self._last_detection is not None else 1
         self._last_detection = index
         self.summary.detection_frames += 1
         fast = False
-        small_alive = False
         for kind in self.kinds:
             dets = [d for d in found if d.kind == kind and d.score >= self.policy.for_kind(kind).threshold]
             for tracked in self.trackers[kind].update(dets, index, period):
                 before = self.store.last_box(tracked.track)
                 self.store.add(kind, tracked.track, index, tracked.detection.box, tracked.detection.score)
                 box = tracked.detection.box
-                if max(box.width, box.height) < SMALL_FACE_PX:
-                    small_alive = True
                 if before is not None:
                     (bx, by), (cx, cy) = before.center, box.center
                     if np.hypot(cx - bx, cy - by) > FAST_MOTION * max(box.width, box.height, 1.0):
                         fast = True
-        self.scheduler.small_tracks_alive = small_alive
         if fast:
             self.scheduler.hurry(index)
 

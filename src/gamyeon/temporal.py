@@ -110,6 +110,14 @@ class TrackStore:
     def add(self, kind: str, track: int, frame: int, box: Box, score: float) -> None:
         self._tracks.setdefault(track, _Track(kind)).add(Observation(frame, box, score))
 
+    def live(self, frame: int) -> list[tuple[str, int, Observation]]:
+        """(kind, track, last observation) of tracks observed within ``max_gap`` before ``frame``."""
+        out = []
+        for track_id, track in self._tracks.items():
+            if track.observations and frame - track.frames[-1] <= self.config.max_gap:
+                out.append((track.kind, track_id, track.observations[-1]))
+        return out
+
     def last_box(self, track: int) -> Box | None:
         t = self._tracks.get(track)
         return t.observations[-1].box if t and t.observations else None
@@ -128,6 +136,7 @@ class TrackStore:
         return size * growth + 0.5 * speed * distance
 
     def _estimate(self, track_id: int, track: _Track, frame: int) -> Estimate | None:
+        """The track's box on ``frame``: observed, interpolated, or extended from one or both sides."""
         cfg = self.config
         i = bisect.bisect_left(track.frames, frame)
         obs = track.observations
@@ -143,23 +152,47 @@ class TrackStore:
             box = prev.box.lerp(nxt.box, t)
             margin = self._margin(box, distance, math.hypot(vx, vy))
             return Estimate(track.kind, track_id, box, margin, min(prev.score, nxt.score), Source.INTERPOLATED)
-        if prev is not None and frame - prev.frame <= cfg.pad_after:
-            before = obs[i - 2] if i > 1 and prev.frame - obs[i - 2].frame <= cfg.max_gap else None
-            vx, vy = _speed(before, prev) if before is not None else (0.0, 0.0)
-            distance = frame - prev.frame
-            moved = _shift(prev.box, vx * distance, vy * distance)
-            box = prev.box.union(moved)
-            margin = self._margin(prev.box, distance, math.hypot(vx, vy))
-            return Estimate(track.kind, track_id, box, margin, prev.score, Source.EXTENDED)
-        if nxt is not None and nxt.frame - frame <= cfg.pad_before:
-            after = obs[i + 1] if i + 1 < len(obs) and obs[i + 1].frame - nxt.frame <= cfg.max_gap else None
-            vx, vy = _speed(nxt, after) if after is not None else (0.0, 0.0)
-            distance = nxt.frame - frame
-            moved = _shift(nxt.box, -vx * distance, -vy * distance)
-            box = nxt.box.union(moved)
-            margin = self._margin(nxt.box, distance, math.hypot(vx, vy))
-            return Estimate(track.kind, track_id, box, margin, nxt.score, Source.EXTENDED)
-        return None
+        after = self._extend_after(track_id, track, i, frame)
+        before = self._extend_before(track_id, track, i, frame)
+        if after is not None and before is not None:
+            # Across a gap longer than max_gap, the pad_after of one segment can overlap the
+            # pad_before of the next. Returning only the first left the later box unmasked on
+            # those frames, so cover both boxes (still no bridging of the gap itself).
+            return Estimate(
+                track.kind,
+                track_id,
+                after.box.union(before.box),
+                max(after.margin, before.margin),
+                min(after.score, before.score),
+                Source.EXTENDED,
+            )
+        return after if after is not None else before
+
+    def _extend_after(self, track_id: int, track: _Track, i: int, frame: int) -> Estimate | None:
+        """``frame`` within ``pad_after`` after the observation before it (index ``i - 1``)."""
+        obs = track.observations
+        prev = obs[i - 1] if i > 0 else None
+        if prev is None or frame - prev.frame > self.config.pad_after:
+            return None
+        before = obs[i - 2] if i > 1 and prev.frame - obs[i - 2].frame <= self.config.max_gap else None
+        vx, vy = _speed(before, prev) if before is not None else (0.0, 0.0)
+        distance = frame - prev.frame
+        moved = _shift(prev.box, vx * distance, vy * distance)
+        margin = self._margin(prev.box, distance, math.hypot(vx, vy))
+        return Estimate(track.kind, track_id, prev.box.union(moved), margin, prev.score, Source.EXTENDED)
+
+    def _extend_before(self, track_id: int, track: _Track, i: int, frame: int) -> Estimate | None:
+        """``frame`` within ``pad_before`` before the observation after it (index ``i``)."""
+        obs = track.observations
+        nxt = obs[i] if i < len(obs) else None
+        if nxt is None or nxt.frame - frame > self.config.pad_before:
+            return None
+        after = obs[i + 1] if i + 1 < len(obs) and obs[i + 1].frame - nxt.frame <= self.config.max_gap else None
+        vx, vy = _speed(nxt, after) if after is not None else (0.0, 0.0)
+        distance = nxt.frame - frame
+        moved = _shift(nxt.box, -vx * distance, -vy * distance)
+        margin = self._margin(nxt.box, distance, math.hypot(vx, vy))
+        return Estimate(track.kind, track_id, nxt.box.union(moved), margin, nxt.score, Source.EXTENDED)
 
     def prune(self, before: int) -> None:
         """Forget what can no longer affect frames >= ``before``."""

@@ -31,6 +31,8 @@ def session(path: Path, threads: int | None = None) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    # Spinning worker threads burn the cores the video decoder and encoder need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     env_threads = os.environ.get("GAMYEON_THREADS")
     if threads is None and env_threads:
         threads = int(env_threads)

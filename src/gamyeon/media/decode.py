@@ -2,7 +2,10 @@
 
 Time is integer ``pts`` in the stream's rational ``time_base``; the frame rate is a ``Fraction``
 (29.97 stays 30000/1001). Raw elementary streams (.h264/.h265) carry no timestamps, so frames are
-numbered and timed at ``--fps`` (25 by default). A packet that fails to decode yields a
+numbered and timed at ``--fps`` (25 by default). AVI stores no presentation times either, only
+each frame's position (its dts); FFmpeg's pts there is a guess (position + an assumed reorder
+delay, +1 for H.264), which would shift every AVI one frame later per pass, so AVI frames are
+timed by position. A packet that fails to decode yields a
 ``DecodedFrame`` without pixels, which the pipeline writes fully masked (fail closed).
 """
 
@@ -26,6 +29,7 @@ from gamyeon.types import VideoInfo
 log = logging.getLogger(__name__)
 
 RAW_FORMATS = {"h264", "hevc", "m4v", "mpegvideo"}
+POSITIONAL_FORMATS = {"avi"}  # timestamps are frame positions (dts) only
 DEFAULT_RAW_FPS = Fraction(25)
 
 
@@ -83,6 +87,7 @@ class VideoReader:
         self.stream.thread_type = "AUTO"
         self.audio = list(self.container.streams.audio) if keep_audio else []
         self.raw = self.container.format.name.split(",")[0] in RAW_FORMATS
+        self.positional = self.container.format.name.split(",")[0] in POSITIONAL_FORMATS
         if self.raw:
             self.rate = fps or DEFAULT_RAW_FPS
             self.time_base = 1 / self.rate
@@ -148,6 +153,19 @@ class VideoReader:
             last_pts = pts
             return pts
 
+        first_dts: int | None = None  # positional formats: where the first packet lies
+        lag: int | None = None  # positional formats: decoder delay, in positions
+
+        def frame_pts(frame: av.VideoFrame) -> int | None:
+            nonlocal lag
+            if not self.positional:
+                return frame.pts
+            if frame.dts is None:
+                return None  # frames flushed at the end: timed() continues at the nominal step
+            if lag is None:
+                lag = frame.dts - (first_dts or 0)
+            return frame.dts - lag
+
         streams = [self.stream, *self.audio]
         try:
             for packet in self.container.demux(*streams):
@@ -155,6 +173,8 @@ class VideoReader:
                     if packet.dts is not None:
                         yield AudioPacket(packet)
                     continue
+                if first_dts is None and packet.dts is not None:
+                    first_dts = packet.dts
                 try:
                     frames = packet.decode()
                 except av.error.FFmpegError as err:
@@ -162,11 +182,12 @@ class VideoReader:
                         continue
                     self.decode_errors += 1
                     log.warning("frame %d of %s could not be decoded (%s); it will be fully masked", index, self.path, err)
-                    yield DecodedFrame(index, timed(packet.pts), None, str(err))
+                    at = packet.dts - (lag or 0) if self.positional and packet.dts is not None else packet.pts
+                    yield DecodedFrame(index, timed(at), None, str(err))
                     index += 1
                     continue
                 for frame in frames:
-                    yield DecodedFrame(index, timed(frame.pts), frame)
+                    yield DecodedFrame(index, timed(frame_pts(frame)), frame)
                     index += 1
         except av.error.FFmpegError as err:
             raise CorruptInputError(f"{self.path} is damaged or truncated: {err}") from None

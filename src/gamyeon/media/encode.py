@@ -8,6 +8,8 @@ rate, start offsets and 29.97 fps survive exactly. Audio, when kept, is copied p
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -234,3 +236,68 @@ def write_clip(
                 out.mux(audio.encode(aframe))
             out.mux(audio.encode(None))
     return count
+
+
+class ThreadedWriter:
+    """Runs a ``VideoWriter`` on its own thread so encoding overlaps detection.
+
+    PyAV releases the GIL inside the codec, and so does ONNX Runtime, so on a 2-core machine the
+    encoder and the detector can run at the same time. The queue is bounded (memory stays
+    bounded); the first error on the writer thread is re-raised to the caller at its next call.
+    """
+
+    _STOP = object()
+
+    def __init__(self, writer: VideoWriter, depth: int = 8) -> None:
+        self.writer = writer
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="gamyeon-encoder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is self._STOP:
+                return
+            if self._error is not None:
+                continue  # drain without work after a failure
+            try:
+                if isinstance(item, av.Packet):
+                    self.writer.write_audio(item)
+                else:
+                    image, pts = item  # type: ignore[misc]
+                    self.writer.write(image, pts)
+            except BaseException as err:  # handed to the caller's thread, which re-raises it
+                self._error = err
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def write(self, image: np.ndarray | av.VideoFrame, pts: int) -> None:
+        self._check()
+        self._queue.put((image, pts))
+
+    def write_audio(self, packet: av.Packet) -> None:
+        self._check()
+        self._queue.put(packet)
+
+    def _join(self) -> None:
+        self._queue.put(self._STOP)
+        self._thread.join()
+
+    @property
+    def frames(self) -> int:
+        return self.writer.frames
+
+    def close(self) -> None:
+        self._join()
+        self._check()
+        self.writer.close()
+
+    def abort(self) -> None:
+        if self._thread.is_alive():
+            self._error = self._error or RuntimeError("aborted")
+            self._join()
+        self.writer.abort()
