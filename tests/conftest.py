@@ -138,6 +138,8 @@ class Probe:
     metadata: dict[str, str]
     audio_packets: list[bytes]
     frames: list[np.ndarray]
+    positions: list[int | None]  # dts of the video packets: the only timing AVI stores
+    time_base: Fraction | None  # the video stream's
 
 
 def probe(path: Path, keep_frames: bool = False) -> Probe:
@@ -145,6 +147,7 @@ def probe(path: Path, keep_frames: bool = False) -> Probe:
         vs = c.streams.video[0]
         codec = vs.codec_context.name
         rate = vs.average_rate
+        stream_tb = Fraction(vs.time_base) if vs.time_base else None
         times: list[Fraction | None] = []
         frames: list[np.ndarray] = []
         rotation = 0.0
@@ -163,8 +166,10 @@ def probe(path: Path, keep_frames: bool = False) -> Probe:
     with av.open(str(path)) as c:
         if c.streams.audio:
             audio = [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+    with av.open(str(path)) as c:
+        positions = [p.dts for p in c.demux(c.streams.video[0]) if p.size]
     return Probe(size[0], size[1], times, codec, Fraction(rate) if rate else None, rotation, fmt, metadata,
-                 audio, frames)
+                 audio, frames, positions, stream_tb)
 
 
 def all_files(root: Path) -> Iterator[Path]:

@@ -44,7 +44,7 @@ FRAMES = [
 @pytest.fixture
 def jsonl(tmp_path: Path) -> Path:
     path = tmp_path / "out.jsonl"
-    writer = JsonlWriter(path, pseudonym)
+    writer = JsonlWriter(path, pseudonym, 1920, 1080)
     for result in FRAMES:
         writer.write(result)
     writer.close()
@@ -132,7 +132,7 @@ def test_coco_export(jsonl: Path, tmp_path: Path) -> None:
         assert a["image_id"] in images
         assert a["category_id"] in cats.values()
         assert a["iscrowd"] == 0
-        x, y, w, h = a["bbox"]
+        _, _, w, h = a["bbox"]
         assert w >= 0 and h >= 0
         assert a["area"] == pytest.approx(w * h, abs=0.1)
     first = anns[0]
@@ -148,7 +148,7 @@ def test_coco_export(jsonl: Path, tmp_path: Path) -> None:
 
 def test_exports_of_an_empty_run(tmp_path: Path) -> None:
     path = tmp_path / "empty.jsonl"
-    JsonlWriter(path, pseudonym).close()
+    JsonlWriter(path, pseudonym, 1920, 1080).close()
     data = coco(path, tmp_path)
     assert data["images"] == [] and data["annotations"] == [] and data["categories"] == []
     export_mot(path, tmp_path / "gt.txt")

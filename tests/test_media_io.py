@@ -7,21 +7,24 @@ Every input is synthesized here with PyAV or Pillow; every output is read back w
 from __future__ import annotations
 
 import json
+import logging
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import pytest
-from conftest import face_picture, make_video, probe
 from PIL import Image
 
 import gamyeon
+from conftest import face_picture, make_video, pattern, probe
 from gamyeon import Options
 from gamyeon.errors import GamyeonError
 from gamyeon.media.encode import EncodeSettings
 
 GPS_IFD = 0x8825
+EXIF_IFD = 0x8769
 ORIENTATION = 0x0112
 MAKE = 0x010F
 SEOUL = "+37.5665+126.9780/"
@@ -49,7 +52,6 @@ ROUND_TRIPS = {
     "plain.mkv": {},
     "plain.mov": {},
     "h264.avi": {},
-    "mpeg4.avi": {"codec": "mpeg4"},
     "mpeg4.mp4": {"codec": "mpeg4"},
     "hevc.mp4": {"codec": "libx265"},
     "hevc.mkv": {"codec": "libx265", "rate": Fraction(30000, 1001)},
@@ -57,16 +59,49 @@ ROUND_TRIPS = {
 
 
 @pytest.mark.parametrize("name", list(ROUND_TRIPS))
-def test_round_trip_keeps_size_frame_count_and_times(tmp_path: Path, name: str) -> None:
+def test_round_trip_keeps_size_frame_count_and_times(
+    tmp_path: Path, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
     src = tmp_path / name
     make_video(src, **ROUND_TRIPS[name])
     dst = tmp_path / f"out{src.suffix}"
-    run(src, dst)
+    with caplog.at_level(logging.WARNING, logger="gamyeon"):
+        run(src, dst)
+    assert [r.getMessage() for r in caplog.records] == []  # no retiming, no "truncated", no decode errors
     before, after = probe(src), probe(dst)
     assert (after.width, after.height) == (before.width, before.height)
     assert len(after.times) == len(before.times)
     assert after.times == before.times
     assert after.codec == "h264"
+
+
+@pytest.mark.parametrize(
+    ("codec", "preset", "pts", "out_codec"),
+    [
+        ("libx264", "ultrafast", None, None),
+        ("mpeg4", "", None, None),
+        ("mpeg4", "", None, "mpeg4"),
+        ("mpeg4", "", [0, 1, 2, 5, 6, 7, 8], None),  # dropped frames: empty chunks at 3 and 4
+        ("libx264", "fast", None, None),  # B-frames, which AVI cannot order by itself
+    ],
+)
+def test_avi_keeps_frame_positions(
+    tmp_path: Path, codec: str, preset: str, pts: list[int] | None, out_codec: str | None
+) -> None:
+    """AVI stores no presentation times, only each frame's position; FFmpeg reads H.264 at
+    position p as time p+1 (an assumed reorder delay) and MPEG-4 part 2 at p. Positions must
+    survive, and the times FFmpeg reads must too when the codec stays the same."""
+    src = tmp_path / "in.avi"
+    make_video(src, codec=codec, preset=preset or "ultrafast", pts=pts, frames=10)
+    dst = tmp_path / "out.avi"
+    run(src, dst, encode=EncodeSettings(codec=out_codec))
+    before, after = probe(src), probe(dst)
+    assert after.positions == before.positions
+    assert len(after.times) == len(before.times)
+    assert all(a is not None and b is not None and a < b for a, b in zip(after.times, after.times[1:], strict=False))
+    same_codec = (codec == "libx264") == (out_codec in {None, "h264"})
+    if same_codec and preset != "fast":  # FFmpeg's times for B-frames in AVI are out of order
+        assert after.times == before.times
 
 
 def test_ntsc_rate_survives_as_29_97(tmp_path: Path) -> None:
@@ -117,11 +152,11 @@ def test_raw_h264_stream_is_timed_at_fps(tmp_path: Path, fps: Fraction | None, e
 def test_rotation_survives(tmp_path: Path, suffix: str, angle: int) -> None:
     src = tmp_path / f"rot{suffix}"
     make_video(src, rotation=angle)
-    assert probe(src).rotation == angle
+    assert probe(src).rotation % 360 == angle % 360
     dst = tmp_path / f"out{suffix}"
     run(src, dst)
     after = probe(dst)
-    assert after.rotation == angle
+    assert after.rotation % 360 == angle % 360
     assert (after.width, after.height) == (64, 48)  # stored size, not the displayed one
 
 
@@ -165,8 +200,6 @@ def test_audio_is_dropped_by_default(tmp_path: Path) -> None:
     make_video(src, audio=True)
     dst = tmp_path / "out.mp4"
     run(src, dst)
-    import av
-
     with av.open(str(dst)) as c:
         assert not c.streams.audio
     assert len(probe(dst).times) == 8
@@ -194,7 +227,8 @@ LOCATION_WORDS = ("location", "iso6709", "xyz", "gps")
 
 
 def _has_location(metadata: dict[str, str]) -> bool:
-    return any(w in k.lower() for k in metadata for w in LOCATION_WORDS) or any("37.5665" in v for v in metadata.values())
+    keys = any(w in k.lower() for k in metadata for w in LOCATION_WORDS)
+    return keys or any("37.5665" in v for v in metadata.values())
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
@@ -225,14 +259,17 @@ def test_keep_metadata_keeps_title_but_never_location(tmp_path: Path, suffix: st
 
 
 def test_default_mp4_location_atom_is_not_copied(tmp_path: Path) -> None:
-    """Without use_metadata_tags the mp4 muxer stores location as a QuickTime ©xyz atom."""
+    """Without use_metadata_tags the mp4 muxer stores location as a binary 3GPP 'loci' atom."""
     src = tmp_path / "meta.mp4"
     make_video(src, metadata={"title": "t", "location": SEOUL})
-    assert SEOUL.encode() in src.read_bytes()
+    assert b"loci" in src.read_bytes()
+    assert _has_location(probe(src).metadata)
     dst = tmp_path / "out.mp4"
     run(src, dst, keep_metadata=True)
-    assert SEOUL.encode() not in dst.read_bytes()
+    data = dst.read_bytes()
+    assert b"loci" not in data and b"\xa9xyz" not in data and SEOUL.encode() not in data
     assert not _has_location(probe(dst).metadata)
+    assert probe(dst).metadata.get("title") == "t"
 
 
 # --- images -------------------------------------------------------------------------------------
@@ -261,8 +298,6 @@ def _save(path: Path, pixels: np.ndarray, exif: Image.Exif | None = None) -> Non
 
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
 def test_image_round_trip(tmp_path: Path, suffix: str) -> None:
-    from conftest import pattern
-
     pixels = pattern(0, 64, 48)
     src = tmp_path / f"pic{suffix}"
     _save(src, pixels)
@@ -273,7 +308,7 @@ def test_image_round_trip(tmp_path: Path, suffix: str) -> None:
         assert img.format == {".jpg": "JPEG", ".png": "PNG", ".webp": "WEBP"}[suffix]
         out = np.asarray(img.convert("RGB")).astype(int)
     # no faces: the picture must come back (near) unchanged, never masked or shifted
-    assert np.abs(out - pixels.astype(int)).mean() < 4
+    assert np.abs(out - pixels.astype(int)).mean() <= {".jpg": 4, ".png": 0, ".webp": 8}[suffix]
     assert summary.frames == 1
     lines = read_jsonl(dst.with_name(dst.name + ".regions.jsonl"))
     assert len(lines) == 1 and lines[0]["fail_closed"] is False
@@ -295,8 +330,6 @@ def test_image_with_face_is_masked(tmp_path: Path) -> None:
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
 @pytest.mark.parametrize("keep", [False, True])
 def test_image_gps_is_always_removed(tmp_path: Path, suffix: str, keep: bool) -> None:
-    from conftest import pattern
-
     src = tmp_path / f"gps{suffix}"
     _save(src, pattern(0, 64, 48), _exif(gps=True))
     with Image.open(src) as img:
@@ -310,10 +343,46 @@ def test_image_gps_is_always_removed(tmp_path: Path, suffix: str, keep: bool) ->
         assert (exif.get(MAKE) == "CamMaker") is keep  # keep_metadata keeps the rest
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
+def test_keep_metadata_with_a_camera_exif_ifd(tmp_path: Path, suffix: str) -> None:
+    """Camera files keep most EXIF in a sub-IFD (0x8769) reached by an offset into the file."""
+    exif = _exif(orientation=None, gps=True)
+    sub = exif.get_ifd(EXIF_IFD)
+    sub[0x9003] = "2024:05:01 10:00:00"  # DateTimeOriginal
+    sub[0xA005] = 1234  # a dangling Interop pointer, as some cameras write
+    src = tmp_path / f"cam{suffix}"
+    _save(src, pattern(0, 64, 48), exif)
+    dst = tmp_path / f"out{suffix}"
+    run(src, dst, keep_metadata=True)
+    with Image.open(dst) as img:
+        out = img.getexif()
+        assert out.get(MAKE) == "CamMaker"
+        assert out.get_ifd(EXIF_IFD).get(0x9003) == "2024:05:01 10:00:00"
+        assert not dict(out.get_ifd(GPS_IFD))
+
+
+@pytest.mark.parametrize("orientation", [None, 6])
+@pytest.mark.parametrize("keep", [False, True])
+def test_tiff_displays_as_the_input_does(tmp_path: Path, orientation: int | None, keep: bool) -> None:
+    """A TIFF's EXIF is its IFD0, with the pixel layout in it; kept metadata must not bring the
+    old layout along (a scrambled picture)."""
+    src = tmp_path / "scan.tif"
+    _save(src, pattern(0, 64, 48), _exif(orientation=orientation, gps=True))
+    dst = tmp_path / "out.tif"
+    run(src, dst, keep_metadata=keep)
+    with Image.open(src) as img:
+        shown_in = np.asarray(img.convert("RGB"))  # Pillow applies a TIFF's orientation on load
+    with Image.open(dst) as img:
+        shown_out = np.asarray(img.convert("RGB"))
+        exif = img.getexif()
+    assert shown_out.shape == shown_in.shape
+    assert np.array_equal(shown_out, shown_in)
+    assert GPS_IFD not in exif and not dict(exif.get_ifd(GPS_IFD))
+    assert (exif.get(MAKE) == "CamMaker") is keep
+
+
 @pytest.mark.parametrize("suffix", [".jpg", ".png"])
 def test_image_orientation_tag_and_layout_are_kept(tmp_path: Path, suffix: str) -> None:
-    from conftest import pattern
-
     pixels = pattern(0, 64, 48)  # stored landscape; displayed portrait under orientation 6
     src = tmp_path / f"rot{suffix}"
     _save(src, pixels, _exif(orientation=6, gps=False))
@@ -324,7 +393,7 @@ def test_image_orientation_tag_and_layout_are_kept(tmp_path: Path, suffix: str) 
         assert img.size == (64, 48)
         assert img.getexif().get(ORIENTATION) == 6
         out = np.asarray(img.convert("RGB")).astype(int)
-    assert np.abs(out - pixels.astype(int)).mean() < 4
+    assert np.abs(out - pixels.astype(int)).mean() <= (4 if suffix == ".jpg" else 0)
 
 
 def test_rotated_image_face_is_masked_where_stored(tmp_path: Path) -> None:
@@ -345,8 +414,6 @@ def test_rotated_image_face_is_masked_where_stored(tmp_path: Path) -> None:
 
 
 def test_folder_input_mirrors_tree(tmp_path: Path) -> None:
-    from conftest import pattern
-
     tree = tmp_path / "in"
     (tree / "sub" / "deeper").mkdir(parents=True)
     (tree / ".hidden").mkdir()

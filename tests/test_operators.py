@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,10 +30,15 @@ shapes = st.sampled_from(list(Shape))
 @st.composite
 def boxes(draw: st.DrawFn) -> Box:
     """Boxes anywhere around a <= 64 px frame: inside, straddling an edge, outside, empty."""
-    x1, y1 = draw(coords), draw(coords)
+    w, h = draw(extents), draw(extents)
+    if draw(st.booleans()):
+        x1, y1 = draw(coords), draw(coords)
+    else:  # straddling the top or left edge, where clipping would change an ellipse
+        x1 = -w * draw(st.floats(0.0, 1.0))
+        y1 = -h * draw(st.floats(0.0, 1.0)) if draw(st.booleans()) else draw(coords)
     if draw(st.booleans()):  # integer corners are the common case; keep them well represented
         x1, y1 = float(round(x1)), float(round(y1))
-    return Box(x1, y1, x1 + draw(extents), y1 + draw(extents))
+    return Box(x1, y1, x1 + w, y1 + h)
 
 
 colors = st.tuples(*(st.integers(0, 255),) * 3)
@@ -43,22 +49,39 @@ operators: st.SearchStrategy[Operator] = st.one_of(
 )
 
 
-def noise(height: int, width: int, seed: int) -> np.ndarray:
+def noise(height: int, width: int, seed: int) -> npt.NDArray[np.uint8]:
     """A random RGB frame: every pixel differs from its neighbours, so any write is visible."""
     return np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
 
 
-def region_mask(frame_shape: tuple[int, ...], box: Box, shape: Shape) -> np.ndarray:
-    """Boolean H x W mask of the pixels an operator may change for ``box`` and ``shape``."""
+def region_mask(frame_shape: tuple[int, ...], box: Box, shape: Shape) -> npt.NDArray[np.bool_]:
+    """Boolean H x W mask of the pixels an operator may (and, for Fill, must) change.
+
+    For ellipses, the ellipse is inscribed in the box's whole outward-rounded pixel box, also
+    where that reaches past the frame: a face cut by the frame edge keeps its own shape. Pixel
+    centres inside the ellipse count, plus the box's centre pixel (never empty).
+    """
     height, width = frame_shape[:2]
     x1, y1, x2, y2 = box.pixel_bounds(width, height)
     mask = np.zeros((height, width), dtype=bool)
-    if x2 > x1 and y2 > y1:
-        mask[y1:y2, x1:x2] = ellipse_mask(y2 - y1, x2 - x1) if shape is Shape.ELLIPSE else True
+    if x2 <= x1 or y2 <= y1:
+        return mask
+    if shape is Shape.BOX:
+        mask[y1:y2, x1:x2] = True
+        return mask
+    fx1, fy1 = math.floor(box.x1), math.floor(box.y1)
+    w, h = max(math.ceil(box.x2), fx1) - fx1, max(math.ceil(box.y2), fy1) - fy1
+    ys = np.arange(height, dtype=np.float64)[:, None]
+    xs = np.arange(width, dtype=np.float64)[None, :]
+    inside = ((ys + 0.5 - (fy1 + h / 2)) / (h / 2)) ** 2 + ((xs + 0.5 - (fx1 + w / 2)) / (w / 2)) ** 2 <= 1.0
+    cx, cy = fx1 + w // 2, fy1 + h // 2
+    if 0 <= cx < width and 0 <= cy < height:
+        inside[cy, cx] = True
+    mask[y1:y2, x1:x2] = inside[y1:y2, x1:x2]
     return mask
 
 
-def column_runs(crop: np.ndarray) -> int:
+def column_runs(crop: npt.NDArray[np.uint8]) -> int:
     """Number of runs of identical adjacent columns (distinct block columns across)."""
     if crop.shape[1] == 0:
         return 0
@@ -67,7 +90,7 @@ def column_runs(crop: np.ndarray) -> int:
 
 
 def test_registry_names_every_operator() -> None:
-    assert REGISTRY == {"pixelate": Pixelate, "blur": Blur, "fill": Fill}
+    assert dict(REGISTRY) == {"pixelate": Pixelate, "blur": Blur, "fill": Fill}
 
 
 @SETTINGS
@@ -97,8 +120,43 @@ def test_ellipse_mask_is_symmetric_and_never_empty(width: int, height: int) -> N
     assert mask.shape == (height, width)
     assert mask.any()
     assert np.array_equal(mask, mask[::-1, :]) and np.array_equal(mask, mask[:, ::-1])
-    if width >= 3 and height >= 3:  # the corners of the box lie outside its inscribed ellipse
+    # corner pixel centres lie outside the inscribed ellipse once (1 - 1/n)^2 > 1/2, i.e. n >= 4
+    if width >= 4 and height >= 4:
         assert not mask[0, 0] and not mask[-1, -1]
+
+
+@SETTINGS
+@given(height=sizes, width=sizes, data=st.data())
+def test_ellipse_mask_window_is_a_slice_of_the_whole_mask(height: int, width: int, data: st.DataObject) -> None:
+    r0 = data.draw(st.integers(0, height))
+    r1 = data.draw(st.integers(r0, height))
+    c0 = data.draw(st.integers(0, width))
+    c1 = data.draw(st.integers(c0, width))
+    window = ellipse_mask(height, width, rows=(r0, r1), cols=(c0, c1))
+    assert np.array_equal(window, ellipse_mask(height, width)[r0:r1, c0:c1])
+
+
+def test_ellipse_of_a_face_cut_by_the_frame_edge_keeps_its_shape() -> None:
+    """A face half outside the frame (box x -50..50 in a 100 px frame): the visible half of its
+    ellipse is masked, not a smaller ellipse squeezed into the visible half."""
+    frame = np.full((100, 100, 3), 200, dtype=np.uint8)
+    Fill().apply(frame, Box(-50, 0, 50, 100), Shape.ELLIPSE)
+    # pixel (x=2, y=10): ((2.5 - 0) / 50)^2 + ((10.5 - 50) / 50)^2 = 0.63 <= 1, inside the face
+    assert frame[10, 2].tolist() == [0, 0, 0]
+    # pixel (x=45, y=5): (45.5 / 50)^2 + (44.5 / 50)^2 = 1.62 > 1, outside the face
+    assert frame[5, 45].tolist() == [200, 200, 200]
+    assert frame[50, 0:50].tolist() == [[0, 0, 0]] * 50
+
+
+def test_pipeline_ellipse_mask_of_a_face_cut_by_the_frame_edge() -> None:
+    from gamyeon.stages import mask_for
+
+    frame = np.full((100, 100, 3), 200, dtype=np.uint8)
+    face = Box(-40.0, 20.0, 40.0, 80.0)  # a face half outside the left edge
+    Fill().apply(frame, mask_for(face, 0.0, 1.3), Shape.ELLIPSE)
+    # the face's own ellipse (inscribed in the face box) must be covered where it is visible
+    must = region_mask(frame.shape, face, Shape.ELLIPSE)
+    assert np.all(frame[must] == 0)
 
 
 @SETTINGS

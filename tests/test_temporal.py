@@ -8,6 +8,7 @@ nearest observation), never from a recorded run.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import pytest
@@ -119,7 +120,7 @@ def test_every_estimate_has_the_right_source_and_covers_its_observations(
         est = only(store, o.frame, 1)
         assert est is not None and est.source is Source.DETECTED
         assert est.box == o.box and est.margin == 0.0
-    for a, b in zip(obs, obs[1:], strict=False):
+    for a, b in itertools.pairwise(obs):
         for frame in range(a.frame + 1, b.frame):
             assert frame not in by_frame
             est = only(store, frame, 1)
@@ -153,7 +154,7 @@ def test_margin_grows_with_distance_to_the_nearest_observation(data: st.DataObje
 
     # segments: the lead-in, each gap between two observations, the tail
     segments: list[list[int]] = [list(range(frames[0], frames[0] - cfg.pad_before - 1, -1))]
-    for a, b in zip(frames, frames[1:], strict=False):
+    for a, b in itertools.pairwise(frames):
         mid = (a + b) / 2
         segments.append([f for f in range(a, b + 1) if f <= mid])  # distance grows from a
         segments.append([f for f in range(b, a - 1, -1) if f >= mid])  # distance grows from b
@@ -161,7 +162,7 @@ def test_margin_grows_with_distance_to_the_nearest_observation(data: st.DataObje
     for seg in segments:
         margins = [margin_at(f) for f in seg]
         assert margins[0] == 0.0
-        assert all(m2 >= m1 - EPS for m1, m2 in zip(margins, margins[1:], strict=False)), (seg, margins)
+        assert all(m2 >= m1 - EPS for m1, m2 in itertools.pairwise(margins)), (seg, margins)
         if cfg.growth > 0 and cfg.max_growth > 0:
             assert all(m > 0 for m in margins[1:]), (seg, margins)
 
@@ -258,7 +259,7 @@ def test_observations_out_of_order_raise(frames: tuple[int, ...]) -> None:
 @pytest.mark.parametrize("field", ["max_gap", "pad_before", "pad_after"])
 def test_negative_gaps_and_pads_are_rejected(field: str) -> None:
     with pytest.raises(ValueError, match=">= 0"):
-        TemporalConfig(**{field: -1})  # type: ignore[arg-type]
+        TemporalConfig(**{field: -1})
 
 
 @pytest.mark.parametrize(("fps", "every"), [(25.0, 1), (29.97, 3), (60.0, 2), (0.0, 5), (10.0, 8)])

@@ -28,8 +28,9 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f"{path.stem}.tmp{os.getpid()}{path.suffix}")
 
 
-def synthetic_clip(folder: Path, frames: int, width: int, height: int, rate: Fraction = DEMO_RATE,
-                   crf: int = 18) -> Path:
+def synthetic_clip(
+    folder: Path, frames: int, width: int, height: int, rate: Fraction = DEMO_RATE, crf: int = 18
+) -> Path:
     """``demo_frames(frames, width, height)`` written with ``write_clip``; cached by name."""
     from gamyeon.demo import demo_frames
     from gamyeon.media.encode import write_clip
@@ -50,8 +51,14 @@ def synthetic_clip(folder: Path, frames: int, width: int, height: int, rate: Fra
     return path
 
 
-def long_clip(folder: Path, minutes: float, width: int = 1920, height: int = 1080, rate: Fraction = LONG_RATE,
-              segment_frames: int = 150) -> tuple[Path, int]:
+def long_clip(
+    folder: Path,
+    minutes: float,
+    width: int = 1920,
+    height: int = 1080,
+    rate: Fraction = LONG_RATE,
+    segment_frames: int = 150,
+) -> tuple[Path, int]:
     """A clip of about ``minutes`` (rounded up to whole segments) made by looping one encoded segment
     of the demo; returns (path, frame count). The segment uses crf 26 to keep a 20-minute file small."""
     total = max(1, round(minutes * 60 * rate))

@@ -8,6 +8,7 @@ reference timeline is frame index / nominal rate (gamyeon's documented rule, 25 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -36,7 +37,7 @@ class Timeline:
 
     def monotonic(self) -> bool:
         known = [t for t in self.times if t is not None]
-        return all(b > a for a, b in zip(known, known[1:], strict=False))
+        return all(b > a for a, b in itertools.pairwise(known))
 
 
 def read_timeline(path: Path) -> Timeline:

@@ -25,9 +25,10 @@ EXPORT_FORMATS = ("coco", "mot")
 
 
 class JsonlWriter:
-    def __init__(self, path: Path, track_id: Callable[[str, int], str]) -> None:
+    def __init__(self, path: Path, track_id: Callable[[str, int], str], width: int, height: int) -> None:
         self.path = path
         self._track_id = track_id
+        self._size = (width, height)
         self._fh: IO[str] = path.open("w", encoding="utf-8")
 
     def write(self, result: FrameResult) -> None:
@@ -41,7 +42,7 @@ class JsonlWriter:
                     "kind": r.kind,
                     "track": None if r.track is None else self._track_id(r.kind, r.track),
                     "box": r.box.as_list(),
-                    "mask": r.mask.as_list(),
+                    "mask": r.mask.clipped(*self._size).as_list(),
                     "score": round(r.score, 4),
                     "source": r.source.value,
                 }

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -31,12 +32,23 @@ def annotations_path(job: Job, options: Options, single: bool) -> Path:
     return job.output.with_name(job.output.name + ".regions.jsonl")
 
 
-def _key(options: Options, dataset_id: str) -> MasterKey:
+def _key(options: Options, dataset_id: str) -> tuple[MasterKey, Path | None]:
+    """The run's master key, and the key-store file when a new key was generated for it."""
     if options.key_file is not None:
-        return read_key(options.key_file)
-    key, path = new_stored_key(dataset_id)
-    log.info("pseudonym key for dataset %s stored apart from the output at %s", dataset_id, path)
-    return key
+        return read_key(options.key_file), None
+    return new_stored_key(dataset_id)
+
+
+def _settle_key(path: Path | None, dataset_id: str, used: bool) -> None:
+    """Report a generated key once an output uses it; remove it when none does, so that a run
+    that failed before writing anything leaves no orphan key in the key store."""
+    if path is None:
+        return
+    if used:
+        log.info("pseudonym key for dataset %s stored apart from the output at %s", dataset_id, path)
+    else:
+        with contextlib.suppress(OSError):  # never mask the error that ended the run
+            path.unlink()
 
 
 def anonymize(inputs: Sequence[str | Path], output: str | Path, options: Options | None = None) -> list[Summary]:
@@ -47,13 +59,19 @@ def anonymize(inputs: Sequence[str | Path], output: str | Path, options: Options
     options = options or Options()
     jobs = plan_jobs([Path(p) for p in inputs], Path(output))
     dataset_id = uuid.uuid4().hex
-    pseudonyms = Pseudonymizer(_key(options, dataset_id), dataset_id)
-    threshold = min(options.policy.for_kind(k).threshold for k in options.kinds)
-    faces = FaceDetector(CenterFace(options.face_model), threshold=threshold)
-    summaries = []
-    with Bar(options.quiet) as bar:
-        for job in jobs:
-            summaries.append(_run_job(job, options, faces, pseudonyms, bar, single=len(jobs) == 1))
+    key, key_path = _key(options, dataset_id)
+    summaries: list[Summary] = []
+    try:
+        pseudonyms = Pseudonymizer(key, dataset_id)
+        threshold = min(options.policy.for_kind(k).threshold for k in options.kinds)
+        faces = FaceDetector(CenterFace(options.face_model), threshold=threshold)
+        with Bar(options.quiet) as bar:
+            for job in jobs:
+                summaries.append(_run_job(job, options, faces, pseudonyms, bar, single=len(jobs) == 1))
+    except BaseException:
+        _settle_key(key_path, dataset_id, used=bool(summaries))
+        raise
+    _settle_key(key_path, dataset_id, used=True)
     return summaries
 
 

@@ -11,6 +11,7 @@ import logging
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import NoReturn
 
 from gamyeon import __version__
 from gamyeon.annotations import parse_exports
@@ -24,18 +25,37 @@ from gamyeon.types import Summary
 log = logging.getLogger("gamyeon")
 
 
+#: how far a decimal may be from an NTSC rate (n*1000/1001) to mean it: 23.98 and 29.97 do
+NTSC_TOLERANCE = Fraction(1, 200)
+
+
 def _fps(value: str) -> Fraction:
+    """A frame rate from ``25``, ``30000/1001`` or a decimal. Decimals such as 23.976, 29.97 and
+    59.94 are the NTSC rates written short and become n*1000/1001 exactly: 29.97 taken literally
+    (2997/100) would drift from a 30000/1001 source by a frame every 5.6 minutes."""
     try:
-        rate = Fraction(value) if "/" in value else Fraction(value).limit_denominator(1001)
+        rate = Fraction(value)
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(f"expected a frame rate like 25, 29.97 or 30000/1001, got {value!r}") from None
     if rate <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive frame rate, got {value!r}")
+    if "/" not in value and rate.denominator != 1:
+        ntsc = Fraction(round(rate * Fraction(1001, 1000)) * 1000, 1001)
+        rate = ntsc if ntsc > 0 and abs(rate - ntsc) < NTSC_TOLERANCE else rate.limit_denominator(1001)
     return rate
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in the same ``gamyeon: error: ...`` form as every other
+    error (argparse's own prefix is the subcommand's prog, e.g. ``gamyeon anonymize: error:``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"gamyeon: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gamyeon", description="Pseudonymize faces in video and images for AI training.")
+    parser = _Parser(prog="gamyeon", description="Pseudonymize faces in video and images for AI training.")
     parser.add_argument("--version", action="version", version=f"gamyeon {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -47,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--operator", choices=sorted(REGISTRY), help="operator for every kind (default: pixelate)")
     an.add_argument("--shape", choices=[s.value for s in Shape], help="mask shape (default: box)")
     an.add_argument("--mask-scale", type=float, help="grow each mask by this factor (default: 1.3)")
-    an.add_argument("--threshold", type=float, help="detection score threshold (default: 0.3; lower finds more)")
+    an.add_argument("--threshold", type=float, help="detection score threshold (default: 0.2; lower finds more)")
     an.add_argument("--detect-every", type=int, metavar="K", help="run detection every K-th frame (default: about 10/s)")
     an.add_argument("--small-faces", choices=SMALL_FACE_MODES, default="auto",
                     help="magnified tiled passes for tiny faces (default: auto, about once per second)")
@@ -105,13 +125,32 @@ def log_summary(summary: Summary) -> None:
     )
 
 
-def _setup_logging(quiet: bool, verbose: bool) -> None:
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stderr`` as it is when a record is emitted, not as it was at setup, so a
+    caller that swaps stderr (a test harness, an embedding program) still gets the messages."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> _StderrHandler:
+    """Send gamyeon's log to stderr for one ``main()`` call.
+
+    A handler on the ``gamyeon`` logger, not ``logging.basicConfig``: basicConfig does nothing when
+    the root logger already has a handler (any host program, pytest), which silenced every error
+    line, and its handler would keep writing to whatever stderr was at the first call.
+    """
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="gamyeon: %(levelname)s: %(message)s" if verbose else "gamyeon: %(message)s",
-                        stream=sys.stderr)
+    handler = _StderrHandler()
+    fmt = "gamyeon: %(levelname)s: %(message)s" if verbose else "gamyeon: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
+    log.addHandler(handler)
+    log.setLevel(level)
     if not verbose:
         for noisy in ("norfair", "libav"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
+    return handler
 
 
 def _cmd_anonymize(args: argparse.Namespace) -> int:
@@ -136,7 +175,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
+    level = log.level
+    handler = _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
     handlers = {"anonymize": _cmd_anonymize, "demo": _cmd_demo}
     try:
         return handlers[args.command](args)
@@ -146,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted; no partial output was left under a final name")
         return 130
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import numpy as np
 from gamyeon.errors import UsageError
 from gamyeon.media.encode import write_clip
 from gamyeon.options import Options
-from gamyeon.types import Summary
+from gamyeon.types import Array, Summary
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +26,15 @@ WIDTH, HEIGHT = 960, 540
 RATE = Fraction(30000, 1001)  # 29.97: shows that the rate survives exactly
 
 
-def astronaut() -> np.ndarray:
+def astronaut() -> Array:
     try:
         from skimage import data
     except ImportError:
         raise UsageError("the demo needs scikit-image: pip install 'gamyeon[demo]'") from None
-    return np.asarray(data.astronaut())
+    return np.asarray(data.astronaut())  # type: ignore[no-untyped-call]
 
 
-def demo_frames(n: int, width: int = WIDTH, height: int = HEIGHT) -> Iterator[np.ndarray]:
+def demo_frames(n: int, width: int = WIDTH, height: int = HEIGHT) -> Iterator[Array]:
     """Frames of a slow pan and zoom over the photo on a grey background; the face grows from
     about 40 px to about 200 px tall while it travels across the frame."""
     photo = astronaut()
@@ -47,9 +47,9 @@ def demo_frames(n: int, width: int = WIDTH, height: int = HEIGHT) -> Iterator[np
         fx, fy = 240.0, 110.0
         target_x = width * (0.75 - 0.5 * t)
         target_y = height * (0.35 + 0.1 * math.sin(2 * math.pi * t))
-        m = np.float32([[scale, 0, target_x - fx * scale], [0, scale, target_y - fy * scale]])
-        yield cv2.warpAffine(photo, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                             borderValue=(128, 128, 128))
+        m = np.array([[scale, 0, target_x - fx * scale], [0, scale, target_y - fy * scale]], dtype=np.float32)
+        yield np.asarray(cv2.warpAffine(photo, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=(128, 128, 128)))
 
 
 def run_demo(folder: Path, frames: int = 150, quiet: bool = False) -> list[Summary]:

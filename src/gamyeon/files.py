@@ -8,13 +8,14 @@ final name (rename within one folder is atomic on POSIX).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gamyeon.errors import InputNotFoundError, OutputError, UnsupportedInputError, UsageError
+from gamyeon.errors import GamyeonError, InputNotFoundError, OutputError, UnsupportedInputError, UsageError
 from gamyeon.media.encode import VIDEO_SUFFIXES
 from gamyeon.media.images import IMAGE_SUFFIXES
 
@@ -64,11 +65,17 @@ def plan_jobs(inputs: list[Path], output: Path) -> list[Job]:
         if not output.parent.is_dir():
             raise OutputError(f"output folder does not exist: {output.parent}")
         if not output.suffix:
-            raise UsageError(f"output {output} has no extension; give a file name like out{output_suffix(src)} or an existing folder")
+            raise UsageError(
+                f"output {output} has no extension; give a file name like out{output_suffix(src)} or an existing folder"
+            )
         _refuse_same(src, output)
         return [Job(src, output, src.name)]
     if output.exists() and not output.is_dir():
         raise OutputError(f"several inputs need an output folder, but {output} is a file")
+    if not output.exists() and output.suffix.lower() in MEDIA_SUFFIXES:
+        # Almost surely a mistake (a folder given where a file was meant): refuse rather than
+        # create a folder called e.g. out.mp4. An existing folder of that name is used as is.
+        raise UsageError(f"a folder or several inputs need an output folder, but {output} is named like a file")
     if not output.exists() and not output.parent.is_dir():
         raise OutputError(f"output folder's parent does not exist: {output.parent}")
     jobs: list[Job] = []
@@ -98,15 +105,42 @@ def _refuse_same(src: Path, dest: Path) -> None:
         raise UsageError(f"output would overwrite the input {src}")
 
 
+#: longest file name (bytes) common file systems allow
+NAME_MAX = 255
+
+
 def temp_path(final: Path) -> Path:
-    """A hidden sibling of ``final`` with the same extension (muxers choose by extension)."""
-    return final.with_name(f".{final.stem}.gamyeon-{secrets.token_hex(4)}.part{final.suffix}")
+    """A hidden sibling of ``final`` with the same extension (muxers choose by extension).
+
+    The stem is shortened when needed: the temporary name must not be longer than a file name may
+    be, or a final name close to the limit would fail only because of its temporary name.
+    """
+    tag = f".gamyeon-{secrets.token_hex(4)}.part{final.suffix}"
+    stem = final.stem
+    while stem and len(os.fsencode(f".{stem}{tag}")) > NAME_MAX:
+        stem = stem[:-1]
+    return final.with_name(f".{stem}{tag}")
+
+
+def _discard(paths: list[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):  # never mask the error that made us clean up
+            path.unlink()
 
 
 @contextlib.contextmanager
 def atomic_outputs(*finals: Path) -> Iterator[list[Path]]:
-    """Yields temporary paths; on success renames them onto ``finals``, on any error removes them."""
+    """Yields temporary paths; on success renames them onto ``finals``, on any error removes them.
+
+    An ``OSError`` about one of these paths (e.g. the folder is read-only or full) is the user's
+    output problem, so it becomes an ``OutputError`` with one clear line instead of a traceback.
+    """
     temps = [temp_path(f) for f in finals]
+    for final in finals:  # found now, not after the work, when some outputs would be in place
+        if len(os.fsencode(final.name)) > NAME_MAX:
+            raise OutputError(f"cannot write {final}: the file name is longer than {NAME_MAX} bytes")
+        if final.is_dir():
+            raise OutputError(f"cannot write {final}: a folder has that name")
     try:
         for final in finals:
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -114,14 +148,25 @@ def atomic_outputs(*finals: Path) -> Iterator[list[Path]]:
         raise OutputError(f"cannot create output folder: {err}") from None
     try:
         yield temps
-    except BaseException:
-        for tmp in temps:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+    except BaseException as err:
+        _discard(temps)
+        if isinstance(err, OSError) and not isinstance(err, GamyeonError):
+            concerned = _concerned(err, temps, finals)
+            if concerned is not None:
+                raise OutputError(f"cannot write output {concerned}: {err.strerror or err}") from None
         raise
     try:
         for tmp, final in zip(temps, finals, strict=True):
             if tmp.exists():
                 os.replace(tmp, final)
     except OSError as err:
+        _discard(temps)
         raise OutputError(f"cannot move output into place: {err}") from None
+
+
+def _concerned(err: OSError, temps: list[Path], finals: tuple[Path, ...]) -> Path | None:
+    """The output that ``err`` is about, if it is about writing the outputs (and not, say, a bug)."""
+    for tmp, final in zip(temps, finals, strict=True):
+        if str(err.filename) in {str(tmp), str(final)}:
+            return final
+    return finals[0] if err.errno in {errno.ENOSPC, errno.EDQUOT, errno.EROFS} else None

@@ -8,6 +8,7 @@ fully filled, counted, logged and flagged in the annotations -- never with origi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -58,7 +59,9 @@ def anonymize_video(
         width, height = upright_size(info.width, info.height, info.rotation)
         summary.width, summary.height = width, height
         plan = Plan.for_video(width, height, float(info.rate), options.detect_every, options.small_faces)
-        temporal = TemporalConfig.for_rate(float(info.rate), plan.detect_every)
+        temporal = dataclasses.replace(
+            TemporalConfig.for_rate(float(info.rate), plan.detect_every), reach_back=plan.discovery_every
+        )
         work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary)
         log.debug("plan %s, temporal %s", plan, temporal)
         writer = ThreadedWriter(VideoWriter(
@@ -71,7 +74,7 @@ def anonymize_video(
             metadata=reader.metadata if options.keep_metadata else None,
             stream_metadata=reader.stream_metadata if options.keep_metadata else None,
         ))
-        notes = JsonlWriter(annotations_tmp, track_ids)
+        notes = JsonlWriter(annotations_tmp, track_ids, width, height)
         failed: dict[int, str] = {}
         buffer: deque[DecodedFrame] = deque()
         lookahead = temporal.lookahead
@@ -177,7 +180,7 @@ def anonymize_image(
     plan = Plan.for_video(width, height, 1.0, 1, "always")
     temporal = TemporalConfig(max_gap=0, pad_before=0, pad_after=0)
     work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary)
-    notes = JsonlWriter(annotations_tmp, track_ids)
+    notes = JsonlWriter(annotations_tmp, track_ids, width, height)
     try:
         try:
             upright = np.ascontiguousarray(view)

@@ -8,7 +8,7 @@ of precedence (flags win). Example file::
     operator = "pixelate"      # pixelate | blur | fill
     shape = "box"              # box | ellipse
     mask_scale = 1.3
-    threshold = 0.3
+    threshold = 0.2
     [kinds.face.params]
     blocks = 6
 """
@@ -35,7 +35,7 @@ class KindPolicy:
     operator: Operator
     shape: Shape = Shape.BOX
     mask_scale: float = 1.3
-    threshold: float = 0.3
+    threshold: float = 0.2
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.mask_scale <= 4.0:

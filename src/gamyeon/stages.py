@@ -17,7 +17,7 @@ from gamyeon.policy import Policy
 from gamyeon.schedule import Plan, Scheduler
 from gamyeon.temporal import TemporalConfig, TrackStore
 from gamyeon.track import KindTracker
-from gamyeon.types import Box, Detection, FrameResult, Region, Source, Summary
+from gamyeon.types import Array, Box, Detection, FrameResult, Region, Source, Summary
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ MIN_MARGIN_PX = 1.5
 FAST_MOTION = 0.5  # box sizes per detection interval that count as fast motion
 
 
-def rotate_view(image: np.ndarray, rotation: int) -> np.ndarray:
+def rotate_view(image: Array, rotation: int) -> Array:
     """Upright view (no copy) of a frame whose display matrix rotates it ``rotation`` degrees CCW."""
     return np.rot90(image, (rotation // 90) % 4)
 
@@ -35,8 +35,10 @@ def upright_size(width: int, height: int, rotation: int) -> tuple[int, int]:
     return (height, width) if (rotation // 90) % 2 else (width, height)
 
 
-def mask_for(box: Box, margin: float, mask_scale: float, width: int, height: int) -> Box:
-    return box.padded(margin, margin).scaled(mask_scale).padded(MIN_MARGIN_PX, MIN_MARGIN_PX).clipped(width, height)
+def mask_for(box: Box, margin: float, mask_scale: float) -> Box:
+    """The area to mask for an estimated ``box``, *not* clipped to the frame: an ellipse must be
+    fitted to the whole mask, or a face at the edge keeps its corner (operators clip)."""
+    return box.padded(margin, margin).scaled(mask_scale).padded(MIN_MARGIN_PX, MIN_MARGIN_PX)
 
 
 class FrameWork:
@@ -67,7 +69,7 @@ class FrameWork:
         self._tracks_seen: dict[str, set[int]] = {kind: set() for kind in kinds}
 
     def detect(
-        self, index: int, small: bool, base_image: Callable[[], np.ndarray], full_image: Callable[[], np.ndarray]
+        self, index: int, small: bool, base_image: Callable[[], Array], full_image: Callable[[], Array]
     ) -> None:
         """Run the detection passes of frame ``index`` and feed the trackers.
 
@@ -86,7 +88,7 @@ class FrameWork:
                 rows[:, [0, 2]] *= fx
                 rows[:, [1, 3]] *= fy
             passes = [rows]
-            full: np.ndarray | None = None
+            full: Array | None = None
             if small:
                 full = full_image()
                 passes.append(self.faces.magnified(full, self.plan.small_factor))
@@ -108,7 +110,9 @@ class FrameWork:
             dets = [d for d in found if d.kind == kind and d.score >= self.policy.for_kind(kind).threshold]
             for tracked in self.trackers[kind].update(dets, index, period):
                 before = self.store.last_box(tracked.track)
-                self.store.add(kind, tracked.track, index, tracked.detection.box, tracked.detection.score)
+                self.store.add(
+                    kind, tracked.track, index, tracked.detection.box, tracked.detection.score, reach_back=small
+                )
                 box = tracked.detection.box
                 if before is not None:
                     (bx, by), (cx, cy) = before.center, box.center
@@ -121,8 +125,8 @@ class FrameWork:
         out = []
         for est in self.store.estimates(index):
             kp = self.policy.for_kind(est.kind)
-            mask = mask_for(est.box, est.margin, kp.mask_scale, self.width, self.height)
-            if mask.area <= 0:
+            mask = mask_for(est.box, est.margin, kp.mask_scale)
+            if mask.clipped(self.width, self.height).area <= 0:
                 continue
             box = est.box.clipped(self.width, self.height)
             out.append(Region(est.kind, box, mask, est.score, est.track, est.source))
@@ -149,7 +153,7 @@ class FrameWork:
         self.store.prune(index)
 
 
-def apply_regions(view: np.ndarray, regions: list[Region], policy: Policy) -> None:
+def apply_regions(view: Array, regions: list[Region], policy: Policy) -> None:
     """Run each region's operator on the upright ``view`` (in place)."""
     for region in regions:
         kp = policy.for_kind(region.kind)

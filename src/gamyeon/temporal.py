@@ -37,9 +37,13 @@ class TemporalConfig:
         if min(self.max_gap, self.pad_before, self.pad_after) < 0:
             raise ValueError("temporal gaps and pads must be >= 0")
 
+    #: how far back a track first found by a sparse pass (the small-face discovery pass) is
+    #: extended: the face may have been there, unseen, since the previous such pass
+    reach_back: int = 0
+
     @property
     def lookahead(self) -> int:
-        return max(self.max_gap, self.pad_before)
+        return max(self.max_gap, self.pad_before, self.reach_back)
 
     @classmethod
     def for_rate(cls, fps: float, detect_every: int) -> TemporalConfig:
@@ -76,6 +80,7 @@ class Estimate:
 @dataclass(slots=True)
 class _Track:
     kind: str
+    pad_before: int  # for the first observation; later segments use the config's pad_before
     observations: list[Observation] = field(default_factory=list)
     frames: list[int] = field(default_factory=list)
 
@@ -107,8 +112,13 @@ class TrackStore:
     def __len__(self) -> int:
         return len(self._tracks)
 
-    def add(self, kind: str, track: int, frame: int, box: Box, score: float) -> None:
-        self._tracks.setdefault(track, _Track(kind)).add(Observation(frame, box, score))
+    def add(self, kind: str, track: int, frame: int, box: Box, score: float, *, reach_back: bool = False) -> None:
+        """Record an observation. ``reach_back``: if this starts a new track, extend it back by
+        the config's ``reach_back`` instead of ``pad_before``."""
+        if track not in self._tracks:
+            pad = max(self.config.pad_before, self.config.reach_back) if reach_back else self.config.pad_before
+            self._tracks[track] = _Track(kind, pad)
+        self._tracks[track].add(Observation(frame, box, score))
 
     def live(self, frame: int) -> list[tuple[str, int, Observation]]:
         """(kind, track, last observation) of tracks observed within ``max_gap`` before ``frame``."""
@@ -185,7 +195,8 @@ class TrackStore:
         """``frame`` within ``pad_before`` before the observation after it (index ``i``)."""
         obs = track.observations
         nxt = obs[i] if i < len(obs) else None
-        if nxt is None or nxt.frame - frame > self.config.pad_before:
+        pad = track.pad_before if i == 0 else self.config.pad_before
+        if nxt is None or nxt.frame - frame > pad:
             return None
         after = obs[i + 1] if i + 1 < len(obs) and obs[i + 1].frame - nxt.frame <= self.config.max_gap else None
         vx, vy = _speed(nxt, after) if after is not None else (0.0, 0.0)

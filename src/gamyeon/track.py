@@ -15,11 +15,11 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from norfair import Detection as NorfairDetection
-from norfair import Tracker
+from norfair.tracker import Detection as NorfairDetection
+from norfair.tracker import Tracker
 from norfair.distances import VectorizedDistance
 
-from gamyeon.types import Detection
+from gamyeon.types import Array, Detection
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ class Tracked:
     track: int
 
 
-def centre_distance(candidates: np.ndarray, objects: np.ndarray) -> np.ndarray:
+def centre_distance(candidates: Array, objects: Array) -> Array:
     """Pairwise distance between boxes ``[x1, y1, x2, y2]``: centre offset plus size change,
     in units of the larger box side; 0 means same place and size.
 
@@ -61,7 +61,7 @@ class KindTracker:
         )
         # Norfair's constructor only takes names or scalar callables; its vectorised distance
         # class is public, so swap our box-size-relative distance in after construction.
-        self._tracker.distance_function = VectorizedDistance(centre_distance)
+        self._tracker.distance_function = VectorizedDistance(centre_distance)  # type: ignore[assignment]
 
     def update(self, detections: list[Detection], frame_index: int, period: int) -> list[Tracked]:
         """Feed one detection frame; ``period`` is the number of frames since the previous one."""
@@ -79,6 +79,8 @@ class KindTracker:
             last = obj.last_detection
             if last is None or last.data is None or last.data[0] != frame_index:
                 continue  # not matched on this frame: the temporal stage extends it
+            if obj.id is None:  # still initialising (cannot happen with delay 0; be safe)
+                continue
             if obj.id not in self._ids:
                 self._ids[obj.id] = next(self._counter)
             assigned[last.data[1]] = self._ids[obj.id]

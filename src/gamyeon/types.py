@@ -10,6 +10,13 @@ import math
 from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+#: any numpy array (pictures are H x W x 3 uint8 RGB; detector rows are N x 5 float32)
+Array = npt.NDArray[Any]
 
 
 class Source(str, Enum):

@@ -11,7 +11,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from gamyeon.types import Box, Detection
+from gamyeon.types import Array, Box, Detection
 
 
 class Detector(Protocol):
@@ -19,10 +19,10 @@ class Detector(Protocol):
 
     kinds: tuple[str, ...]
 
-    def detect(self, image: np.ndarray) -> list[Detection]: ...
+    def detect(self, image: Array) -> list[Detection]: ...
 
 
-def nms(boxes: np.ndarray, iou_threshold: float) -> np.ndarray:
+def nms(boxes: Array, iou_threshold: float) -> Array:
     """Non-maximum suppression over rows ``[x1, y1, x2, y2, score]``; returns kept rows.
 
     Uses OpenCV's implementation rather than a home-made loop.
@@ -35,7 +35,7 @@ def nms(boxes: np.ndarray, iou_threshold: float) -> np.ndarray:
     return boxes[np.sort(idx)]
 
 
-def to_detections(kind: str, rows: np.ndarray) -> list[Detection]:
+def to_detections(kind: str, rows: Array) -> list[Detection]:
     out: list[Detection] = []
     for x1, y1, x2, y2, score in rows.tolist():
         if x2 > x1 and y2 > y1:

@@ -17,6 +17,7 @@ import numpy as np
 from gamyeon.detect.base import nms
 from gamyeon.detect.onnx import session
 from gamyeon.errors import ModelError
+from gamyeon.types import Array
 
 INPUT = "input.1"
 OUTPUTS = ["537", "538", "539", "540"]  # heatmap, log-scale (h, w), offset (y, x), landmarks
@@ -45,7 +46,7 @@ class CenterFace:
                 f"{OUTPUTS}, got {names} and {[o.name for o in self.session.get_outputs()]}"
             )
 
-    def run(self, images: list[np.ndarray], threshold: float) -> list[np.ndarray]:
+    def run(self, images: list[Array], threshold: float) -> list[Array]:
         """Detect faces on same-size RGB images already sized to multiples of 32.
 
         Returns one ``N x 5`` array ``[x1, y1, x2, y2, score]`` per image.
@@ -54,7 +55,7 @@ class CenterFace:
         heat, scale, offset, _ = self.session.run(OUTPUTS, {INPUT: np.ascontiguousarray(blob)})
         return [decode(heat[b, 0], scale[b], offset[b], threshold) for b in range(len(images))]
 
-    def detect(self, image: np.ndarray, factor: float, threshold: float) -> np.ndarray:
+    def detect(self, image: Array, factor: float, threshold: float) -> Array:
         """Faces on ``image`` (H x W x 3 RGB) seen at ``factor`` x its size, in ``image`` pixels."""
         height, width = image.shape[:2]
         sw, sh = max(1, round(width * factor)), max(1, round(height * factor))
@@ -63,7 +64,7 @@ class CenterFace:
         return rescale(rows, sw / width, sh / height)
 
 
-def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
+def letterbox(image: Array, width: int, height: int) -> Array:
     """``image`` resized to ``width`` x ``height`` and zero-padded to multiples of 32."""
     pw, ph = padded_size(width, height)
     canvas = np.zeros((ph, pw, 3), dtype=np.uint8)
@@ -76,7 +77,7 @@ def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return canvas
 
 
-def rescale(rows: np.ndarray, fx: float, fy: float) -> np.ndarray:
+def rescale(rows: Array, fx: float, fy: float) -> Array:
     if len(rows) == 0:
         return rows
     out = rows.copy()
@@ -85,7 +86,7 @@ def rescale(rows: np.ndarray, fx: float, fy: float) -> np.ndarray:
     return out
 
 
-def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: float) -> np.ndarray:
+def decode(heat: Array, scale: Array, offset: Array, threshold: float) -> Array:
     """Heatmap peaks -> boxes, vectorised; then NMS as in the reference implementation."""
     ys, xs = np.nonzero(heat > threshold)
     if len(ys) == 0:

@@ -16,7 +16,7 @@ import numpy as np
 
 from gamyeon.detect.base import nms, to_detections
 from gamyeon.detect.centerface import CenterFace, padded_size
-from gamyeon.types import Detection
+from gamyeon.types import Array, Detection
 
 KIND = "face"
 MERGE_IOU = 0.3
@@ -63,18 +63,18 @@ class FaceDetector:
         self.threshold = threshold
         self.batch = batch
 
-    def whole(self, image: np.ndarray, factor: float = 1.0) -> np.ndarray:
+    def whole(self, image: Array, factor: float = 1.0) -> Array:
         """One pass over the whole image at ``factor`` x its size."""
         return self.model.detect(image, factor, self.threshold)
 
-    def tiled(self, image: np.ndarray, plan: TilePlan) -> np.ndarray:
+    def tiled(self, image: Array, plan: TilePlan) -> Array:
         """One pass over magnified tiles; rows in ``image`` pixels."""
         height, width = image.shape[:2]
         tw = min(plan.tile, width)
         th = min(plan.tile, height)
         out_w, out_h = max(1, round(tw * plan.factor)), max(1, round(th * plan.factor))
         pw, ph = padded_size(out_w, out_h)
-        rows: list[np.ndarray] = []
+        rows: list[Array] = []
         for start in range(0, len(plan.origins), self.batch):
             chunk = plan.origins[start : start + self.batch]
             canvases = []
@@ -91,7 +91,7 @@ class FaceDetector:
                     rows.append(found)
         return np.concatenate(rows) if rows else np.zeros((0, 5), dtype=np.float32)
 
-    def magnified(self, image: np.ndarray, factor: float) -> np.ndarray:
+    def magnified(self, image: Array, factor: float) -> Array:
         """The whole image at ``factor`` x, in one pass while that stays under ``WHOLE_MAX_PIXELS``
         (tiles overlap, so one pass is cheaper), else in batched tiles (bounded memory)."""
         height, width = image.shape[:2]
@@ -99,14 +99,14 @@ class FaceDetector:
             return self.whole(image, factor)
         return self.tiled(image, plan_tiles(width, height, factor))
 
-    def around(self, image: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> np.ndarray:
+    def around(self, image: Array, boxes: list[tuple[float, float, float, float]]) -> Array:
         """Magnified crops around known small faces (``x1, y1, x2, y2`` in ``image`` pixels).
 
         Each crop is six face sizes wide (room for motion until the next detection frame) and
         magnified so the face is about 40 px, where CenterFace is reliable.
         """
         height, width = image.shape[:2]
-        rows: list[np.ndarray] = []
+        rows: list[Array] = []
         for x1, y1, x2, y2 in boxes:
             side = max(x2 - x1, y2 - y1, 1.0)
             crop_side = int(min(max(48.0, 6.0 * side), max(width, height)))
@@ -123,13 +123,13 @@ class FaceDetector:
                 rows.append(found)
         return np.concatenate(rows) if rows else np.zeros((0, 5), dtype=np.float32)
 
-    def merge(self, *passes: np.ndarray) -> list[Detection]:
+    def merge(self, *passes: Array) -> list[Detection]:
         rows = [p for p in passes if len(p)]
         if not rows:
             return []
         return to_detections(KIND, nms(np.concatenate(rows), MERGE_IOU))
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: Array) -> list[Detection]:
         """Thorough multi-scale detection for still images (speed matters less than recall)."""
         height, width = image.shape[:2]
         longest = max(height, width)

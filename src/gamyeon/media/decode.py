@@ -14,17 +14,18 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, cast
 
 import av
 import av.error
 import numpy as np
 
 from gamyeon.errors import CorruptInputError, InputNotFoundError, InputUnreadableError, UnsupportedInputError
-from gamyeon.types import VideoInfo
+from gamyeon.types import Array, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ def _check_readable(path: Path) -> None:
 
 def display_matrix(frame: av.VideoFrame) -> list[int] | None:
     """The frame's display matrix (9 int32, FFmpeg layout) if it has one."""
-    for side in frame.side_data:
+    # PyAV's stub types side_data as a TypedDict; at run time it iterates SideData objects.
+    for side in cast("Iterable[Any]", frame.side_data):
         if "DISPLAYMATRIX" in str(side.type):
             raw = bytes(side)
             if len(raw) >= 36:
@@ -123,7 +125,7 @@ class VideoReader:
             time_base=self.time_base,
             rate=self.rate,
             frames=self.stream.frames or None,
-            rotation=int(round(first.rotation or 0)) % 360,
+            rotation=round(first.rotation or 0) % 360,
             codec=self.stream.codec_context.name,
             pix_fmt=first.format.name,
             has_audio=bool(self.container.streams.audio),
@@ -181,16 +183,24 @@ class VideoReader:
                     if packet.size == 0:
                         continue
                     self.decode_errors += 1
-                    log.warning("frame %d of %s could not be decoded (%s); it will be fully masked", index, self.path, err)
+                    log.warning("frame %d of %s could not be decoded (%s); it will be fully masked",
+                                index, self.path, err)
                     at = packet.dts - (lag or 0) if self.positional and packet.dts is not None else packet.pts
                     yield DecodedFrame(index, timed(at), None, str(err))
                     index += 1
                     continue
                 for frame in frames:
+                    assert isinstance(frame, av.VideoFrame)  # a video packet decodes to video frames
                     yield DecodedFrame(index, timed(frame_pts(frame)), frame)
                     index += 1
         except av.error.FFmpegError as err:
             raise CorruptInputError(f"{self.path} is damaged or truncated: {err}") from None
+        declared = 0 if self.raw else self.stream.frames
+        if declared and index < declared:
+            # A file cut short (copy interrupted, camera lost power) still demuxes cleanly up to
+            # the cut; without this the missing end would go unnoticed.
+            log.warning("%s ended after %d of the %d frames its header declares; it may be truncated",
+                        self.path, index, declared)
 
     def _nominal_step(self) -> int:
         """One frame's duration in time-base units, for frames that arrive without a pts."""
@@ -213,7 +223,7 @@ class VideoReader:
         self.close()
 
 
-def to_rgb(frame: av.VideoFrame, width: int | None = None, height: int | None = None) -> np.ndarray:
+def to_rgb(frame: av.VideoFrame, width: int | None = None, height: int | None = None) -> Array:
     """The frame as an H x W x 3 RGB array, optionally resized in the same swscale pass."""
     if width is None or height is None or (width, height) == (frame.width, frame.height):
         return frame.to_ndarray(format="rgb24")

@@ -21,7 +21,7 @@ import numpy as np
 
 from gamyeon.errors import OutputError, UsageError
 from gamyeon.media.metadata import without_location
-from gamyeon.types import VideoInfo
+from gamyeon.types import Array, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +156,9 @@ class VideoWriter:
             )
         return info.time_base
 
-    def write(self, image: np.ndarray | av.VideoFrame, pts: int) -> None:
+    def write(self, image: Array | av.VideoFrame, pts: int) -> None:
         """Encode one frame: an RGB array, or an untouched decoded frame (no conversion)."""
-        if isinstance(image, np.ndarray):
+        if isinstance(image, Array):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         else:
             frame = image
@@ -198,7 +198,7 @@ class VideoWriter:
 
 def write_clip(
     path: Path,
-    frames: Iterable[np.ndarray],
+    frames: Iterable[Array],
     rate: Fraction,
     *,
     tone_hz: float | None = None,
@@ -275,7 +275,7 @@ class ThreadedWriter:
         if self._error is not None:
             raise self._error
 
-    def write(self, image: np.ndarray | av.VideoFrame, pts: int) -> None:
+    def write(self, image: Array | av.VideoFrame, pts: int) -> None:
         self._check()
         self._queue.put((image, pts))
 

@@ -16,10 +16,20 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from gamyeon.errors import CorruptInputError, InputNotFoundError, InputUnreadableError, OutputError, UsageError
+from gamyeon.types import Array
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 ORIENTATION_TAG = 0x0112
 GPS_IFD_TAG = 0x8825
+EXIF_IFD_TAG = 0x8769
+INTEROP_IFD_TAG = 0xA005  # inside the Exif IFD; only says which EXIF rule set is used
+#: TIFF tags that describe the source's pixel data (size, strips, tiles, compression, thumbnail
+#: offsets). A TIFF's EXIF is its own IFD0, so copying these would make the writer describe the
+#: new pixels with the old layout: a scrambled picture.
+LAYOUT_TAGS = frozenset({
+    0x00FE, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x010A, 0x0111, 0x0115, 0x0116, 0x0117,
+    0x011C, 0x013D, 0x0142, 0x0143, 0x0144, 0x0145, 0x0152, 0x0153, 0x0201, 0x0202, 0x0212,
+})
 MAX_PIXELS = 400_000_000  # ~20000 x 20000; Pillow's bomb check stops far below that otherwise
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -27,7 +37,7 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 @dataclass(slots=True)
 class LoadedImage:
-    pixels: np.ndarray  # H x W x 3 uint8 RGB, stored layout (not rotated)
+    pixels: Array  # H x W x 3 uint8 RGB, stored layout (not rotated)
     orientation: int  # EXIF orientation 1..8
     exif: Image.Exif
     icc_profile: bytes | None
@@ -58,7 +68,7 @@ def load_image(path: Path) -> LoadedImage:
     return LoadedImage(np.array(rgb), orientation, exif, icc if isinstance(icc, bytes) else None, fmt)
 
 
-def upright_view(pixels: np.ndarray, orientation: int) -> np.ndarray:
+def upright_view(pixels: Array, orientation: int) -> Array:
     """A view of ``pixels`` as displayed under EXIF ``orientation`` (no copy).
 
     Writing into the view writes the stored pixels, so operators can work upright while the
@@ -77,13 +87,19 @@ def upright_view(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return views[orientation](pixels)
 
 
-def save_image(pixels: np.ndarray, path: Path, suffix: str, source: LoadedImage, keep_metadata: bool) -> None:
+def save_image(pixels: Array, path: Path, suffix: str, source: LoadedImage, keep_metadata: bool) -> None:
     """Write ``pixels`` to ``path`` in the format implied by ``suffix``."""
     img = Image.fromarray(pixels, mode="RGB")
     exif = Image.Exif()
     if keep_metadata:
         for tag, value in source.exif.items():
-            if tag != GPS_IFD_TAG:
+            if tag == EXIF_IFD_TAG:
+                # A pointer: its value is an offset into the source file, which Pillow cannot
+                # follow from a new Exif (AttributeError on every camera JPEG). Copy the contents.
+                exif.get_ifd(EXIF_IFD_TAG).update(
+                    (k, v) for k, v in source.exif.get_ifd(EXIF_IFD_TAG).items() if k != INTEROP_IFD_TAG
+                )
+            elif tag != GPS_IFD_TAG and tag not in LAYOUT_TAGS:
                 exif[tag] = value
     if source.orientation != 1:
         exif[ORIENTATION_TAG] = source.orientation

@@ -8,6 +8,7 @@ holds every operator to that.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from enum import Enum
 from typing import ClassVar
@@ -15,7 +16,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from gamyeon.types import Box
+from gamyeon.types import Array, Box
 
 
 class Shape(str, Enum):
@@ -23,18 +24,25 @@ class Shape(str, Enum):
     ELLIPSE = "ellipse"
 
 
-def ellipse_mask(height: int, width: int) -> np.ndarray:
+def ellipse_mask(
+    height: int, width: int, rows: tuple[int, int] | None = None, cols: tuple[int, int] | None = None
+) -> Array:
     """Boolean mask of the ellipse inscribed in a ``height`` x ``width`` box.
 
     Pixel centres are tested against the ellipse equation, so the mask is symmetric and never
-    empty for a non-empty box.
+    empty for a non-empty box. ``rows``/``cols`` (start, stop) return only that window of the
+    mask, without building the rest: a box reaching past the frame edge keeps its own ellipse.
     """
+    r0, r1 = rows if rows is not None else (0, max(height, 0))
+    c0, c1 = cols if cols is not None else (0, max(width, 0))
     if height <= 0 or width <= 0:
-        return np.zeros((max(height, 0), max(width, 0)), dtype=bool)
-    ys = (np.arange(height, dtype=np.float32) + 0.5 - height / 2.0) / (height / 2.0)
-    xs = (np.arange(width, dtype=np.float32) + 0.5 - width / 2.0) / (width / 2.0)
+        return np.zeros((max(r1 - r0, 0), max(c1 - c0, 0)), dtype=bool)
+    ys = (np.arange(r0, r1, dtype=np.float64) + 0.5 - height / 2.0) / (height / 2.0)
+    xs = (np.arange(c0, c1, dtype=np.float64) + 0.5 - width / 2.0) / (width / 2.0)
     mask = ys[:, None] ** 2 + xs[None, :] ** 2 <= 1.0
-    mask[height // 2, width // 2] = True
+    cy, cx = height // 2, width // 2
+    if r0 <= cy < r1 and c0 <= cx < c1:
+        mask[cy - r0, cx - c0] = True
     return mask
 
 
@@ -43,7 +51,7 @@ class Operator(ABC):
 
     name: ClassVar[str]
 
-    def apply(self, frame: np.ndarray, box: Box, shape: Shape = Shape.BOX) -> None:
+    def apply(self, frame: Array, box: Box, shape: Shape = Shape.BOX) -> None:
         """Mask ``box`` of ``frame`` (H x W x 3 uint8, RGB) in place."""
         height, width = frame.shape[:2]
         x1, y1, x2, y2 = box.pixel_bounds(width, height)
@@ -52,13 +60,18 @@ class Operator(ABC):
         crop = frame[y1:y2, x1:x2]
         replaced = self.replacement(frame, (x1, y1, x2, y2))
         if shape is Shape.ELLIPSE:
-            inside = ellipse_mask(y2 - y1, x2 - x1)
+            # The ellipse is the one inscribed in the whole box, also where the box reaches past
+            # the frame edge. Inscribing it in the clipped part instead left pixels of a face cut
+            # by the edge unmasked (near the edge, outside the smaller ellipse).
+            fx1, fy1 = math.floor(box.x1), math.floor(box.y1)
+            fx2, fy2 = max(math.ceil(box.x2), fx1), max(math.ceil(box.y2), fy1)
+            inside = ellipse_mask(fy2 - fy1, fx2 - fx1, rows=(y1 - fy1, y2 - fy1), cols=(x1 - fx1, x2 - fx1))
             crop[inside] = replaced[inside]
         else:
             crop[...] = replaced
 
     @abstractmethod
-    def replacement(self, frame: np.ndarray, bounds: tuple[int, int, int, int]) -> np.ndarray:
+    def replacement(self, frame: Array, bounds: tuple[int, int, int, int]) -> Array:
         """The new pixels for ``frame[y1:y2, x1:x2]`` (same shape, uint8). Must not mutate ``frame``."""
 
     def params(self) -> dict[str, object]:
@@ -66,10 +79,10 @@ class Operator(ABC):
         return {}
 
 
-def contiguous(crop: np.ndarray) -> np.ndarray:
+def contiguous(crop: Array) -> Array:
     """OpenCV needs C-contiguous input; rotated frames are strided views."""
     return crop if crop.flags["C_CONTIGUOUS"] else np.ascontiguousarray(crop)
 
 
-def resize(image: np.ndarray, width: int, height: int, interpolation: int) -> np.ndarray:
+def resize(image: Array, width: int, height: int, interpolation: int) -> Array:
     return cv2.resize(contiguous(image), (width, height), interpolation=interpolation)

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from gamyeon.operators.base import Operator, contiguous
+from gamyeon.types import Array
 
 
 def odd(value: float) -> int:
@@ -37,7 +38,7 @@ class Blur(Operator):
     def kernel(self, height: int, width: int) -> int:
         return odd(max(self.min_kernel, self.ratio * max(height, width)))
 
-    def replacement(self, frame: np.ndarray, bounds: tuple[int, int, int, int]) -> np.ndarray:
+    def replacement(self, frame: Array, bounds: tuple[int, int, int, int]) -> Array:
         x1, y1, x2, y2 = bounds
         fh, fw = frame.shape[:2]
         k = self.kernel(y2 - y1, x2 - x1)

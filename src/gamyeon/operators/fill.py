@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from gamyeon.operators.base import Operator
+from gamyeon.types import Array
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,7 @@ class Fill(Operator):
         if len(self.color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in self.color):
             raise ValueError(f"fill.color must be three integers 0..255, got {self.color!r}")
 
-    def replacement(self, frame: np.ndarray, bounds: tuple[int, int, int, int]) -> np.ndarray:
+    def replacement(self, frame: Array, bounds: tuple[int, int, int, int]) -> Array:
         x1, y1, x2, y2 = bounds
         out = np.empty((y2 - y1, x2 - x1, frame.shape[2]), dtype=frame.dtype)
         out[...] = np.asarray(self.color, dtype=frame.dtype)

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from gamyeon.operators.base import Operator, resize
+from gamyeon.types import Array
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class Pixelate(Operator):
     def block_size(self, height: int, width: int) -> int:
         return max(self.min_block, math.ceil(max(height, width) / self.blocks))
 
-    def replacement(self, frame: np.ndarray, bounds: tuple[int, int, int, int]) -> np.ndarray:
+    def replacement(self, frame: Array, bounds: tuple[int, int, int, int]) -> Array:
         x1, y1, x2, y2 = bounds
         crop = frame[y1:y2, x1:x2]
         height, width = crop.shape[:2]

@@ -1,0 +1,724 @@
+"""gamyeon benchmark: speed, timing fidelity, coverage and memory, side by side with deface.
+
+Run from the repository root with gamyeon's venv:
+
+    .venv/bin/python benchmarks/run.py [--quick] [--only speed,timing,coverage,memory]
+                                       [--repeat N] [--long-minutes N] [--out bench-output]
+
+Every tool is measured the same way, as the command a user would type, in a subprocess whose wall
+time includes start-up and model loading. The Markdown report goes to stdout and to OUT/report.md,
+all raw figures to OUT/results.json (see benchmarks/README.md for what each figure means).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from benchlib import clips, peer, procs, reencode, timeline
+from benchlib.report import fmt, mib, table
+
+log = logging.getLogger("bench")
+
+ROOT = Path(__file__).resolve().parents[1]
+GAMYEON = ROOT / ".venv" / "bin" / "gamyeon"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+REENCODE_SCRIPT = Path(reencode.__file__).resolve()
+SECTIONS = ("speed", "timing", "coverage", "memory")
+TOOLS = ("gamyeon", "deface", "re-encode")
+PETS = "pets09_s2l1_vtest"
+QUICK_MAX_DEV_FRAMES = 150
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """One benchmark input."""
+
+    name: str
+    path: Path
+    frames: int
+    size: str
+    kind: str  # "synthetic" or "dev"
+
+
+@dataclass(slots=True)
+class ToolRun:
+    """The outcome of running one tool on one clip once."""
+
+    seconds: float
+    cpu_s: float
+    ok: bool
+    error: str | None
+
+
+@dataclass(slots=True)
+class Bench:
+    """State shared by the sections: configuration, inputs, tool outputs and the collected figures."""
+
+    out: Path
+    quick: bool
+    repeat: int
+    long_minutes: float
+    evaldata: Path
+    eval_scripts: Path
+    peer: peer.Peer
+    env: dict[str, str]
+    results: dict[str, Any] = field(default_factory=dict)
+    parts: list[str] = field(default_factory=list)
+    outputs: dict[tuple[str, str], Path] = field(default_factory=dict)
+    errors: dict[tuple[str, str], str] = field(default_factory=dict)
+    _clips: list[Clip] | None = None
+    _timelines: dict[Path, timeline.Timeline] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ inputs
+    @property
+    def dev(self) -> Path:
+        return self.evaldata / "dev"
+
+    def timeline_of(self, path: Path) -> timeline.Timeline:
+        if path not in self._timelines:
+            self._timelines[path] = timeline.read_timeline(path)
+        return self._timelines[path]
+
+    def clips(self) -> list[Clip]:
+        """The speed/timing inputs: two synthetic demo clips, then the dev videos when present."""
+        if self._clips is not None:
+            return self._clips
+        folder = self.out / "clips"
+        n540, n1080 = (150, 60) if self.quick else (750, 300)
+        found = [
+            ("synth-960x540", clips.synthetic_clip(folder, n540, 960, 540)),
+            ("synth-1920x1080", clips.synthetic_clip(folder, n1080, 1920, 1080)),
+        ]
+        videos = self.dev / "videos"
+        if videos.is_dir():
+            found += [(p.stem, p) for p in sorted(videos.iterdir()) if p.is_file()]
+        else:
+            log.warning("%s not found: speed and timing use the synthetic clips only", videos)
+        result = []
+        for name, path in found:
+            tl = self.timeline_of(path)
+            kind = "dev" if path.is_relative_to(self.evaldata) else "synthetic"
+            if self.quick and kind == "dev" and tl.frames > QUICK_MAX_DEV_FRAMES:
+                log.info("--quick: skipping %s (%d frames)", name, tl.frames)
+                continue
+            result.append(Clip(name, path, tl.frames, f"{tl.width}x{tl.height}", kind))
+        self._clips = result
+        return result
+
+    # ------------------------------------------------------------------ tools
+    def command(self, tool: str, src: Path, dst: Path) -> list[str]:
+        if tool == "gamyeon":
+            return [str(GAMYEON), "anonymize", str(src), "-o", str(dst), "--operator", "fill", "--kinds", "faces", "-q"]
+        if tool == "deface":
+            return self.peer.video_command(src, dst)
+        if tool == "re-encode":
+            return [str(PYTHON), str(REENCODE_SCRIPT), str(src), str(dst)]
+        raise ValueError(tool)
+
+    def run_tool(self, clip: Clip, tool: str, rep: int) -> ToolRun:
+        """Run ``tool`` on ``clip`` once into OUT/runs/; a run counts only if it exits 0 and writes output."""
+        dst = self.out / "runs" / f"{clip.name}.{tool}.mp4"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.unlink(missing_ok=True)
+        Path(f"{dst}.regions.jsonl").unlink(missing_ok=True)
+        logfile = self.out / "logs" / f"{clip.name}.{tool}.{rep}.log"
+        m = procs.run_measured(self.command(tool, clip.path, dst), logfile, env=self.env)
+        error = None
+        if m.returncode != 0:
+            error = f"exit code {m.returncode}: {procs.log_tail(logfile)}"
+        elif not dst.exists():
+            error = f"no output written: {procs.log_tail(logfile)}"
+        if error is None:
+            self.outputs[(clip.name, tool)] = dst
+            self.errors.pop((clip.name, tool), None)
+        else:
+            self.errors[(clip.name, tool)] = error
+            log.warning("%s on %s failed: %s", tool, clip.name, error)
+        log.info(
+            "%-9s %-34s %7.1f s (%5.1f fps)%s",
+            tool,
+            clip.name,
+            m.wall_s,
+            clip.frames / m.wall_s,
+            "" if error is None else " FAILED",
+        )
+        return ToolRun(m.wall_s, m.cpu_s, error is None, error)
+
+    def output_of(self, clip: Clip, tool: str) -> Path | None:
+        """The tool's output for ``clip`` from this invocation, running the tool once if needed."""
+        if (clip.name, tool) not in self.outputs and (clip.name, tool) not in self.errors:
+            self.run_tool(clip, tool, 0)
+        return self.outputs.get((clip.name, tool))
+
+    def emit(self, text: str) -> None:
+        self.parts.append(text)
+
+
+# ====================================================================== sections
+def _speed_cell(median_s: float | None, fps: float | None) -> str | None:
+    return None if median_s is None or fps is None else f"{fps:.2f} ({median_s:.1f} s)"
+
+
+def section_speed(b: Bench) -> None:
+    """Wall-clock fps of the three tools on the same files, interleaved per repeat so that a burst of
+    noise on the shared machine hits all tools alike; the median of the repeats is reported."""
+    rows = []
+    raw: dict[str, Any] = {}
+    notes: list[str] = []
+    for clip in b.clips():
+        runs: dict[str, list[ToolRun]] = {t: [] for t in TOOLS}
+        for rep in range(b.repeat):
+            for tool in TOOLS:
+                runs[tool].append(b.run_tool(clip, tool, rep))
+        per_tool: dict[str, Any] = {}
+        fps: dict[str, float | None] = {}
+        for tool in TOOLS:
+            good = [r for r in runs[tool] if r.ok]
+            med = statistics.median(r.seconds for r in good) if good else None
+            fps[tool] = clip.frames / med if med else None
+            per_tool[tool] = {
+                "seconds": [round(r.seconds, 3) for r in runs[tool]],
+                "cpu_seconds": [round(r.cpu_s, 3) for r in runs[tool]],
+                "median_s": None if med is None else round(med, 3),
+                "fps": None if fps[tool] is None else round(fps[tool] or 0, 3),
+                "errors": [r.error for r in runs[tool] if r.error],
+            }
+            if not good:
+                notes.append(f"{tool} on {clip.name}: {runs[tool][-1].error}")
+        g, d, r = fps["gamyeon"], fps["deface"], fps["re-encode"]
+        ratio_gd = g / d if g and d else None
+        ratio_gr = g / r if g and r else None
+        raw[clip.name] = {
+            "path": str(clip.path),
+            "frames": clip.frames,
+            "size": clip.size,
+            "tools": per_tool,
+            "gamyeon_over_deface": ratio_gd,
+            "gamyeon_over_reencode": ratio_gr,
+        }
+
+        cells = [_speed_cell(per_tool[t]["median_s"], fps[t]) for t in TOOLS]
+        rows.append([clip.name, clip.size, clip.frames, *cells, fmt(ratio_gd), fmt(ratio_gr, 3)])
+    b.results["speed"] = {"repeat": b.repeat, "clips": raw, "reencode_settings": reencode.SETTINGS}
+    b.emit("## Speed (wall-clock fps = input frames / seconds, start-up and model load included)\n")
+    b.emit(
+        table(
+            [
+                "clip",
+                "size",
+                "frames",
+                "gamyeon fps (s)",
+                "deface fps (s)",
+                "re-encode fps (s)",
+                "gamyeon/deface",
+                "gamyeon/re-encode",
+            ],
+            rows,
+        )
+    )
+    b.emit(
+        f"\nMedian of {b.repeat} run(s) per tool, tools interleaved. Ratios are fps ratios (> 1: gamyeon "
+        f"faster). Re-encode = decode + encode only, with gamyeon's default settings: {reencode.SETTINGS}."
+    )
+    for note in notes:
+        b.emit(f"- {note}")
+    b.emit("")
+
+
+def section_timing(b: Bench) -> None:
+    """Frame counts and per-frame presentation times of each output against its input."""
+    rows = []
+    raw: dict[str, Any] = {}
+    gamyeon_ok = True
+    for clip in b.clips():
+        tin = b.timeline_of(clip.path)
+        raw[clip.name] = {"frames": tin.frames, "input_note": tin.note, "tools": {}}
+        for tool in TOOLS:
+            out = b.output_of(clip, tool)
+            if out is None:
+                err = b.errors.get((clip.name, tool), "no output")
+                raw[clip.name]["tools"][tool] = {"error": err}
+                rows.append([clip.name, tool, f"{tin.frames} → —", None, None, None, None, err[:80]])
+                gamyeon_ok &= tool != "gamyeon"
+                continue
+            cmp = timeline.compare(tin, timeline.read_timeline(out))
+            raw[clip.name]["tools"][tool] = cmp.as_dict()
+            if tool == "gamyeon":
+                gamyeon_ok &= cmp.identical
+            verdict = "yes" if cmp.identical else "no"
+            if tool == "gamyeon":
+                verdict = "**PASS**" if cmp.identical else "**FAIL**"
+            rows.append(
+                [
+                    clip.name,
+                    tool,
+                    f"{cmp.frames_in} → {cmp.frames_out}",
+                    cmp.size_out if cmp.size_out == cmp.size_in else f"{cmp.size_in} → {cmp.size_out}",
+                    verdict,
+                    "yes" if cmp.within_half_frame else "no",
+                    f"{cmp.mismatched} / {cmp.beyond_half_frame} / {fmt(cmp.max_abs_diff_ms, 1)}",
+                    "; ".join(cmp.notes) or None,
+                ]
+            )
+    b.results["timing"] = {"clips": raw, "gamyeon_all_identical": gamyeon_ok}
+    b.emit("## Timing fidelity (PyAV decode of input and output, frame time = pts × time_base as a Fraction)\n")
+    b.emit(
+        table(
+            [
+                "clip",
+                "tool",
+                "frames in → out",
+                "size",
+                "identical",
+                "within ½ frame",
+                "differing / > ½ frame / max Δ ms",
+                "notes",
+            ],
+            rows,
+        )
+    )
+    b.emit(
+        f"\ngamyeon must be exactly identical on every clip: **{'PASS' if gamyeon_ok else 'FAIL'}**. "
+        "Other tools may re-time, so they are judged with a tolerance of half a nominal frame "
+        "(frames compared by index over the common prefix; a count change is never 'identical').\n"
+    )
+
+
+def _coverage_templates(b: Bench) -> dict[str, tuple[str, str]]:
+    """(stills template, video template) per tool, as shell strings for the eval scripts."""
+    g = f"{shlex.quote(str(GAMYEON))} anonymize {{in}} -o {{out}} --operator fill --kinds faces -q"
+    return {"gamyeon": (g, g), "deface": (b.peer.still_template(), b.peer.video_template())}
+
+
+def _run_eval(b: Bench, name: str, argv: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
+    log.info("eval: %s", shlex.join(argv))
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=b.env, check=False)
+    seconds = time.perf_counter() - start
+    logfile = b.out / "logs" / f"{name}.log"
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    logfile.write_text(f"$ {shlex.join(argv)}\n{proc.stdout}\n--- stderr ---\n{proc.stderr}", encoding="utf-8")
+    if proc.returncode != 0:
+        log.warning("%s failed (exit %d); see %s", name, proc.returncode, logfile)
+    return proc, seconds
+
+
+def _parse_stills(stdout: str) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for key, value in re.findall(r"([A-Za-z_]+(?:>=[0-9.]+)?)[=:] ?([0-9.]+)", stdout):
+        figures[key] = float(value)
+    return figures
+
+
+def section_coverage(b: Bench) -> None:
+    """The shared black-box scripts, run for both tools with gamyeon's venv Python."""
+    b.emit("## Coverage (black-box, solid fill; /work/shared/eval scripts)\n")
+    annotations = b.dev / "annotations.json"
+    video = b.dev / "videos" / f"{PETS}.avi"
+    gt = b.dev / "gt" / f"{PETS}.faces_pseudogt.json"
+    scripts = {"coverage": b.eval_scripts / "coverage.py", "video_leak": b.eval_scripts / "video_leak.py"}
+    missing = [p for p in (annotations, video, gt, *scripts.values()) if not p.exists()]
+    if missing:
+        b.emit(f"Skipped: not found: {', '.join(map(str, missing))}.\n")
+        b.results["coverage"] = {"skipped": [str(p) for p in missing]}
+        return
+    raw: dict[str, Any] = {"stills": {}, "video": {}}
+    rows_s, rows_v = [], []
+    limit = ["--limit", "3"] if b.quick else []
+    for tool, (still_t, video_t) in _coverage_templates(b).items():
+        argv = [str(PYTHON), str(scripts["coverage"]), str(b.dev), "faces", still_t, *limit]
+        proc, secs = _run_eval(b, f"coverage-stills.{tool}", argv)
+        figs = _parse_stills(proc.stdout) if proc.returncode == 0 else {}
+        raw["stills"][tool] = {
+            "command": shlex.join(argv),
+            "seconds": round(secs, 1),
+            "exit": proc.returncode,
+            "figures": figs,
+            "error": None if proc.returncode == 0 else proc.stderr[-1500:],
+        }
+        rows_s.append(
+            [
+                tool,
+                figs.get("images"),
+                figs.get("boxes"),
+                figs.get("coverage>=0.5"),
+                figs.get("coverage>=0.7"),
+                figs.get("coverage>=0.9"),
+                figs.get("mean_coverage"),
+                figs.get("redacted_outside_gt"),
+                figs.get("tool_s"),
+            ]
+            if figs
+            else [tool, *([None] * 7), f"failed (exit {proc.returncode})"]
+        )
+
+        res_json = b.out / "coverage" / f"{PETS}.{tool}.json"
+        res_json.parent.mkdir(parents=True, exist_ok=True)
+        res_json.unlink(missing_ok=True)
+        argv = [
+            str(PYTHON),
+            str(scripts["video_leak"]),
+            "score",
+            str(video),
+            str(gt),
+            video_t,
+            "--json",
+            str(res_json),
+            "--allow-resize",
+        ]
+        proc, secs = _run_eval(b, f"video-leak.{tool}", argv)
+        res: dict[str, Any] = {}
+        if proc.returncode == 0 and res_json.exists():
+            res = json.loads(res_json.read_text(encoding="utf-8"))
+            res.pop("mapping", None)
+            res.pop("per_face", None)
+        raw["video"][tool] = {
+            "command": shlex.join(argv),
+            "seconds": round(secs, 1),
+            "exit": proc.returncode,
+            "result": res,
+            "error": None if res else (proc.stdout + proc.stderr)[-1500:],
+        }
+        if res:
+            rows_v.append(
+                [
+                    tool,
+                    f"{res['frames_in']} → {res['frames_out']}",
+                    res["faces"],
+                    res["cov_ge_0_7"],
+                    res["cov_ge_0_5"],
+                    f"{res['leaky_frames']} / {res['frames_with_faces']}",
+                    res["indep_cov_ge_0_7"],
+                    res["tool_fps"],
+                    "; ".join(res.get("notes") or []) or None,
+                ]
+            )
+        else:
+            rows_v.append([tool, *([None] * 7), f"failed (exit {proc.returncode})"])
+    b.results["coverage"] = raw
+    b.emit(f"### Stills: dev faces{' (--quick: first 3 images)' if b.quick else ''}\n")
+    b.emit(
+        table(
+            [
+                "tool",
+                "images",
+                "faces",
+                "cov ≥ 0.5",
+                "**cov ≥ 0.7**",
+                "cov ≥ 0.9",
+                "mean cov",
+                "redacted outside GT",
+                "tool s",
+            ],
+            rows_s,
+        )
+    )
+    b.emit(
+        "\ncov ≥ t: fraction of ground-truth faces with at least t of their (decidable) pixels blacked out. "
+        "Redacted outside GT: mean fraction of image area blacked out away from any face (with a 1.5× margin): "
+        "false redaction.\n"
+    )
+    b.emit(f"### Video: {PETS} (480x360, 10 fps) against the consensus face pseudo-GT (strict tier)\n")
+    b.emit(
+        table(
+            [
+                "tool",
+                "frames in → out",
+                "faces",
+                "**cov ≥ 0.7**",
+                "cov ≥ 0.5",
+                "leaky frames / with faces",
+                "indep. cov ≥ 0.7",
+                "fps",
+                "notes",
+            ],
+            rows_v,
+        )
+    )
+    b.emit(
+        "\nLeaky frame: a frame with at least one pseudo-GT face covered < 0.5. fps: input frames / tool wall "
+        "time as measured by video_leak.py. --allow-resize is passed so that a tool that changes the frame "
+        "size is still scored (it is named in the notes).\n"
+    )
+
+
+def _at_fraction(samples: list[procs.RssSample], wall: float, fraction: float) -> int | None:
+    """RSS of the last sample taken at or before ``fraction`` of the run's wall time (else the first)."""
+    before = [s for s in samples if s.t <= fraction * wall]
+    chosen = before[-1] if before else (samples[0] if samples else None)
+    return None if chosen is None else chosen.rss_kib
+
+
+def section_memory(b: Bench) -> None:
+    """Peak and sampled RSS of gamyeon on a long 1080p file and on a file a quarter as long."""
+    folder = b.out / "clips"
+    rows = []
+    raw: dict[str, Any] = {}
+    for label, minutes in (("full", b.long_minutes), ("quarter", b.long_minutes / 4)):
+        path, frames = clips.long_clip(folder, minutes)
+        dst = b.out / "runs" / f"memory-{label}.gamyeon.mp4"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.unlink(missing_ok=True)
+        cmd = b.command("gamyeon", path, dst)
+        log.info("memory run (%s, %d frames): expect about %.0f min at 2 fps", label, frames, frames / 2 / 60)
+        m = procs.run_measured(cmd, b.out / "logs" / f"memory-{label}.log", env=b.env, sample_every=0.5)
+        with contextlib.suppress(FileNotFoundError):
+            dst.unlink()  # a 20-minute output is large and nothing reads it
+        Path(f"{dst}.regions.jsonl").unlink(missing_ok=True)
+        at = {f"{int(f * 100)}%": _at_fraction(m.samples, m.wall_s, f) for f in (0.10, 0.25, 0.50, 0.75, 1.0)}
+        hwm = max((s.hwm_kib for s in m.samples), default=0)
+        peak = max(hwm, m.max_rss_kib)
+        raw[label] = {
+            "input": str(path),
+            "frames": frames,
+            "seconds_of_video": float(frames / clips.LONG_RATE),
+            "wall_s": round(m.wall_s, 2),
+            "fps": round(frames / m.wall_s, 3),
+            "exit": m.returncode,
+            "rss_kib_at": at,
+            "vmhwm_kib": hwm,
+            "ru_maxrss_kib": m.max_rss_kib,
+            "peak_kib": peak,
+            "samples": [(round(s.t, 2), s.rss_kib) for s in m.samples],
+        }
+        if m.returncode != 0:
+            raw[label]["error"] = procs.log_tail(m.log_path)
+        rows.append(
+            [
+                label,
+                f"{frames} ({float(frames / clips.LONG_RATE) / 60:.2f} min)",
+                f"{m.wall_s:.0f}",
+                f"{frames / m.wall_s:.2f}",
+                *(mib(v) for v in at.values()),
+                mib(peak),
+                "ok" if m.returncode == 0 else f"exit {m.returncode}",
+            ]
+        )
+    full, quarter = raw["full"]["peak_kib"], raw["quarter"]["peak_kib"]
+    b.results["memory"] = {"runs": raw, "peak_full_over_quarter": round(full / quarter, 3) if quarter else None}
+    b.emit("## Memory (gamyeon on a looped 1920x1080 30 fps demo file; RSS of the process tree in MiB)\n")
+    b.emit(
+        table(
+            [
+                "file",
+                "frames (length)",
+                "wall s",
+                "fps",
+                "RSS@10%",
+                "@25%",
+                "@50%",
+                "@75%",
+                "@100%",
+                "peak (VmHWM)",
+                "status",
+            ],
+            rows,
+        )
+    )
+    b.emit(
+        f"\nPeak full / peak quarter = {fmt(full / quarter if quarter else None, 3)} "
+        "(≈ 1 means memory does not grow with length). RSS@x% = last 0.5 s sample at or before x% of the wall time; "
+        "peak = max(VmHWM samples, ru_maxrss from wait4).\n"
+    )
+
+
+# ====================================================================== metadata
+def machine() -> dict[str, Any]:
+    model = None
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as fh:
+        model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), None)
+    mem = None
+    with contextlib.suppress(OSError), open("/proc/meminfo", encoding="utf-8") as fh:
+        mem = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("MemTotal")), None)
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "mem_total": mem,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "loadavg_start": os.getloadavg(),
+    }
+
+
+def versions(b: Bench) -> dict[str, Any]:
+    import av
+
+    def dist(name: str) -> str | None:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    git = (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or None
+    )
+    libav = av.library_versions.get("libavcodec")
+    ours = {
+        "gamyeon": dist("gamyeon"),
+        "gamyeon git": git,
+        "onnxruntime": dist("onnxruntime"),
+        "PyAV": av.__version__,
+        "libavcodec (PyAV)": ".".join(map(str, libav)) if libav else None,
+        "opencv-python-headless": dist("opencv-python-headless"),
+        "numpy": dist("numpy"),
+    }
+    return {"gamyeon venv": ours, "peer venv": b.peer.versions()}
+
+
+def commands(b: Bench) -> dict[str, str]:
+    src, dst = Path("IN"), Path("OUT.mp4")
+    out = {tool: shlex.join(b.command(tool, src, dst)) for tool in TOOLS}
+    out["environment"] = (
+        f"GAMYEON_KEY_DIR={b.env['GAMYEON_KEY_DIR']} (keeps per-run pseudonym keys out of the user's store)"
+    )
+    return out
+
+
+# ====================================================================== main
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="short synthetic clips (150 / 60 frames), dev videos of <= 150 frames only, 3 still images, "
+        "memory on 0.05 min unless --long-minutes is given",
+    )
+    p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections: {','.join(SECTIONS)}")
+    p.add_argument("--repeat", type=int, default=1, help="timed runs per tool and clip; the median is reported")
+    p.add_argument(
+        "--long-minutes", type=float, default=None, help="length of the memory file (default 2; --quick 0.05)"
+    )
+    p.add_argument("--out", type=Path, default=ROOT / "bench-output", help="output folder (default bench-output/)")
+    p.add_argument("--evaldata", type=Path, default=Path("/work/shared/evaldata"), help="evaluation data root")
+    p.add_argument("--eval-scripts", type=Path, default=Path("/work/shared/eval"), help="black-box scripts folder")
+    p.add_argument("--peer-venv", type=Path, default=ROOT / ".venv-peer", help="venv for deface (created once)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = p.parse_args(argv)
+    args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(args.sections) - set(SECTIONS))
+    if unknown or not args.sections:
+        p.error(f"--only: expected some of {','.join(SECTIONS)}, got {args.only!r}")
+    if args.repeat < 1:
+        p.error("--repeat: expected at least 1")
+    if args.long_minutes is None:
+        args.long_minutes = 0.05 if args.quick else 2.0
+    if args.long_minutes <= 0:
+        p.error("--long-minutes: expected a positive number")
+    return args
+
+
+@contextlib.contextmanager
+def timed(store: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    log.info("=== %s", name)
+    try:
+        yield
+    finally:
+        store[name] = round(time.perf_counter() - start, 1)
+        log.info("=== %s took %.0f s", name, store[name])
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Fraction | Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, GAMYEON_KEY_DIR=str(out / "keys"))
+    b = Bench(
+        out=out,
+        quick=args.quick,
+        repeat=args.repeat,
+        long_minutes=args.long_minutes,
+        evaldata=args.evaldata,
+        eval_scripts=args.eval_scripts,
+        peer=peer.Peer(args.peer_venv.resolve()),
+        env=env,
+    )
+    started = dt.datetime.now().astimezone()
+    durations: dict[str, float] = {}
+    with timed(durations, "setup"):
+        if any(s in args.sections for s in ("speed", "timing", "coverage")):
+            b.peer.ensure()
+        meta = {
+            "started": started.isoformat(timespec="seconds"),
+            "argv": sys.argv[1:],
+            "quick": args.quick,
+            "machine": machine(),
+            "versions": versions(b),
+            "commands": commands(b),
+            "gamyeon_env": {k: v for k, v in os.environ.items() if k.startswith("GAMYEON_")},
+        }
+    runners: dict[str, Callable[[Bench], None]] = {
+        "speed": section_speed,
+        "timing": section_timing,
+        "coverage": section_coverage,
+        "memory": section_memory,
+    }
+    for name in SECTIONS:
+        if name in args.sections:
+            with timed(durations, name):
+                runners[name](b)
+    meta["machine"]["loadavg_end"] = os.getloadavg()
+    meta["section_seconds"] = durations
+    b.results["meta"] = meta
+
+    head = [f"# gamyeon benchmark — {started:%Y-%m-%d %H:%M %Z}{' (--quick)' if args.quick else ''}\n"]
+    m = meta["machine"]
+    head.append(
+        f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['mem_total']}, Linux {m['kernel']}, "
+        f"load average {m['loadavg_start'][0]:.2f} at start, {m['loadavg_end'][0]:.2f} at end.\n"
+    )
+    vrows = [[k, v] for k, v in meta["versions"]["gamyeon venv"].items()]
+    vrows += [[f"{k} (peer)", v] for k, v in meta["versions"]["peer venv"].items()]
+    head.append(table(["component", "version"], vrows))
+    head.append("\nCommands (IN/OUT stand for each input and output):\n")
+    head += [f"- {tool}: `{cmd}`" for tool, cmd in meta["commands"].items()]
+    head.append("\n" + table(["section", "seconds"], [[k, v] for k, v in durations.items()]) + "\n")
+    text = "\n".join(head + b.parts) + "\n"
+
+    stamp = started.strftime("%Y%m%d-%H%M%S")
+    for name in ("report.md", f"report-{stamp}.md"):
+        (out / name).write_text(text, encoding="utf-8")
+    payload = json.dumps(b.results, indent=1, default=_json_default)
+    for name in ("results.json", f"results-{stamp}.json"):
+        (out / name).write_text(payload, encoding="utf-8")
+    sys.stdout.write(text)
+    log.info("report: %s, raw figures: %s", out / "report.md", out / "results.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
