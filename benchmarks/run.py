@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
 import importlib.metadata
 import json
 import logging
@@ -42,7 +43,6 @@ GAMYEON = ROOT / ".venv" / "bin" / "gamyeon"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 REENCODE_SCRIPT = Path(reencode.__file__).resolve()
 SECTIONS = ("speed", "timing", "coverage", "memory")
-TOOLS = ("gamyeon", "deface", "re-encode")
 PETS = "pets09_s2l1_vtest"
 QUICK_MAX_DEV_FRAMES = 150
 
@@ -78,7 +78,7 @@ class Bench:
     long_minutes: float
     evaldata: Path
     eval_scripts: Path
-    peer: peer.Peer
+    peers: dict[str, peer.Peer]
     env: dict[str, str]
     results: dict[str, Any] = field(default_factory=dict)
     parts: list[str] = field(default_factory=list)
@@ -86,6 +86,11 @@ class Bench:
     errors: dict[tuple[str, str], str] = field(default_factory=dict)
     _clips: list[Clip] | None = None
     _timelines: dict[Path, timeline.Timeline] = field(default_factory=dict)
+
+    @property
+    def tools(self) -> list[str]:
+        """gamyeon, each deface variant, then the re-encode baseline (the order of runs and columns)."""
+        return ["gamyeon", *self.peers, "re-encode"]
 
     # ------------------------------------------------------------------ inputs
     @property
@@ -127,8 +132,8 @@ class Bench:
     def command(self, tool: str, src: Path, dst: Path) -> list[str]:
         if tool == "gamyeon":
             return [str(GAMYEON), "anonymize", str(src), "-o", str(dst), "--operator", "fill", "--kinds", "faces", "-q"]
-        if tool == "deface":
-            return self.peer.video_command(src, dst)
+        if tool in self.peers:
+            return self.peers[tool].video_command(src, dst)
         if tool == "re-encode":
             return [str(PYTHON), str(REENCODE_SCRIPT), str(src), str(dst)]
         raise ValueError(tool)
@@ -178,19 +183,20 @@ def _speed_cell(median_s: float | None, fps: float | None) -> str | None:
 
 
 def section_speed(b: Bench) -> None:
-    """Wall-clock fps of the three tools on the same files, interleaved per repeat so that a burst of
-    noise on the shared machine hits all tools alike; the median of the repeats is reported."""
+    """Wall-clock fps of all tools on the same files, interleaved per repeat so that a burst of noise
+    on the shared machine hits all tools alike; the median of the repeats is reported."""
     rows = []
     raw: dict[str, Any] = {}
     notes: list[str] = []
+    others = [t for t in b.tools if t != "gamyeon"]
     for clip in b.clips():
-        runs: dict[str, list[ToolRun]] = {t: [] for t in TOOLS}
+        runs: dict[str, list[ToolRun]] = {t: [] for t in b.tools}
         for rep in range(b.repeat):
-            for tool in TOOLS:
+            for tool in b.tools:
                 runs[tool].append(b.run_tool(clip, tool, rep))
         per_tool: dict[str, Any] = {}
         fps: dict[str, float | None] = {}
-        for tool in TOOLS:
+        for tool in b.tools:
             good = [r for r in runs[tool] if r.ok]
             med = statistics.median(r.seconds for r in good) if good else None
             fps[tool] = clip.frames / med if med else None
@@ -203,40 +209,25 @@ def section_speed(b: Bench) -> None:
             }
             if not good:
                 notes.append(f"{tool} on {clip.name}: {runs[tool][-1].error}")
-        g, d, r = fps["gamyeon"], fps["deface"], fps["re-encode"]
-        ratio_gd = g / d if g and d else None
-        ratio_gr = g / r if g and r else None
+        g = fps["gamyeon"]
+        ratios = {t: (g / fps[t] if g and fps[t] else None) for t in others}
         raw[clip.name] = {
             "path": str(clip.path),
             "frames": clip.frames,
             "size": clip.size,
             "tools": per_tool,
-            "gamyeon_over_deface": ratio_gd,
-            "gamyeon_over_reencode": ratio_gr,
+            "gamyeon_over": ratios,
         }
-
-        cells = [_speed_cell(per_tool[t]["median_s"], fps[t]) for t in TOOLS]
-        rows.append([clip.name, clip.size, clip.frames, *cells, fmt(ratio_gd), fmt(ratio_gr, 3)])
+        cells = [_speed_cell(per_tool[t]["median_s"], fps[t]) for t in b.tools]
+        rows.append([clip.name, clip.size, clip.frames, *cells, *(fmt(ratios[t], 3) for t in others)])
     b.results["speed"] = {"repeat": b.repeat, "clips": raw, "reencode_settings": reencode.SETTINGS}
     b.emit("## Speed (wall-clock fps = input frames / seconds, start-up and model load included)\n")
-    b.emit(
-        table(
-            [
-                "clip",
-                "size",
-                "frames",
-                "gamyeon fps (s)",
-                "deface fps (s)",
-                "re-encode fps (s)",
-                "gamyeon/deface",
-                "gamyeon/re-encode",
-            ],
-            rows,
-        )
-    )
+    headers = ["clip", "size", "frames", *(f"{t} fps (s)" for t in b.tools), *(f"gamyeon/{t}" for t in others)]
+    b.emit(table(headers, rows))
     b.emit(
         f"\nMedian of {b.repeat} run(s) per tool, tools interleaved. Ratios are fps ratios (> 1: gamyeon "
-        f"faster). Re-encode = decode + encode only, with gamyeon's default settings: {reencode.SETTINGS}."
+        f"faster). Re-encode = decode + encode only, with gamyeon's default settings: {reencode.SETTINGS}. "
+        + " ".join(f"{p.name}: {p.describe()}." for p in b.peers.values())
     )
     for note in notes:
         b.emit(f"- {note}")
@@ -251,7 +242,7 @@ def section_timing(b: Bench) -> None:
     for clip in b.clips():
         tin = b.timeline_of(clip.path)
         raw[clip.name] = {"frames": tin.frames, "input_note": tin.note, "tools": {}}
-        for tool in TOOLS:
+        for tool in b.tools:
             out = b.output_of(clip, tool)
             if out is None:
                 err = b.errors.get((clip.name, tool), "no output")
@@ -274,7 +265,7 @@ def section_timing(b: Bench) -> None:
                     cmp.size_out if cmp.size_out == cmp.size_in else f"{cmp.size_in} → {cmp.size_out}",
                     verdict,
                     "yes" if cmp.within_half_frame else "no",
-                    f"{cmp.mismatched} / {cmp.beyond_half_frame} / {fmt(cmp.max_abs_diff_ms, 1)}",
+                    f"{cmp.mismatched} / {cmp.beyond_half_frame} / {fmt(cmp.max_abs_diff_ms, 3)}",
                     "; ".join(cmp.notes) or None,
                 ]
             )
@@ -305,7 +296,9 @@ def section_timing(b: Bench) -> None:
 def _coverage_templates(b: Bench) -> dict[str, tuple[str, str]]:
     """(stills template, video template) per tool, as shell strings for the eval scripts."""
     g = f"{shlex.quote(str(GAMYEON))} anonymize {{in}} -o {{out}} --operator fill --kinds faces -q"
-    return {"gamyeon": (g, g), "deface": (b.peer.still_template(), b.peer.video_template())}
+    templates = {"gamyeon": (g, g)}
+    templates.update({name: (p.still_template(), p.video_template()) for name, p in b.peers.items()})
+    return templates
 
 
 def _run_eval(b: Bench, name: str, argv: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -321,11 +314,17 @@ def _run_eval(b: Bench, name: str, argv: list[str]) -> tuple[subprocess.Complete
     return proc, seconds
 
 
-def _parse_stills(stdout: str) -> dict[str, float]:
-    figures: dict[str, float] = {}
+def _parse_stills(stdout: str) -> dict[str, float | int]:
+    """The ``key=value`` / ``coverage>=t: value`` figures that coverage.py prints."""
+    figures: dict[str, float | int] = {}
     for key, value in re.findall(r"([A-Za-z_]+(?:>=[0-9.]+)?)[=:] ?([0-9.]+)", stdout):
-        figures[key] = float(value)
+        figures[key] = int(value) if key in {"images", "boxes"} else float(value)
     return figures
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 def section_coverage(b: Bench) -> None:
@@ -342,6 +341,7 @@ def section_coverage(b: Bench) -> None:
         return
     raw: dict[str, Any] = {"stills": {}, "video": {}}
     rows_s, rows_v = [], []
+    failures: list[str] = []
     limit = ["--limit", "3"] if b.quick else []
     for tool, (still_t, video_t) in _coverage_templates(b).items():
         argv = [str(PYTHON), str(scripts["coverage"]), str(b.dev), "faces", still_t, *limit]
@@ -369,6 +369,8 @@ def section_coverage(b: Bench) -> None:
             if figs
             else [tool, *([None] * 7), f"failed (exit {proc.returncode})"]
         )
+        if not figs:
+            failures.append(f"stills, {tool}: {_last_line(proc.stderr + proc.stdout)}")
 
         res_json = b.out / "coverage" / f"{PETS}.{tool}.json"
         res_json.parent.mkdir(parents=True, exist_ok=True)
@@ -413,6 +415,7 @@ def section_coverage(b: Bench) -> None:
             )
         else:
             rows_v.append([tool, *([None] * 7), f"failed (exit {proc.returncode})"])
+            failures.append(f"video, {tool}: {_last_line(proc.stderr)} / {_last_line(proc.stdout)}")
     b.results["coverage"] = raw
     b.emit(f"### Stills: dev faces{' (--quick: first 3 images)' if b.quick else ''}\n")
     b.emit(
@@ -458,6 +461,9 @@ def section_coverage(b: Bench) -> None:
         "time as measured by video_leak.py. --allow-resize is passed so that a tool that changes the frame "
         "size is still scored (it is named in the notes).\n"
     )
+    if failures:
+        b.emit("Failures (full output in OUT/logs/coverage-stills.TOOL.log and video-leak.TOOL.log):\n")
+        b.emit("\n".join(f"- {f}" for f in failures) + "\n")
 
 
 def _at_fraction(samples: list[procs.RssSample], wall: float, fraction: float) -> int | None:
@@ -574,22 +580,28 @@ def versions(b: Bench) -> dict[str, Any]:
         ).stdout.strip()
         or None
     )
+    # The tree may hold uncommitted work: a hash of the diff names exactly which code was measured.
+    diff = subprocess.run(
+        ["git", "-C", str(ROOT), "diff", "HEAD", "--", "src"], capture_output=True, check=False
+    ).stdout
+    src_diff = hashlib.sha1(diff).hexdigest()[:12] if diff else "clean"
     libav = av.library_versions.get("libavcodec")
     ours = {
         "gamyeon": dist("gamyeon"),
         "gamyeon git": git,
+        "src/ diff vs HEAD (sha1)": src_diff,
         "onnxruntime": dist("onnxruntime"),
         "PyAV": av.__version__,
         "libavcodec (PyAV)": ".".join(map(str, libav)) if libav else None,
         "opencv-python-headless": dist("opencv-python-headless"),
         "numpy": dist("numpy"),
     }
-    return {"gamyeon venv": ours, "peer venv": b.peer.versions()}
+    return {"gamyeon venv": ours, **{f"{name} venv": p.versions() for name, p in b.peers.items()}}
 
 
 def commands(b: Bench) -> dict[str, str]:
     src, dst = Path("IN"), Path("OUT.mp4")
-    out = {tool: shlex.join(b.command(tool, src, dst)) for tool in TOOLS}
+    out = {tool: shlex.join(b.command(tool, src, dst)) for tool in b.tools}
     out["environment"] = (
         f"GAMYEON_KEY_DIR={b.env['GAMYEON_KEY_DIR']} (keeps per-run pseudonym keys out of the user's store)"
     )
@@ -597,6 +609,18 @@ def commands(b: Bench) -> dict[str, str]:
 
 
 # ====================================================================== main
+def make_peers(args: argparse.Namespace) -> dict[str, peer.Peer]:
+    """The plain deface install the brief asks for, and (unless --no-deface-ort) deface with the same
+    onnxruntime version as gamyeon's venv, so that both tools run CenterFace-class models on one runtime."""
+    peers = {"deface": peer.Peer("deface", args.peer_venv.resolve())}
+    if not args.no_deface_ort:
+        ort = importlib.metadata.version("onnxruntime")
+        peers["deface-ort"] = peer.Peer(
+            "deface-ort", args.peer_ort_venv.resolve(), extras=["onnx", f"onnxruntime=={ort}"], backend="onnxrt"
+        )
+    return peers
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
@@ -614,6 +638,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--evaldata", type=Path, default=Path("/work/shared/evaldata"), help="evaluation data root")
     p.add_argument("--eval-scripts", type=Path, default=Path("/work/shared/eval"), help="black-box scripts folder")
     p.add_argument("--peer-venv", type=Path, default=ROOT / ".venv-peer", help="venv for deface (created once)")
+    p.add_argument(
+        "--peer-ort-venv",
+        type=Path,
+        default=ROOT / ".venv-peer-ort",
+        help="venv for deface with onnx + onnxruntime (created once)",
+    )
+    p.add_argument(
+        "--no-deface-ort", action="store_true", help="measure only the plain deface install, not the onnxruntime one"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = p.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -664,14 +697,15 @@ def main(argv: list[str] | None = None) -> int:
         long_minutes=args.long_minutes,
         evaldata=args.evaldata,
         eval_scripts=args.eval_scripts,
-        peer=peer.Peer(args.peer_venv.resolve()),
+        peers=make_peers(args),
         env=env,
     )
     started = dt.datetime.now().astimezone()
     durations: dict[str, float] = {}
     with timed(durations, "setup"):
         if any(s in args.sections for s in ("speed", "timing", "coverage")):
-            b.peer.ensure()
+            for p in b.peers.values():
+                p.ensure()
         meta = {
             "started": started.isoformat(timespec="seconds"),
             "argv": sys.argv[1:],
@@ -702,7 +736,8 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {m['loadavg_start'][0]:.2f} at start, {m['loadavg_end'][0]:.2f} at end.\n"
     )
     vrows = [[k, v] for k, v in meta["versions"]["gamyeon venv"].items()]
-    vrows += [[f"{k} (peer)", v] for k, v in meta["versions"]["peer venv"].items()]
+    for name in b.peers:
+        vrows += [[f"{k} ({name})", v] for k, v in meta["versions"][f"{name} venv"].items()]
     head.append(table(["component", "version"], vrows))
     head.append("\nCommands (IN/OUT stand for each input and output):\n")
     head += [f"- {tool}: `{cmd}`" for tool, cmd in meta["commands"].items()]

@@ -131,3 +131,8 @@ class Peer:
             return {}
         parsed: dict[str, str | None] = json.loads(probe.stdout)
         return parsed
+
+    def describe(self) -> str:
+        extras = f" + {', '.join(self.extras)}" if self.extras else ""
+        backend = f"--backend {self.backend}" if self.backend else "default backend (OpenCV DNN without onnxruntime)"
+        return f"{DEFACE_REQUIREMENT}{extras}, {backend}"

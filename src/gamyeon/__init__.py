@@ -9,9 +9,20 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+src"
 
-from gamyeon.api import anonymize  # noqa: E402
-from gamyeon.options import Options  # noqa: E402
-from gamyeon.policy import KindPolicy, Policy, load_policy  # noqa: E402
-from gamyeon.types import Box, Region, Source, Summary  # noqa: E402
+from gamyeon.api import anonymize
+from gamyeon.options import Options
+from gamyeon.policy import KindPolicy, Policy, load_policy
+from gamyeon.types import Box, Region, Source, Summary
 
-__all__ = ["Box", "KindPolicy", "Options", "Policy", "Region", "Source", "Summary", "__version__", "anonymize", "load_policy"]
+__all__ = [
+    "Box",
+    "KindPolicy",
+    "Options",
+    "Policy",
+    "Region",
+    "Source",
+    "Summary",
+    "__version__",
+    "anonymize",
+    "load_policy",
+]

@@ -76,7 +76,8 @@ def export_mot(jsonl: Path, out: Path) -> None:
                     continue
                 tid = numbers.setdefault(r["track"], len(numbers) + 1)
                 x1, y1, x2, y2 = r["box"]
-                fh.write(f"{line['frame'] + 1},{tid},{x1:.1f},{y1:.1f},{x2 - x1:.1f},{y2 - y1:.1f},{r['score']:.4f},-1,-1,-1\n")
+                frame = line["frame"] + 1
+                fh.write(f"{frame},{tid},{x1:.1f},{y1:.1f},{x2 - x1:.1f},{y2 - y1:.1f},{r['score']:.4f},-1,-1,-1\n")
 
 
 def export_coco(jsonl: Path, out: Path, *, file_name: str, width: int, height: int, info: dict[str, Any]) -> None:
@@ -87,8 +88,14 @@ def export_coco(jsonl: Path, out: Path, *, file_name: str, width: int, height: i
         fh.write('{"info":' + json.dumps(info) + ',"images":[')
         first = True
         for line in read_jsonl(jsonl):
-            entry = {"id": line["frame"] + 1, "file_name": f"{file_name}#frame={line['frame']}", "width": width,
-                     "height": height, "frame_index": line["frame"], "time": line["time"]}
+            entry = {
+                "id": line["frame"] + 1,
+                "file_name": f"{file_name}#frame={line['frame']}",
+                "width": width,
+                "height": height,
+                "frame_index": line["frame"],
+                "time": line["time"],
+            }
             fh.write(("" if first else ",") + json.dumps(entry))
             first = False
         fh.write('],"annotations":[')
@@ -99,9 +106,17 @@ def export_coco(jsonl: Path, out: Path, *, file_name: str, width: int, height: i
                 ann_id += 1
                 x1, y1, x2, y2 = r["box"]
                 w, h = round(x2 - x1, 1), round(y2 - y1, 1)
-                entry = {"id": ann_id, "image_id": line["frame"] + 1, "category_id": cat, "bbox": [x1, y1, w, h],
-                         "area": round(w * h, 1), "iscrowd": 0, "score": r["score"], "track_id": r["track"],
-                         "source": r["source"]}
+                entry = {
+                    "id": ann_id,
+                    "image_id": line["frame"] + 1,
+                    "category_id": cat,
+                    "bbox": [x1, y1, w, h],
+                    "area": round(w * h, 1),
+                    "iscrowd": 0,
+                    "score": r["score"],
+                    "track_id": r["track"],
+                    "source": r["source"],
+                }
                 fh.write(("" if first else ",") + json.dumps(entry))
                 first = False
         cats = [{"id": i, "name": name} for name, i in categories.items()]

@@ -1,7 +1,7 @@
 """The Python API, mirroring ``gamyeon anonymize``.
 
-    from gamyeon import anonymize, Options
-    summaries = anonymize(["clip.mp4"], "out.mp4", Options(keep_audio=True))
+from gamyeon import anonymize, Options
+summaries = anonymize(["clip.mp4"], "out.mp4", Options(keep_audio=True))
 """
 
 from __future__ import annotations
@@ -75,12 +75,17 @@ def anonymize(inputs: Sequence[str | Path], output: str | Path, options: Options
     return summaries
 
 
-def _run_job(job: Job, options: Options, faces: FaceDetector, pseudonyms: Pseudonymizer, bar: Bar, single: bool) -> Summary:
+def _run_job(
+    job: Job, options: Options, faces: FaceDetector, pseudonyms: Pseudonymizer, bar: Bar, single: bool
+) -> Summary:
     notes_final = annotations_path(job, options, single)
-    summary = Summary(input=str(job.source), output=str(job.output), annotations=str(notes_final),
-                      dataset_id=pseudonyms.dataset_id)
-    exports = [job.output.with_name(job.output.name + f".{fmt}" + (".json" if fmt == "coco" else ".txt"))
-               for fmt in options.exports]
+    summary = Summary(
+        input=str(job.source), output=str(job.output), annotations=str(notes_final), dataset_id=pseudonyms.dataset_id
+    )
+    exports = [
+        job.output.with_name(job.output.name + f".{fmt}" + (".json" if fmt == "coco" else ".txt"))
+        for fmt in options.exports
+    ]
 
     def track_id(kind: str, track: int) -> str:
         return pseudonyms.track_id(job.relative, kind, track)
@@ -88,8 +93,14 @@ def _run_job(job: Job, options: Options, faces: FaceDetector, pseudonyms: Pseudo
     bar.start(job.source.name, None)
     with atomic_outputs(job.output, notes_final, *exports) as temps:
         out_tmp, notes_tmp, *export_tmps = temps
-        common = dict(suffix=job.output.suffix.lower(), options=options, faces=faces, track_ids=track_id,
-                      summary=summary, progress=bar.advance)
+        common = dict(
+            suffix=job.output.suffix.lower(),
+            options=options,
+            faces=faces,
+            track_ids=track_id,
+            summary=summary,
+            progress=bar.advance,
+        )
         if is_image(job.source):
             anonymize_image(job.source, out_tmp, notes_tmp, **common)  # type: ignore[arg-type]
         else:
@@ -98,7 +109,13 @@ def _run_job(job: Job, options: Options, faces: FaceDetector, pseudonyms: Pseudo
             if fmt == "mot":
                 export_mot(notes_tmp, tmp)
             else:
-                export_coco(notes_tmp, tmp, file_name=job.output.name, width=summary.width, height=summary.height,
-                            info={"dataset_id": pseudonyms.dataset_id, "description": "gamyeon pseudonymized regions"})
+                export_coco(
+                    notes_tmp,
+                    tmp,
+                    file_name=job.output.name,
+                    width=summary.width,
+                    height=summary.height,
+                    info={"dataset_id": pseudonyms.dataset_id, "description": "gamyeon pseudonymized regions"},
+                )
     bar.finish()
     return summary

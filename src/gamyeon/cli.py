@@ -62,24 +62,39 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("anonymize", help="mask faces in videos, images or folders")
     an.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="video/image files or folders")
     an.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for several inputs")
-    an.add_argument("--kinds", default=None, help=f"what to protect, comma-separated: {', '.join(KIND_GROUPS)} (default: faces)")
+    an.add_argument(
+        "--kinds", default=None, help=f"what to protect, comma-separated: {', '.join(KIND_GROUPS)} (default: faces)"
+    )
     an.add_argument("--policy", type=Path, help="TOML policy file (operator, shape, mask_scale, threshold per kind)")
     an.add_argument("--operator", choices=sorted(REGISTRY), help="operator for every kind (default: pixelate)")
     an.add_argument("--shape", choices=[s.value for s in Shape], help="mask shape (default: box)")
     an.add_argument("--mask-scale", type=float, help="grow each mask by this factor (default: 1.3)")
     an.add_argument("--threshold", type=float, help="detection score threshold (default: 0.2; lower finds more)")
-    an.add_argument("--detect-every", type=int, metavar="K", help="run detection every K-th frame (default: about 10/s)")
-    an.add_argument("--small-faces", choices=SMALL_FACE_MODES, default="auto",
-                    help="magnified tiled passes for tiny faces (default: auto, about once per second)")
+    an.add_argument(
+        "--detect-every", type=int, metavar="K", help="run detection every K-th frame (default: about 10/s)"
+    )
+    an.add_argument(
+        "--small-faces",
+        choices=SMALL_FACE_MODES,
+        default="auto",
+        help="magnified tiled passes for tiny faces (default: auto, about once per second)",
+    )
     an.add_argument("--codec", choices=sorted(CODECS), help="video codec (default: h264)")
     an.add_argument("--crf", type=int, help="constant quality, lower is better (default: h264 18, hevc 20, vp9 24)")
     an.add_argument("--preset", default="medium", help="encoder speed preset for h264/hevc (default: medium)")
     an.add_argument("--fps", type=_fps, help="frame rate of raw .h264/.h265 input (default: 25)")
     an.add_argument("--keep-audio", action="store_true", help="copy audio unchanged (default: dropped)")
-    an.add_argument("--keep-metadata", action="store_true", help="keep metadata except GPS/location (default: stripped)")
+    an.add_argument(
+        "--keep-metadata", action="store_true", help="keep metadata except GPS/location (default: stripped)"
+    )
     an.add_argument("--annotations", type=Path, help="regions JSON Lines path (default: OUTPUT.regions.jsonl)")
     an.add_argument("--export", action="append", metavar="FORMAT", help="also write coco and/or mot annotations")
-    an.add_argument("--key", type=Path, dest="key_file", help="master key file for pseudonymous track ids (default: new key in the key store)")
+    an.add_argument(
+        "--key",
+        type=Path,
+        dest="key_file",
+        help="master key file for pseudonymous track ids (default: new key in the key store)",
+    )
     an.add_argument("--face-model", type=Path, help="use this CenterFace-layout ONNX file instead of the bundled one")
     an.add_argument("--summary-json", type=Path, help="also write the run summary as JSON here")
     an.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings and errors only")
@@ -95,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def options_from_args(args: argparse.Namespace) -> Options:
     policy = load_policy(args.policy) if args.policy else Policy()
-    policy = policy.with_overrides(operator=args.operator, shape=args.shape, mask_scale=args.mask_scale,
-                                   threshold=args.threshold)
+    policy = policy.with_overrides(
+        operator=args.operator, shape=args.shape, mask_scale=args.mask_scale, threshold=args.threshold
+    )
     return Options(
         kinds=parse_kinds(args.kinds),
         policy=policy,
@@ -120,8 +136,16 @@ def log_summary(summary: Summary) -> None:
     log.info(
         "%s -> %s: %d frame(s), regions: %s (detected %d, interpolated %d, extended %d), tracks: %s, "
         "fail-closed frames: %d, %.1f fps",
-        summary.input, summary.output, summary.frames, regions, summary.detected, summary.interpolated,
-        summary.extended, tracks, summary.fail_closed_frames, summary.fps,
+        summary.input,
+        summary.output,
+        summary.frames,
+        regions,
+        summary.detected,
+        summary.interpolated,
+        summary.extended,
+        tracks,
+        summary.fail_closed_frames,
+        summary.fps,
     )
 
 

@@ -38,7 +38,7 @@ def demo_frames(n: int, width: int = WIDTH, height: int = HEIGHT) -> Iterator[Ar
     """Frames of a slow pan and zoom over the photo on a grey background; the face grows from
     about 40 px to about 200 px tall while it travels across the frame."""
     photo = astronaut()
-    ph, pw = photo.shape[:2]
+    ph, _pw = photo.shape[:2]
     for i in range(n):
         t = i / max(1, n - 1)
         zoom = 0.5 + 2.1 * (0.5 - 0.5 * math.cos(math.pi * t))  # 0.5x .. 2.6x of "fit height"
@@ -48,8 +48,16 @@ def demo_frames(n: int, width: int = WIDTH, height: int = HEIGHT) -> Iterator[Ar
         target_x = width * (0.75 - 0.5 * t)
         target_y = height * (0.35 + 0.1 * math.sin(2 * math.pi * t))
         m = np.array([[scale, 0, target_x - fx * scale], [0, scale, target_y - fy * scale]], dtype=np.float32)
-        yield np.asarray(cv2.warpAffine(photo, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                             borderValue=(128, 128, 128)))
+        yield np.asarray(
+            cv2.warpAffine(
+                photo,
+                m,
+                (width, height),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=(128, 128, 128),
+            )
+        )
 
 
 def run_demo(folder: Path, frames: int = 150, quiet: bool = False) -> list[Summary]:

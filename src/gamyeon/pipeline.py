@@ -64,16 +64,18 @@ def anonymize_video(
         )
         work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary)
         log.debug("plan %s, temporal %s", plan, temporal)
-        writer = ThreadedWriter(VideoWriter(
-            output_tmp,
-            info,
-            options.encode,
-            suffix=suffix,
-            matrix=reader.matrix,
-            audio=reader.audio,
-            metadata=reader.metadata if options.keep_metadata else None,
-            stream_metadata=reader.stream_metadata if options.keep_metadata else None,
-        ))
+        writer = ThreadedWriter(
+            VideoWriter(
+                output_tmp,
+                info,
+                options.encode,
+                suffix=suffix,
+                matrix=reader.matrix,
+                audio=reader.audio,
+                metadata=reader.metadata if options.keep_metadata else None,
+                stream_metadata=reader.stream_metadata if options.keep_metadata else None,
+            )
+        )
         notes = JsonlWriter(annotations_tmp, track_ids, width, height)
         failed: dict[int, str] = {}
         buffer: deque[DecodedFrame] = deque()
@@ -92,7 +94,7 @@ def anonymize_video(
                     lambda: np.ascontiguousarray(rotate_view(to_rgb(frame, bw, bh), info.rotation)),
                     lambda: rotate_view(to_rgb(frame), info.rotation),
                 )
-            except Exception as err:  # fail closed on *any* detector/tracker failure; see module doc
+            except Exception as err:  # noqa: BLE001 - fail closed on any detector/tracker failure
                 log.warning("detection failed on frame %d (%s); the frame will be fully masked", item.index, err)
                 failed[item.index] = f"detection failed: {err}"
 
@@ -156,7 +158,9 @@ def anonymize_video(
         if reader.decode_errors:
             log.warning("%s: %d frame(s) could not be decoded and were fully masked", source, reader.decode_errors)
         if reader.retimed:
-            log.warning("%s: %d frame(s) had non-increasing timestamps and were shifted by one tick", source, reader.retimed)
+            log.warning(
+                "%s: %d frame(s) had non-increasing timestamps and were shifted by one tick", source, reader.retimed
+            )
     summary.seconds = time.perf_counter() - started
 
 

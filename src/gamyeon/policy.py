@@ -170,10 +170,7 @@ def load_policy(path: str | Path) -> Policy:
 
 def parse_kinds(value: str | None) -> tuple[str, ...]:
     """``--kinds faces,plates`` -> region kinds; rejects unknown names with the list of valid ones."""
-    if value is None:
-        names = DEFAULT_KINDS
-    else:
-        names = tuple(n.strip() for n in value.split(",") if n.strip())
+    names = DEFAULT_KINDS if value is None else tuple(n.strip() for n in value.split(",") if n.strip())
     if not names:
         raise PolicyError(f"--kinds: expected some of {sorted(KIND_GROUPS)}, got nothing")
     kinds: list[str] = []

@@ -49,7 +49,9 @@ class Bar:
         self._progress.__enter__()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._progress.__exit__(exc_type, exc, tb)
 
     def start(self, description: str, total: int | None) -> None:

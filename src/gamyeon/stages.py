@@ -68,9 +68,7 @@ class FrameWork:
         self._last_detection: int | None = None
         self._tracks_seen: dict[str, set[int]] = {kind: set() for kind in kinds}
 
-    def detect(
-        self, index: int, small: bool, base_image: Callable[[], Array], full_image: Callable[[], Array]
-    ) -> None:
+    def detect(self, index: int, small: bool, base_image: Callable[[], Array], full_image: Callable[[], Array]) -> None:
         """Run the detection passes of frame ``index`` and feed the trackers.
 
         ``base_image`` returns the upright frame scaled by the plan's base factor and

@@ -15,9 +15,9 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from norfair.distances import VectorizedDistance
 from norfair.tracker import Detection as NorfairDetection
 from norfair.tracker import Tracker
-from norfair.distances import VectorizedDistance
 
 from gamyeon.types import Array, Detection
 

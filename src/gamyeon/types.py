@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
 #: any numpy array (pictures are H x W x 3 uint8 RGB; detector rows are N x 5 float32)
 Array = npt.NDArray[Any]
 
 
-class Source(str, Enum):
+class Source(StrEnum):
     """How a region came to be on a frame; recorded in annotations for auditability."""
 
     DETECTED = "detected"
@@ -107,9 +106,7 @@ class Box:
         )
 
     def union(self, other: Box) -> Box:
-        return Box(
-            min(self.x1, other.x1), min(self.y1, other.y1), max(self.x2, other.x2), max(self.y2, other.y2)
-        )
+        return Box(min(self.x1, other.x1), min(self.y1, other.y1), max(self.x2, other.x2), max(self.y2, other.y2))
 
     def as_list(self, ndigits: int = 1) -> list[float]:
         return [round(self.x1, ndigits), round(self.y1, ndigits), round(self.x2, ndigits), round(self.y2, ndigits)]

@@ -40,7 +40,7 @@ def session(path: Path, threads: int | None = None) -> ort.InferenceSession:
         options.intra_op_num_threads = threads
     try:
         sess = ort.InferenceSession(str(path), options, providers=providers())
-    except Exception as err:  # onnxruntime raises its own non-exported exception types
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own non-exported exception types
         raise ModelError(f"cannot load model {path}: {err}") from None
     log.debug("loaded %s on %s", path.name, sess.get_providers()[0])
     return sess

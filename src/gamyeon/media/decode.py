@@ -22,7 +22,6 @@ from typing import Any, cast
 
 import av
 import av.error
-import numpy as np
 
 from gamyeon.errors import CorruptInputError, InputNotFoundError, InputUnreadableError, UnsupportedInputError
 from gamyeon.types import Array, VideoInfo
@@ -44,7 +43,7 @@ class DecodedFrame:
 
 @dataclass(slots=True)
 class AudioPacket:
-    packet: av.Packet
+    packet: av.Packet[Any]
 
 
 def _check_readable(path: Path) -> None:
@@ -183,8 +182,9 @@ class VideoReader:
                     if packet.size == 0:
                         continue
                     self.decode_errors += 1
-                    log.warning("frame %d of %s could not be decoded (%s); it will be fully masked",
-                                index, self.path, err)
+                    log.warning(
+                        "frame %d of %s could not be decoded (%s); it will be fully masked", index, self.path, err
+                    )
                     at = packet.dts - (lag or 0) if self.positional and packet.dts is not None else packet.pts
                     yield DecodedFrame(index, timed(at), None, str(err))
                     index += 1
@@ -199,8 +199,12 @@ class VideoReader:
         if declared and index < declared:
             # A file cut short (copy interrupted, camera lost power) still demuxes cleanly up to
             # the cut; without this the missing end would go unnoticed.
-            log.warning("%s ended after %d of the %d frames its header declares; it may be truncated",
-                        self.path, index, declared)
+            log.warning(
+                "%s ended after %d of the %d frames its header declares; it may be truncated",
+                self.path,
+                index,
+                declared,
+            )
 
     def _nominal_step(self) -> int:
         """One frame's duration in time-base units, for frames that arrive without a pts."""

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, cast
 
 import av
 import av.error
@@ -108,7 +109,9 @@ class VideoWriter:
             self.container = av.open(str(path), mode="w", format=fmt, options=options)
         except (av.error.FFmpegError, OSError) as err:
             raise OutputError(f"cannot create output {path}: {err}") from None
-        self.stream = self.container.add_stream(encoder, rate=info.rate)
+        stream = self.container.add_stream(encoder, rate=info.rate)
+        assert isinstance(stream, av.video.stream.VideoStream)
+        self.stream: av.video.stream.VideoStream = stream
         self.stream.width = info.width
         self.stream.height = info.height
         self.stream.pix_fmt = _pix_fmt(self.codec, info)
@@ -116,7 +119,7 @@ class VideoWriter:
         cc = self.stream.codec_context
         cc.time_base = self._codec_time_base(info)
         cc.framerate = info.rate
-        opts: dict[str, str] = {}
+        opts: dict[str, object] = {}
         if self.codec == "h264":
             opts = {"crf": str(quality), "preset": settings.preset}
             if fmt in {"avi", "h264"}:
@@ -126,7 +129,8 @@ class VideoWriter:
         elif self.codec == "vp9":
             opts = {"crf": str(quality), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
         elif self.codec == "mpeg4":
-            cc.qscale = max(1, min(31, quality))
+            cc.qscale = True  # fixed quantiser: global_quality is q * FF_QP2LAMBDA
+            cc.global_quality = max(1, min(31, quality)) * 118
         elif self.codec == "ffv1":
             opts = {"level": "3", "slicecrc": "1"}
         self.stream.options = opts
@@ -151,14 +155,12 @@ class VideoWriter:
     def _codec_time_base(self, info: VideoInfo) -> Fraction:
         # MPEG-4 part 2 cannot express time bases with denominators above 65535.
         if self.codec == "mpeg4" and info.time_base.denominator > 65535:
-            raise UsageError(
-                f"codec mpeg4 cannot keep this file's time base {info.time_base}; use --codec h264"
-            )
+            raise UsageError(f"codec mpeg4 cannot keep this file's time base {info.time_base}; use --codec h264")
         return info.time_base
 
     def write(self, image: Array | av.VideoFrame, pts: int) -> None:
         """Encode one frame: an RGB array, or an untouched decoded frame (no conversion)."""
-        if isinstance(image, Array):
+        if isinstance(image, np.ndarray):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         else:
             frame = image
@@ -173,7 +175,7 @@ class VideoWriter:
             raise OutputError(f"encoding failed at pts {pts}: {err}") from None
         self.frames += 1
 
-    def write_audio(self, packet: av.Packet) -> None:
+    def write_audio(self, packet: av.Packet[Any]) -> None:
         out = self.audio.get(packet.stream.index)
         if out is None:
             return
@@ -266,9 +268,9 @@ class ThreadedWriter:
                 if isinstance(item, av.Packet):
                     self.writer.write_audio(item)
                 else:
-                    image, pts = item  # type: ignore[misc]
+                    image, pts = cast(tuple[Array | av.VideoFrame, int], item)
                     self.writer.write(image, pts)
-            except BaseException as err:  # handed to the caller's thread, which re-raises it
+            except BaseException as err:  # noqa: BLE001 - handed to the caller thread, which re-raises it
                 self._error = err
 
     def _check(self) -> None:
@@ -279,7 +281,7 @@ class ThreadedWriter:
         self._check()
         self._queue.put((image, pts))
 
-    def write_audio(self, packet: av.Packet) -> None:
+    def write_audio(self, packet: av.Packet[Any]) -> None:
         self._check()
         self._queue.put(packet)
 

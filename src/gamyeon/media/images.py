@@ -9,6 +9,7 @@ but never the GPS IFD; XMP is dropped because it can carry location too.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +27,32 @@ INTEROP_IFD_TAG = 0xA005  # inside the Exif IFD; only says which EXIF rule set i
 #: TIFF tags that describe the source's pixel data (size, strips, tiles, compression, thumbnail
 #: offsets). A TIFF's EXIF is its own IFD0, so copying these would make the writer describe the
 #: new pixels with the old layout: a scrambled picture.
-LAYOUT_TAGS = frozenset({
-    0x00FE, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x010A, 0x0111, 0x0115, 0x0116, 0x0117,
-    0x011C, 0x013D, 0x0142, 0x0143, 0x0144, 0x0145, 0x0152, 0x0153, 0x0201, 0x0202, 0x0212,
-})
+LAYOUT_TAGS = frozenset(
+    {
+        0x00FE,
+        0x0100,
+        0x0101,
+        0x0102,
+        0x0103,
+        0x0106,
+        0x010A,
+        0x0111,
+        0x0115,
+        0x0116,
+        0x0117,
+        0x011C,
+        0x013D,
+        0x0142,
+        0x0143,
+        0x0144,
+        0x0145,
+        0x0152,
+        0x0153,
+        0x0201,
+        0x0202,
+        0x0212,
+    }
+)
 MAX_PIXELS = 400_000_000  # ~20000 x 20000; Pillow's bomb check stops far below that otherwise
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -74,7 +97,7 @@ def upright_view(pixels: Array, orientation: int) -> Array:
     Writing into the view writes the stored pixels, so operators can work upright while the
     output keeps the stored layout.
     """
-    views = {
+    views: dict[int, Callable[[Array], Array]] = {
         1: lambda a: a,
         2: lambda a: a[:, ::-1],
         3: lambda a: a[::-1, ::-1],
@@ -108,7 +131,15 @@ def save_image(pixels: Array, path: Path, suffix: str, source: LoadedImage, keep
         kwargs["exif"] = exif.tobytes()
     if keep_metadata and source.icc_profile:
         kwargs["icc_profile"] = source.icc_profile
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}.get(suffix)
+    fmt = {
+        ".jpg": "JPEG",
+        ".jpeg": "JPEG",
+        ".png": "PNG",
+        ".webp": "WEBP",
+        ".bmp": "BMP",
+        ".tif": "TIFF",
+        ".tiff": "TIFF",
+    }.get(suffix)
     if fmt is None:
         raise UsageError(f"unsupported image output extension {suffix!r}; expected one of {sorted(IMAGE_SUFFIXES)}")
     if fmt == "JPEG":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from enum import Enum
+from enum import StrEnum
 from typing import ClassVar
 
 import cv2
@@ -19,7 +19,7 @@ import numpy as np
 from gamyeon.types import Array, Box
 
 
-class Shape(str, Enum):
+class Shape(StrEnum):
     BOX = "box"
     ELLIPSE = "ellipse"
 

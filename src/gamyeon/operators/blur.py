@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import cv2
-import numpy as np
 
 from gamyeon.operators.base import Operator, contiguous
 from gamyeon.types import Array
 
 
 def odd(value: float) -> int:
-    k = max(1, int(round(value)))
+    k = max(1, round(value))
     return k if k % 2 == 1 else k + 1
 
 

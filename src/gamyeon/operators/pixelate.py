@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import cv2
-import numpy as np
 
 from gamyeon.operators.base import Operator, resize
 from gamyeon.types import Array
