@@ -232,6 +232,15 @@ def test_codec_that_the_container_cannot_hold(tmp_path: Path, good_mp4: Path, ca
     assert code == 2 and "vp9" in line
 
 
+def test_audio_the_container_cannot_hold(tmp_path: Path, capsys: Capture) -> None:
+    src = tmp_path / "talk.mp4"
+    make_video(src, audio=True)
+    out = tmp_path / "out.webm"
+    code, err = cli(capsys, str(src), "-o", str(out), "--keep-audio", "-q")
+    line = assert_clean_failure(code, err, tmp_path, out)
+    assert code == 2 and "aac" in line and "--keep-audio" in line
+
+
 def test_mpeg4_with_a_fine_time_base_is_refused(tmp_path: Path, capsys: Capture) -> None:
     """MPEG-4 part 2 cannot express a 1/90000 time base; refusing beats retiming silently."""
     from fractions import Fraction

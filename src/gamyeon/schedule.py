@@ -3,7 +3,7 @@
 Detection is the expensive stage (CenterFace costs ~110 ms of CPU on a 960x544 input here, twice
 what x264 needs to encode the frame). Three passes share the work:
 
-* **base**: the whole frame, scaled so its longer side is max(512, half the frame), every k-th
+* **base**: the whole frame, scaled so its longer side is max(512, half the frame), at most 1920, every k-th
   frame (about 10 per second: every frame at 10 fps, every 3rd at 30 fps). The look-ahead gap
   filling of ``temporal.py`` covers the frames in between; after a detection showing fast motion
   the next frame is detected too.
@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 
 BASE_MIN_SIDE = 512
+BASE_MAX_SIDE = 1920  # 4K and 8K frames: the base pass sees 1920 px; discovery tiles catch the rest
 DISCOVERY_PIXELS = 1_200_000
 #: a face whose longer side is below this many pixels *at base scale* is refined with crops
 BASE_MIN_FACE = 20
@@ -41,7 +42,7 @@ class Plan:
         fps = fps if fps > 0 else 25.0
         k = detect_every or max(1, round(fps / 10))
         longest = max(width, height)
-        base = min(1.0, max(BASE_MIN_SIDE, longest / 2) / longest)
+        base = min(1.0, max(BASE_MIN_SIDE, min(longest / 2, BASE_MAX_SIDE)) / longest)
         # magnify so the discovery pass sees about DISCOVERY_PIXELS (2x for CCTV-sized frames,
         # 1.5x at 960x540, native from 720p up): its cost stays near that of one 1100x1100 input
         small_factor = min(2.0, max(1.0, math.sqrt(DISCOVERY_PIXELS / max(1, width * height))))
