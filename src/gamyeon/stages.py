@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 #: a tiny absolute margin so that few-pixel faces keep a border despite box jitter
 MIN_MARGIN_PX = 1.5
 FAST_MOTION = 0.5  # box sizes per detection interval that count as fast motion
+#: typical input size of one refine crop (FaceDetector.around: up to 320 x 320, ~160 x 160 usual)
+REFINE_CROP_PIXELS = 200 * 200
 
 
 def rotate_view(image: Array, rotation: int) -> Array:
@@ -98,7 +100,11 @@ class FrameWork:
                 ]
                 if tiny:
                     full = full_image()
-                    passes.append(self.faces.around(full, tiny))
+                    if len(tiny) * REFINE_CROP_PIXELS > self.width * self.height * self.plan.small_factor**2:
+                        # a crowd of small faces: one magnified pass costs less than the crops
+                        passes.append(self.faces.magnified(full, self.plan.small_factor))
+                    else:
+                        passes.append(self.faces.around(full, tiny))
             found = self.faces.merge(*passes)
         period = index - self._last_detection if self._last_detection is not None else 1
         self._last_detection = index
