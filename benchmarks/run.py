@@ -66,6 +66,7 @@ class ToolRun:
     cpu_s: float
     ok: bool
     error: str | None
+    load_before: float  # 1-minute load average when the run started: how busy the shared machine was
 
 
 @dataclass(slots=True)
@@ -145,6 +146,7 @@ class Bench:
         dst.unlink(missing_ok=True)
         Path(f"{dst}.regions.jsonl").unlink(missing_ok=True)
         logfile = self.out / "logs" / f"{clip.name}.{tool}.{rep}.log"
+        load = os.getloadavg()[0]
         m = procs.run_measured(self.command(tool, clip.path, dst), logfile, env=self.env)
         error = None
         if m.returncode != 0:
@@ -156,6 +158,7 @@ class Bench:
             self.errors.pop((clip.name, tool), None)
         else:
             self.errors[(clip.name, tool)] = error
+            self.outputs.pop((clip.name, tool), None)  # an earlier repeat's file was deleted above
             log.warning("%s on %s failed: %s", tool, clip.name, error)
         log.info(
             "%-9s %-34s %7.1f s (%5.1f fps)%s",
@@ -165,7 +168,7 @@ class Bench:
             clip.frames / m.wall_s,
             "" if error is None else " FAILED",
         )
-        return ToolRun(m.wall_s, m.cpu_s, error is None, error)
+        return ToolRun(m.wall_s, m.cpu_s, error is None, error, load)
 
     def output_of(self, clip: Clip, tool: str) -> Path | None:
         """The tool's output for ``clip`` from this invocation, running the tool once if needed."""
@@ -178,6 +181,10 @@ class Bench:
 
 
 # ====================================================================== sections
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
 def _speed_cell(median_s: float | None, fps: float | None) -> str | None:
     return None if median_s is None or fps is None else f"{fps:.2f} ({median_s:.1f} s)"
 
@@ -203,6 +210,7 @@ def section_speed(b: Bench) -> None:
             per_tool[tool] = {
                 "seconds": [round(r.seconds, 3) for r in runs[tool]],
                 "cpu_seconds": [round(r.cpu_s, 3) for r in runs[tool]],
+                "loadavg_before": [round(r.load_before, 2) for r in runs[tool]],
                 "median_s": None if med is None else round(med, 3),
                 "fps": None if fps[tool] is None else round(fps[tool] or 0, 3),
                 "errors": [r.error for r in runs[tool] if r.error],
@@ -210,7 +218,7 @@ def section_speed(b: Bench) -> None:
             if not good:
                 notes.append(f"{tool} on {clip.name}: {runs[tool][-1].error}")
         g = fps["gamyeon"]
-        ratios = {t: (g / fps[t] if g and fps[t] else None) for t in others}
+        ratios = {t: _ratio(g, fps[t]) for t in others}
         raw[clip.name] = {
             "path": str(clip.path),
             "frames": clip.frames,
@@ -610,10 +618,11 @@ def commands(b: Bench) -> dict[str, str]:
 
 # ====================================================================== main
 def make_peers(args: argparse.Namespace) -> dict[str, peer.Peer]:
-    """The plain deface install the brief asks for, and (unless --no-deface-ort) deface with the same
-    onnxruntime version as gamyeon's venv, so that both tools run CenterFace-class models on one runtime."""
+    """The plain ``pip install deface`` (always) and, with --deface-ort, deface on the same onnxruntime
+    version as gamyeon's venv: the check that the plain install's OpenCV-DNN backend is not a handicapped
+    peer (on this machine it was the faster of the two, see benchmarks/README.md)."""
     peers = {"deface": peer.Peer("deface", args.peer_venv.resolve())}
-    if not args.no_deface_ort:
+    if args.deface_ort:
         ort = importlib.metadata.version("onnxruntime")
         peers["deface-ort"] = peer.Peer(
             "deface-ort", args.peer_ort_venv.resolve(), extras=["onnx", f"onnxruntime=={ort}"], backend="onnxrt"
@@ -645,7 +654,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="venv for deface with onnx + onnxruntime (created once)",
     )
     p.add_argument(
-        "--no-deface-ort", action="store_true", help="measure only the plain deface install, not the onnxruntime one"
+        "--deface-ort",
+        action="store_true",
+        help="also measure deface with onnx + onnxruntime (--backend onnxrt) from a second venv",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = p.parse_args(argv)

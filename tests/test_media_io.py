@@ -104,6 +104,20 @@ def test_avi_keeps_frame_positions(
         assert after.times == before.times
 
 
+@pytest.mark.parametrize("preset", ["ultrafast", "fast"])  # without and with B-frames
+def test_h264_avi_to_mp4_keeps_ffmpegs_times(tmp_path: Path, preset: str) -> None:
+    """FFmpeg reads H.264 in AVI with a start offset (position + reorder delay); an mp4 output
+    must carry the same times (sorted: B-frames come out of an AVI in decode order), not 0-based
+    positions -- the PETS09 clip came out 100 ms early before this was fixed."""
+    src = tmp_path / "in.avi"
+    make_video(src, codec="libx264", preset=preset, frames=12)
+    dst = tmp_path / "out.mp4"
+    run(src, dst)
+    before, after = probe(src), probe(dst)
+    assert None not in before.times and None not in after.times
+    assert sorted(after.times) == sorted(before.times)  # type: ignore[type-var]
+
+
 def test_ntsc_rate_survives_as_29_97(tmp_path: Path) -> None:
     src = tmp_path / "ntsc.mp4"
     make_video(src, rate=Fraction(30000, 1001), frames=12)

@@ -73,7 +73,10 @@ def long_clip(
     log.info("building %s (%d x %d frames)", path, loops, seg_n)
     with av.open(str(segment)) as src:
         vin = src.streams.video[0]
-        tb = Fraction(vin.time_base.numerator, vin.time_base.denominator)
+        stream_tb = vin.time_base
+        if stream_tb is None:
+            raise ValueError(f"{segment} has no video time base")
+        tb = Fraction(stream_tb.numerator, stream_tb.denominator)
         packets = [(p.pts, p.dts, bytes(p), p.is_keyframe) for p in src.demux(vin) if p.size]
         offset = Fraction(seg_n) / rate / tb
         if offset.denominator != 1:
@@ -82,7 +85,7 @@ def long_clip(
         try:
             with av.open(str(tmp), mode="w", format="mp4") as dst:
                 vout = dst.add_stream_from_template(vin)
-                vout.time_base = vin.time_base
+                vout.time_base = stream_tb
                 for k in range(loops):
                     shift = int(offset) * k
                     for pts, dts, data, key in packets:
@@ -90,7 +93,7 @@ def long_clip(
                         pkt.pts = None if pts is None else pts + shift
                         pkt.dts = None if dts is None else dts + shift
                         pkt.is_keyframe = key
-                        pkt.time_base = vin.time_base
+                        pkt.time_base = stream_tb
                         pkt.stream = vout
                         dst.mux(pkt)
             tmp.replace(path)

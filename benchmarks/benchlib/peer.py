@@ -5,9 +5,9 @@ deface pulls opencv-python and imageio-ffmpeg (a bundled ffmpeg binary); install
 lives apart and is only ever run as a command. Each venv is created once and reused.
 
 A plain ``pip install deface`` has no onnxruntime, and deface then runs CenterFace on OpenCV's DNN
-module, about 3x slower on this machine than with onnxruntime. Comparing gamyeon (onnxruntime) only
-against that fallback would flatter gamyeon, so a second variant with onnx + onnxruntime is measured
-too (see benchmarks/README.md).
+module. If that fallback were slow, comparing gamyeon (onnxruntime) against it would flatter gamyeon,
+so run.py --deface-ort also measures a variant with onnx + onnxruntime. On this machine (OpenCV 5.0,
+onnxruntime 1.32) the plain install was the faster one on every file (see benchmarks/README.md).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.video.stream import VideoStream
 
 ENCODER = "libx264"
 CRF = 18
@@ -42,20 +43,25 @@ def reencode(src: Path, dst: Path) -> int:
         else:
             avg = vin.average_rate or vin.guessed_rate
             rate = Fraction(avg.numerator, avg.denominator) if avg else RAW_RATE
+            if vin.time_base is None:
+                raise SystemExit(f"{src}: video stream without a time base")
             tb = Fraction(vin.time_base.numerator, vin.time_base.denominator)
         step = max(1, round(1 / (rate * tb)))
-        vout: av.video.stream.VideoStream | None = None
+        vout: VideoStream | None = None
         last: int | None = None
         count = 0
         for frame in inp.decode(vin):
             if vout is None:
-                vout = out.add_stream(ENCODER, rate=rate)
-                vout.width, vout.height = frame.width, frame.height
-                vout.pix_fmt = PIX_FMT
-                vout.time_base = tb
-                vout.codec_context.time_base = tb
-                vout.codec_context.framerate = rate
-                vout.options = {"crf": str(CRF), "preset": PRESET}
+                stream = out.add_stream(ENCODER, rate=rate)
+                if not isinstance(stream, VideoStream):
+                    raise SystemExit(f"{ENCODER} did not give a video stream")
+                stream.width, stream.height = frame.width, frame.height
+                stream.pix_fmt = PIX_FMT
+                stream.time_base = tb
+                stream.codec_context.time_base = tb
+                stream.codec_context.framerate = rate
+                stream.options = {"crf": str(CRF), "preset": PRESET}
+                vout = stream
             pts = count if raw else frame.pts
             if pts is None:
                 pts = 0 if last is None else last + step

@@ -9,6 +9,7 @@ reference timeline is frame index / nominal rate (gamyeon's documented rule, 25 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -78,20 +79,24 @@ class Comparison:
     max_abs_diff_ms: float | None
     input_monotonic: bool
     output_monotonic: bool
+    # Only for inputs whose decoded times are out of order (e.g. an AVI storing decode-order stamps):
+    # the same comparison against the input's times sorted, the natural "fixed" timeline.
+    identical_to_sorted: bool | None = None
+    max_abs_diff_sorted_ms: float | None = None
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def compare(inp: Timeline, out: Timeline) -> Comparison:
-    """Compare frame by frame over the common prefix; a count change is reported, not realigned."""
-    half = 1 / (2 * inp.rate) if inp.rate else Fraction(0)
-    mismatched = beyond = 0
+def _diffs(
+    ref: Sequence[Fraction | None], got: Sequence[Fraction | None], half: Fraction
+) -> tuple[int, int, int, Fraction | None]:
+    """(frames differing, frames differing by more than ``half``, frames without a time, max |diff|)
+    over the common prefix."""
+    mismatched = beyond = missing = 0
     max_diff: Fraction | None = None
-    notes: list[str] = []
-    missing = 0
-    for a, b in zip(inp.times, out.times, strict=False):
+    for a, b in zip(ref, got, strict=False):
         if a is None or b is None:
             missing += 1
             mismatched += a != b
@@ -101,6 +106,18 @@ def compare(inp: Timeline, out: Timeline) -> Comparison:
             mismatched += 1
             beyond += d > half
         max_diff = d if max_diff is None or d > max_diff else max_diff
+    return mismatched, beyond, missing, max_diff
+
+
+def _ms(value: Fraction | None) -> float | None:
+    return None if value is None else round(float(value) * 1000, 3)
+
+
+def compare(inp: Timeline, out: Timeline) -> Comparison:
+    """Compare frame by frame over the common prefix; a count change is reported, not realigned."""
+    half = 1 / (2 * inp.rate) if inp.rate else Fraction(0)
+    notes: list[str] = []
+    mismatched, beyond, missing, max_diff = _diffs(inp.times, out.times, half)
     if missing:
         notes.append(f"{missing} frame(s) without a timestamp")
     same_count = inp.frames == out.frames
@@ -109,7 +126,17 @@ def compare(inp: Timeline, out: Timeline) -> Comparison:
     if (inp.width, inp.height) != (out.width, out.height):
         notes.append(f"size {inp.width}x{inp.height} -> {out.width}x{out.height}")
     in_mono, out_mono = inp.monotonic(), out.monotonic()
-    if not in_mono:
+    identical_sorted: bool | None = None
+    max_sorted: Fraction | None = None
+    if not in_mono and None not in inp.times:
+        ordered = sorted(t for t in inp.times if t is not None)
+        n_sorted, _, _, max_sorted = _diffs(ordered, out.times, half)
+        identical_sorted = same_count and n_sorted == 0
+        notes.append(
+            "input frame times are not increasing in decode output order; against them sorted: "
+            + ("identical" if identical_sorted else f"{n_sorted} differ, max Δ {_ms(max_sorted)} ms")
+        )
+    elif not in_mono:
         notes.append("input frame times are not increasing in decode output order")
     if inp.note:
         notes.append(inp.note)
@@ -122,8 +149,10 @@ def compare(inp: Timeline, out: Timeline) -> Comparison:
         within_half_frame=same_count and beyond == 0 and missing == 0,
         mismatched=mismatched,
         beyond_half_frame=beyond,
-        max_abs_diff_ms=None if max_diff is None else round(float(max_diff) * 1000, 3),
+        max_abs_diff_ms=_ms(max_diff),
         input_monotonic=in_mono,
         output_monotonic=out_mono,
+        identical_to_sorted=identical_sorted,
+        max_abs_diff_sorted_ms=_ms(max_sorted),
         notes=notes,
     )

@@ -74,6 +74,7 @@ def anonymize_video(
                 audio=reader.audio,
                 metadata=reader.metadata if options.keep_metadata else None,
                 stream_metadata=reader.stream_metadata if options.keep_metadata else None,
+                positional_shift=reader.positional_shift,
             )
         )
         notes = JsonlWriter(annotations_tmp, track_ids, width, height)

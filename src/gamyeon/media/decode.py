@@ -100,6 +100,9 @@ class VideoReader:
             rate = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate
             self.rate = fps or (Fraction(rate.numerator, rate.denominator) if rate else Fraction(25))
         self.decode_errors = 0
+        #: AVI: FFmpeg's start offset (its reading adds the reorder delay); output times keep it,
+        #: and a positional output container must take it off again (its reader adds it back)
+        self.positional_shift = 0
         self.retimed = 0
         self._items = self._iterate()
         # Everything read while looking for the first decodable frame, replayed by __iter__.
@@ -165,7 +168,11 @@ class VideoReader:
                 return None  # frames flushed at the end: timed() continues at the nominal step
             if lag is None:
                 lag = frame.dts - (first_dts or 0)
-            return frame.dts - lag
+                # The first frame is a keyframe, so FFmpeg's pts for it is the smallest it reports;
+                # keeping that offset makes our times equal FFmpeg's (sorted) reading of the input.
+                if frame.pts is not None:
+                    self.positional_shift = max(0, frame.pts - (first_dts or 0))
+            return frame.dts - lag + self.positional_shift
 
         streams = [self.stream, *self.audio]
         try:

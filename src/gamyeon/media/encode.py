@@ -96,6 +96,7 @@ class VideoWriter:
         audio: list[av.audio.stream.AudioStream] | None = None,
         metadata: Mapping[str, str] | None = None,
         stream_metadata: Mapping[str, str] | None = None,
+        positional_shift: int = 0,
     ) -> None:
         fmt = CONTAINERS.get(suffix)
         if fmt is None:
@@ -151,6 +152,8 @@ class VideoWriter:
                     "choose another output container (e.g. .mkv) or drop --keep-audio"
                 ) from None
         self.frames = 0
+        # AVI stores positions only and its reader adds the reorder delay back on reading
+        self._pts_offset = -positional_shift if fmt == "avi" else 0
 
     def _codec_time_base(self, info: VideoInfo) -> Fraction:
         # MPEG-4 part 2 cannot express time bases with denominators above 65535.
@@ -166,7 +169,7 @@ class VideoWriter:
             frame = image
             # A decoded frame remembers its picture type; encoders would obey it as a forced type.
             frame.pict_type = av.video.frame.PictureType.NONE
-        frame.pts = pts
+        frame.pts = pts + self._pts_offset
         frame.time_base = self.info.time_base
         try:
             packets = self.stream.encode(frame)
