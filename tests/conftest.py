@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from gamyeon.keys import MasterKey, write_key
+from gamyeon.media.encode import mux_tone
 
 
 @pytest.fixture(autouse=True)
@@ -111,16 +112,7 @@ def make_video(
         out.mux(stream.encode(None))
         if aud is not None:
             seconds = (pts[-1] + (pts[1] - pts[0] if len(pts) > 1 else 1)) * tb
-            samples = int(48000 * seconds)
-            t = np.arange(samples, dtype=np.float32) / 48000
-            wave = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-            for start in range(0, samples, 1024):
-                chunk = wave[start : start + 1024].reshape(1, -1)
-                aframe = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-                aframe.sample_rate = 48000
-                aframe.pts = start
-                out.mux(aud.encode(aframe))
-            out.mux(aud.encode(None))
+            mux_tone(out, aud, seconds, 440.0)
     return pts
 
 

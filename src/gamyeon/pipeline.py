@@ -117,9 +117,9 @@ def anonymize_video(
                     else:
                         writer.write(item.frame, item.pts)
                     result = FrameResult(item.index, item.pts, seconds, tuple(regions))
-                except Exception as err:  # masking failed: the frame leaves fully masked, never original
-                    if isinstance(err, OSError):
-                        raise
+                except OSError:  # the output cannot be written: abort the file
+                    raise
+                except Exception as err:  # noqa: BLE001 - masking failed: fail closed, never original
                     log.warning("masking failed on frame %d (%s); the frame will be fully masked", item.index, err)
                     writer.write(np.zeros((info.height, info.width, 3), dtype=np.uint8), item.pts)
                     result = _fail_closed(item.index, item.pts, seconds, f"masking failed: {err}")
@@ -189,19 +189,13 @@ def anonymize_image(
     try:
         try:
             upright = np.ascontiguousarray(view)
-            found = faces.detect(upright) if "face" in options.kinds else []
-            work.summary.detection_frames += 1
-            for kind in options.kinds:
-                threshold = options.policy.for_kind(kind).threshold
-                dets = [d for d in found if d.kind == kind and d.score >= threshold]
-                for tracked in work.trackers[kind].update(dets, 0, 1):
-                    work.store.add(kind, tracked.track, 0, tracked.detection.box, tracked.detection.score)
+            work.observe(0, faces.detect(upright) if "face" in options.kinds else [])
             regions = work.regions(0)
             apply_regions(view, regions, options.policy)
             result = FrameResult(0, None, None, tuple(regions))
-        except Exception as err:  # fail closed: never write the original image
-            if isinstance(err, OSError):
-                raise
+        except OSError:  # the output cannot be written: abort the file
+            raise
+        except Exception as err:  # noqa: BLE001 - fail closed: never write the original image
             log.warning("processing failed on %s (%s); the whole image will be masked", source, err)
             image.pixels[...] = 0
             result = _fail_closed(0, None, None, f"processing failed: {err}")

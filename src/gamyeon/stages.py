@@ -106,6 +106,13 @@ class FrameWork:
                     else:
                         passes.append(self.faces.around(full, tiny))
             found = self.faces.merge(*passes)
+        self.observe(index, found, reach_back=small)
+
+    def observe(self, index: int, found: list[Detection], *, reach_back: bool = False) -> None:
+        """Feed one detection frame's detections (every kind) to the trackers and the store.
+
+        ``reach_back``: they come from the sparse discovery pass, so new tracks extend further back.
+        """
         period = index - self._last_detection if self._last_detection is not None else 1
         self._last_detection = index
         self.summary.detection_frames += 1
@@ -115,7 +122,7 @@ class FrameWork:
             for tracked in self.trackers[kind].update(dets, index, period):
                 before = self.store.last_box(tracked.track)
                 self.store.add(
-                    kind, tracked.track, index, tracked.detection.box, tracked.detection.score, reach_back=small
+                    kind, tracked.track, index, tracked.detection.box, tracked.detection.score, reach_back=reach_back
                 )
                 box = tracked.detection.box
                 if before is not None:

@@ -230,17 +230,22 @@ def write_clip(
             raise ValueError("write_clip needs at least one frame")
         out.mux(stream.encode(None))
         if audio is not None and tone_hz:
-            samples = int(48000 * count / rate)
-            t = np.arange(samples, dtype=np.float32) / 48000
-            wave = (0.2 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32)
-            for start in range(0, samples, 1024):
-                chunk = wave[start : start + 1024].reshape(1, -1)
-                aframe = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-                aframe.sample_rate = 48000
-                aframe.pts = start
-                out.mux(audio.encode(aframe))
-            out.mux(audio.encode(None))
+            mux_tone(out, audio, count / rate, tone_hz)
     return count
+
+
+def mux_tone(out: av.container.OutputContainer, audio: Any, seconds: Fraction | float, hz: float) -> None:
+    """Encode ``seconds`` of a mono sine tone into the 48 kHz AAC stream ``audio`` of ``out``."""
+    samples = int(48000 * seconds)
+    t = np.arange(samples, dtype=np.float32) / 48000
+    wave = (0.2 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+    for start in range(0, samples, 1024):
+        chunk = wave[start : start + 1024].reshape(1, -1)
+        aframe = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+        aframe.sample_rate = 48000
+        aframe.pts = start
+        out.mux(audio.encode(aframe))
+    out.mux(audio.encode(None))
 
 
 class ThreadedWriter:
