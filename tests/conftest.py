@@ -25,6 +25,7 @@ def _key_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     """Generated pseudonym keys go to a temporary key store, never to the user's $HOME."""
     store = tmp_path_factory.mktemp("keys")
     monkeypatch.setenv("GAMYEON_KEY_DIR", str(store))
+    monkeypatch.setenv("GAMYEON_LEDGER", str(tmp_path_factory.mktemp("ledger") / "ledger.sqlite"))
     return store
 
 
@@ -176,4 +177,5 @@ def leftovers(folder: Path) -> list[str]:
 def env_without_home_keys(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["GAMYEON_KEY_DIR"] = str(tmp_path / "keys")
+    env["GAMYEON_LEDGER"] = str(tmp_path / "ledger.sqlite")
     return env

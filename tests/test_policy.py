@@ -192,8 +192,8 @@ def test_kind_policy_validates_directly() -> None:
 
 
 def test_for_unknown_kind_lists_known_kinds() -> None:
-    with pytest.raises(PolicyError, match=r"'plate'.*face"):
-        Policy().for_kind("plate")
+    with pytest.raises(PolicyError, match=r"'car'.*face.*head.*person.*plate.*text"):
+        Policy().for_kind("car")
 
 
 def test_policy_from_mapping_rejects_unknown_top_level_keys() -> None:
@@ -203,14 +203,21 @@ def test_policy_from_mapping_rejects_unknown_top_level_keys() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, ("face",)), ("faces", ("face",)), (" faces , faces ", ("face",)), ("faces,", ("face",))],
+    [
+        (None, ("face", "head", "plate")),
+        ("faces", ("face",)),
+        (" faces , faces ", ("face",)),
+        ("faces,", ("face",)),
+        ("faces,persons,plates,text", ("face", "person", "plate", "text")),
+        ("plates,heads", ("plate", "head")),
+    ],
 )
 def test_parse_kinds(value: str | None, expected: tuple[str, ...]) -> None:
     assert parse_kinds(value) == expected
 
 
 @pytest.mark.parametrize(
-    ("value", "names"), [("plates", "'plates'"), ("faces,cars", "'cars'"), ("", "nothing"), (" , ", "nothing")]
+    ("value", "names"), [("cars", "'cars'"), ("faces,cars", "'cars'"), ("", "nothing"), (" , ", "nothing")]
 )
 def test_parse_kinds_rejects_unknown(value: str, names: str) -> None:
     with pytest.raises(PolicyError, match=re.escape(names)):

@@ -2,7 +2,8 @@
 
 dlib's ResNet face descriptor (the model behind ``face_recognition``) treats two faces as the same
 person below a Euclidean distance of 0.6. For the astronaut portrait we compare the descriptor of
-the original face with the descriptor computed on the masked picture. The attacker is assumed to
+the original face with the descriptor computed on the masked picture, with the same code
+``gamyeon verify`` attacks with (``verify.identity.FaceEmbedder``). The attacker is assumed to
 know where the face was: if dlib no longer finds a face, the descriptor is computed at the
 original location, and otherwise the closest of the re-detected and the original location counts.
 
@@ -29,6 +30,7 @@ from gamyeon.operators import Blur, Fill, Operator
 from gamyeon.policy import Policy
 from gamyeon.stages import mask_for
 from gamyeon.types import Box
+from gamyeon.verify.identity import FaceEmbedder
 
 dlib: Any = pytest.importorskip("dlib")
 face_recognition_models: Any = pytest.importorskip("face_recognition_models")
@@ -42,8 +44,7 @@ CROP = (0, 300, 100, 350)  # y1, y2, x1, x2: the head with some context, for the
 @dataclass(frozen=True)
 class Models:
     detector: Any
-    shapes: Any
-    encoder: Any
+    embedder: FaceEmbedder  # the descriptor ``gamyeon verify`` attacks with
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,7 @@ class Scene:
 
 @pytest.fixture(scope="module")
 def models() -> Models:
-    return Models(
-        dlib.get_frontal_face_detector(),
-        dlib.shape_predictor(face_recognition_models.pose_predictor_model_location()),
-        dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location()),
-    )
+    return Models(dlib.get_frontal_face_detector(), FaceEmbedder())
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +68,8 @@ def faces() -> FaceDetector:
 
 
 def descriptor(models: Models, image: npt.NDArray[np.uint8], rect: Any) -> npt.NDArray[np.float64]:
-    shape = models.shapes(image, rect)
-    return np.asarray(models.encoder.compute_face_descriptor(image, shape), dtype=np.float64)
+    box = Box(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))
+    return np.asarray(models.embedder.descriptors(image, [box])[0], dtype=np.float64)
 
 
 def upsample(image: npt.NDArray[np.uint8]) -> int:

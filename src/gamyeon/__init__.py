@@ -13,6 +13,7 @@ from gamyeon.api import anonymize
 from gamyeon.options import Options
 from gamyeon.policy import KindPolicy, Policy, load_policy
 from gamyeon.types import Box, Region, Source, Summary
+from gamyeon.verify import VerifyOptions, VerifyResult, verify
 
 __all__ = [
     "Box",
@@ -22,7 +23,10 @@ __all__ = [
     "Region",
     "Source",
     "Summary",
+    "VerifyOptions",
+    "VerifyResult",
     "__version__",
     "anonymize",
     "load_policy",
+    "verify",
 ]

@@ -15,13 +15,18 @@ from pathlib import Path
 from gamyeon.annotations import export_coco, export_mot
 from gamyeon.detect.centerface import CenterFace
 from gamyeon.detect.faces import FaceDetector
-from gamyeon.files import Job, atomic_outputs, is_image, plan_jobs
+from gamyeon.errors import UsageError
+from gamyeon.files import Job, atomic_outputs, is_image, plan_jobs, sha256_file
 from gamyeon.keys import MasterKey, new_stored_key, read_key
+from gamyeon.ledger.run import RunRecord
+from gamyeon.ledger.store import Ledger
 from gamyeon.options import Options
 from gamyeon.pipeline import anonymize_image, anonymize_video
 from gamyeon.progress import Bar
 from gamyeon.pseudonym import Pseudonymizer
+from gamyeon.stages import load_others, model_paths
 from gamyeon.types import Summary
+from gamyeon.vault.writer import VaultWriter
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +37,26 @@ def annotations_path(job: Job, options: Options, single: bool) -> Path:
     return job.output.with_name(job.output.name + ".regions.jsonl")
 
 
+def vault_path(job: Job, options: Options, output: Path, single: bool) -> Path:
+    """``--vault`` (a file for one input, a folder mirroring the tree for several), by default
+    ``<OUTPUT>.vault``."""
+    root = options.vault or output.with_name(output.name + ".vault")
+    if single:
+        return root
+    return root / Path(job.relative).parent / (job.output.name + ".vault")
+
+
 def _key(options: Options, dataset_id: str) -> tuple[MasterKey, Path | None]:
-    """The run's master key, and the key-store file when a new key was generated for it."""
+    """The run's master key, and the key-store file when a new key was generated for it.
+
+    With ``--seal`` the sealing key is the master key: pseudonyms and vault keys come from one
+    hierarchy, so the key holder can name a track by the id in the annotations.
+    """
+    if options.seal_key is not None:
+        key = read_key(options.seal_key)
+        if options.key_file is not None and read_key(options.key_file).fingerprint != key.fingerprint:
+            raise UsageError("--key and --seal name different keys; give one key (--seal) for both")
+        return key, None
     if options.key_file is not None:
         return read_key(options.key_file), None
     return new_stored_key(dataset_id)
@@ -54,20 +77,34 @@ def _settle_key(path: Path | None, dataset_id: str, used: bool) -> None:
 def anonymize(inputs: Sequence[str | Path], output: str | Path, options: Options | None = None) -> list[Summary]:
     """Anonymize files or folders into ``output``; returns one summary per file.
 
-    Raises ``GamyeonError`` subclasses for user errors; outputs appear only when complete.
+    Raises ``GamyeonError`` subclasses for user errors; outputs appear only when complete, each
+    after its processing record is in the ledger.
     """
     options = options or Options()
-    jobs = plan_jobs([Path(p) for p in inputs], Path(output))
+    sources, output = [Path(p) for p in inputs], Path(output)
+    jobs = plan_jobs(sources, output)
     dataset_id = uuid.uuid4().hex
     key, key_path = _key(options, dataset_id)
     summaries: list[Summary] = []
     try:
-        pseudonyms = Pseudonymizer(key, dataset_id)
-        threshold = min(options.policy.for_kind(k).threshold for k in options.kinds)
-        faces = FaceDetector(CenterFace(options.face_model), threshold=threshold)
-        with Bar(options.quiet) as bar:
-            for job in jobs:
-                summaries.append(_run_job(job, options, faces, pseudonyms, bar, single=len(jobs) == 1))
+        with Ledger(options.processing.ledger) as ledger:
+            faces = FaceDetector(CenterFace(options.face_model), threshold=_threshold(options))
+            # load (and check) the person/text models before anything is recorded; pipelines reuse them
+            load_others(options.policy, options.kinds, options.person_model, options.text_model)
+            models = {"face": faces.model.path, **model_paths(options.kinds, options.person_model, options.text_model)}
+            run = RunRecord(ledger, dataset_id, options, key, models=models)
+            run.start(sources, output, len(jobs))
+            try:
+                pseudonyms = Pseudonymizer(key, dataset_id)
+                with Bar(options.quiet) as bar:
+                    for job in jobs:
+                        single = len(jobs) == 1
+                        vault = vault_path(job, options, output, single) if options.seal_key else None
+                        summaries.append(_run_job(job, options, faces, pseudonyms, bar, single, key, vault, run))
+            except BaseException as err:
+                run.finish(summaries, err)
+                raise
+            run.finish(summaries, None)
     except BaseException:
         _settle_key(key_path, dataset_id, used=bool(summaries))
         raise
@@ -75,8 +112,20 @@ def anonymize(inputs: Sequence[str | Path], output: str | Path, options: Options
     return summaries
 
 
+def _threshold(options: Options) -> float:
+    return min(options.policy.for_kind(k).threshold for k in options.kinds)
+
+
 def _run_job(
-    job: Job, options: Options, faces: FaceDetector, pseudonyms: Pseudonymizer, bar: Bar, single: bool
+    job: Job,
+    options: Options,
+    faces: FaceDetector,
+    pseudonyms: Pseudonymizer,
+    bar: Bar,
+    single: bool,
+    key: MasterKey,
+    vault_final: Path | None,
+    run: RunRecord,
 ) -> Summary:
     notes_final = annotations_path(job, options, single)
     summary = Summary(
@@ -91,8 +140,15 @@ def _run_job(
         return pseudonyms.track_id(job.relative, kind, track)
 
     bar.start(job.source.name, None)
-    with atomic_outputs(job.output, notes_final, *exports) as temps:
-        out_tmp, notes_tmp, *export_tmps = temps
+    finals = [job.output, notes_final, *exports] + ([vault_final] if vault_final is not None else [])
+    with atomic_outputs(*finals) as temps:
+        out_tmp, notes_tmp, *rest = temps
+        export_tmps = rest[: len(exports)]
+        sealer = None
+        if vault_final is not None:
+            sealer = VaultWriter(
+                rest[-1], key, dataset_id=pseudonyms.dataset_id, source=str(job.relative), track_ids=track_id
+            )
         common = dict(
             suffix=job.output.suffix.lower(),
             options=options,
@@ -100,11 +156,18 @@ def _run_job(
             track_ids=track_id,
             summary=summary,
             progress=bar.advance,
+            sealer=sealer,
         )
-        if is_image(job.source):
-            anonymize_image(job.source, out_tmp, notes_tmp, **common)  # type: ignore[arg-type]
-        else:
-            anonymize_video(job.source, out_tmp, notes_tmp, on_info=bar.set_total, **common)  # type: ignore[arg-type]
+        try:
+            if is_image(job.source):
+                anonymize_image(job.source, out_tmp, notes_tmp, **common)  # type: ignore[arg-type]
+            else:
+                anonymize_video(job.source, out_tmp, notes_tmp, on_info=bar.set_total, **common)  # type: ignore[arg-type]
+            if sealer is not None:
+                sealer.finish(output_sha256=sha256_file(out_tmp), time_base=summary.time_base)
+        finally:
+            if sealer is not None:
+                sealer.abort()
         for fmt, tmp in zip(options.exports, export_tmps, strict=True):
             if fmt == "mot":
                 export_mot(notes_tmp, tmp)
@@ -117,5 +180,13 @@ def _run_job(
                     height=summary.height,
                     info={"dataset_id": pseudonyms.dataset_id, "description": "gamyeon pseudonymized regions"},
                 )
+        run.file_done(
+            job,
+            summary,
+            (out_tmp, job.output),
+            (notes_tmp, notes_final),
+            [(fmt, tmp, final) for fmt, tmp, final in zip(options.exports, export_tmps, exports, strict=True)],
+            None if sealer is None or vault_final is None else (rest[-1], vault_final, sealer.facts()),
+        )
     bar.finish()
     return summary

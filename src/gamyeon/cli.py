@@ -8,19 +8,25 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import NoReturn
 
 from gamyeon import __version__
 from gamyeon.annotations import parse_exports
+from gamyeon.batch import cli as batch_cli
 from gamyeon.errors import GamyeonError
+from gamyeon.ledger import cli as ledger_cli
 from gamyeon.media.encode import CODECS, EncodeSettings
 from gamyeon.operators import REGISTRY, Shape
 from gamyeon.options import SMALL_FACE_MODES, Options
-from gamyeon.policy import KIND_GROUPS, Policy, load_policy, parse_kinds
+from gamyeon.policy import DEFAULT_KINDS, KIND_GROUPS, PERSON_MODES, Policy, load_policy, parse_kinds
 from gamyeon.types import Summary
+from gamyeon.vault import cli as vault_cli
+from gamyeon.verify import cli as verify_cli
 
 log = logging.getLogger("gamyeon")
 
@@ -45,6 +51,10 @@ def _fps(value: str) -> Fraction:
     return rate
 
 
+#: handlers of the subcommands other modules add (their parsers register them in build_parser)
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in the same ``gamyeon: error: ...`` form as every other
     error (argparse's own prefix is the subcommand's prog, e.g. ``gamyeon anonymize: error:``)."""
@@ -63,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="video/image files or folders")
     an.add_argument("-o", "--output", type=Path, required=True, help="output file, or folder for several inputs")
     an.add_argument(
-        "--kinds", default=None, help=f"what to protect, comma-separated: {', '.join(KIND_GROUPS)} (default: faces)"
+        "--kinds",
+        default=None,
+        help=f"what to protect, comma-separated: {', '.join(KIND_GROUPS)} (default: {','.join(DEFAULT_KINDS)})",
     )
     an.add_argument("--policy", type=Path, help="TOML policy file (operator, shape, mask_scale, threshold per kind)")
     an.add_argument("--operator", choices=sorted(REGISTRY), help="operator for every kind (default: pixelate)")
@@ -96,6 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="master key file for pseudonymous track ids (default: new key in the key store)",
     )
     an.add_argument("--face-model", type=Path, help="use this CenterFace-layout ONNX file instead of the bundled one")
+    an.add_argument(
+        "--person-model", type=Path, help="use this YOLO-format ONNX person detector instead of the bundled SSDLite"
+    )
+    an.add_argument(
+        "--person-mode",
+        choices=PERSON_MODES,
+        help="persons: mask the head of those whose face is not found (head) or the whole body (body)",
+    )
+    an.add_argument("--text-model", type=Path, help="use this PP-OCR DB-layout ONNX text detector")
+    vault_cli.add_seal_args(an)
+    ledger_cli.add_processing_args(an)
+    verify_cli.add_anonymize_flag(an)
     an.add_argument("--summary-json", type=Path, help="also write the run summary as JSON here")
     an.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings and errors only")
     an.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -105,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--frames", type=int, default=150, help="length of the demo clip in frames")
     demo.add_argument("-q", "--quiet", action="store_true")
     demo.add_argument("-v", "--verbose", action="store_true")
+    COMMANDS.update(vault_cli.add_parsers(sub))
+    COMMANDS.update(ledger_cli.add_parsers(sub))
+    COMMANDS.update(verify_cli.add_parsers(sub))
+    COMMANDS.update(batch_cli.add_parsers(sub, an))
     return parser
 
 
@@ -114,7 +142,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         operator=args.operator, shape=args.shape, mask_scale=args.mask_scale, threshold=args.threshold
     )
     return Options(
-        kinds=parse_kinds(args.kinds),
+        kinds=parse_kinds(args.kinds, args.person_mode),
         policy=policy,
         detect_every=args.detect_every,
         small_faces=args.small_faces,
@@ -126,7 +154,12 @@ def options_from_args(args: argparse.Namespace) -> Options:
         exports=parse_exports(args.export),
         key_file=args.key_file,
         face_model=args.face_model,
+        person_model=args.person_model,
+        text_model=args.text_model,
         quiet=args.quiet,
+        seal_key=args.seal,
+        vault=args.vault,
+        processing=ledger_cli.processing_from_args(args),
     )
 
 
@@ -185,6 +218,8 @@ def _cmd_anonymize(args: argparse.Namespace) -> int:
         log_summary(s)
     if args.summary_json:
         args.summary_json.write_text(json.dumps([s.as_dict() for s in summaries], indent=2), encoding="utf-8")
+    if args.verify:
+        return verify_cli.after_anonymize(summaries, args.quiet)
     return 0
 
 
@@ -201,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = log.level
     handler = _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
-    handlers = {"anonymize": _cmd_anonymize, "demo": _cmd_demo}
+    handlers = {"anonymize": _cmd_anonymize, "demo": _cmd_demo, **COMMANDS}
     try:
         return handlers[args.command](args)
     except GamyeonError as err:
@@ -210,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted; no partial output was left under a final name")
         return 130
+    except BrokenPipeError:  # e.g. `gamyeon ledger export | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     finally:
         log.removeHandler(handler)
         log.setLevel(level)

@@ -51,3 +51,11 @@ class ModelError(GamyeonError, RuntimeError):
 
 class KeyFileError(GamyeonError, ValueError):
     """A key file is missing, malformed or cannot be written safely."""
+
+
+class VaultError(GamyeonError, ValueError):
+    """A vault is missing, damaged, tampered with, sealed with another key or for another video."""
+
+
+class LedgerError(GamyeonError, RuntimeError):
+    """The ledger cannot be opened or written, or its chain does not verify."""

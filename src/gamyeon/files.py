@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -98,6 +99,33 @@ def plan_jobs(inputs: list[Path], output: Path) -> list[Job]:
             raise UsageError(f"two inputs would write the same output {job.output}")
         seen.add(job.output)
     return jobs
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, streamed (outputs and vaults are bound and recorded by it)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def shred(path: Path) -> None:
+    """Overwrite a file with random bytes, flush it to the disk, then delete it.
+
+    Best effort: copy-on-write or journaling file systems and SSDs may keep old blocks, which is
+    why vault keys are per dataset and destroying the key file is offered as well.
+    """
+    size = path.stat().st_size
+    with path.open("r+b") as fh:
+        remaining = size
+        while remaining:
+            n = min(remaining, 1 << 20)
+            fh.write(secrets.token_bytes(n))
+            remaining -= n
+        fh.flush()
+        os.fsync(fh.fileno())
+    path.unlink()
 
 
 def _refuse_same(src: Path, dest: Path) -> None:

@@ -7,15 +7,17 @@ from fractions import Fraction
 from pathlib import Path
 
 from gamyeon.errors import UsageError
+from gamyeon.ledger.records import Processing
 from gamyeon.media.encode import EncodeSettings
-from gamyeon.policy import Policy
+from gamyeon.policy import DEFAULT_REGION_KINDS, Policy
 
 SMALL_FACE_MODES = ("auto", "always", "never")
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    kinds: tuple[str, ...] = ("face",)
+    #: region kinds to protect (see ``policy.KIND_GROUPS``); default faces, heads and plates
+    kinds: tuple[str, ...] = DEFAULT_REGION_KINDS
     policy: Policy = field(default_factory=Policy)
     #: run detection every k-th frame; None: chosen from the frame rate (about 10 per second)
     detect_every: int | None = None
@@ -32,7 +34,17 @@ class Options:
     #: master key file for pseudonyms; None: a new key stored in the key store
     key_file: Path | None = None
     face_model: Path | None = None
+    #: a YOLO-format ONNX person detector instead of the bundled SSDLite
+    person_model: Path | None = None
+    #: a PP-OCR DB-layout ONNX text detector instead of the bundled PP-OCRv6 det
+    text_model: Path | None = None
     quiet: bool = False
+    #: seal the original pixels of every region with this master key (also used for pseudonyms)
+    seal_key: Path | None = None
+    #: where the vault goes; None: ``<output>.vault`` (a folder of vaults for several inputs)
+    vault: Path | None = None
+    #: purpose, legal basis, recipient, retention and ledger location of this processing
+    processing: Processing = field(default_factory=Processing)
 
     def __post_init__(self) -> None:
         if self.detect_every is not None and not 1 <= self.detect_every <= 100:

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -24,14 +25,46 @@ from gamyeon.media.encode import ThreadedWriter, VideoWriter
 from gamyeon.media.images import load_image, save_image, upright_view
 from gamyeon.options import Options
 from gamyeon.schedule import Plan
-from gamyeon.stages import FrameWork, apply_regions, rotate_view, upright_size
+from gamyeon.stages import FrameWork, apply_regions, load_others, rotate_view, upright_size
 from gamyeon.temporal import TemporalConfig
-from gamyeon.types import FrameResult, Region, Summary
+from gamyeon.types import Array, FrameResult, Region, Summary
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 TrackIds = Callable[[str, int], str]
+
+
+class Sealer(Protocol):
+    """Keeps the original pixels of regions before they are masked (``vault.writer.VaultWriter``)."""
+
+    def seal(self, frame: int, pts: int | None, view: Array, regions: list[Region]) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FrameRange:
+    """One chunk of a video, for parallel runs (``gamyeon batch`` splits long files at keyframes).
+
+    Decoding starts at the keyframe ``warm_pts`` (frame ``warm_index``), seconds before
+    ``start_pts``, so that tracks and the look-ahead are warm when the chunk's own frames begin.
+    Only frames with ``start_pts <= pts < end_pts`` are encoded (with their original pts); the
+    others are analysed and annotated, which is how chunks link their tracks. Decoding stops once
+    the look-ahead past the last own frame (``end_index - 1``) is known, so every own frame is
+    decided with the same look-ahead as in a single run.
+    """
+
+    warm_pts: int
+    warm_index: int
+    start_pts: int
+    end_pts: int | None = None  # None: to the end of the file
+    end_index: int | None = None
+
+    def owns(self, pts: int) -> bool:
+        return self.start_pts <= pts and (self.end_pts is None or pts < self.end_pts)
+
+    def complete(self, index: int, lookahead: int) -> bool:
+        """Whether every own frame is decided once frame ``index`` has been read."""
+        return self.end_index is not None and index >= self.end_index - 1 + lookahead
 
 
 def _fail_closed(index: int, pts: int | None, time_s: float | None, reason: str) -> FrameResult:
@@ -50,19 +83,27 @@ def anonymize_video(
     summary: Summary,
     progress: Progress,
     on_info: Callable[[int | None], None] | None = None,
+    sealer: Sealer | None = None,
+    frames: FrameRange | None = None,
 ) -> None:
     started = time.perf_counter()
-    with VideoReader(source, fps=options.fps, keep_audio=options.keep_audio) as reader:
+    seek = None if frames is None or frames.warm_index == 0 else frames.warm_pts
+    start_index = 0 if frames is None else frames.warm_index
+    with VideoReader(
+        source, fps=options.fps, keep_audio=options.keep_audio, start_pts=seek, start_index=start_index
+    ) as reader:
         info = reader.info
         if on_info is not None:
             on_info(info.frames)
         width, height = upright_size(info.width, info.height, info.rotation)
         summary.width, summary.height = width, height
+        summary.time_base = str(info.time_base)
         plan = Plan.for_video(width, height, float(info.rate), options.detect_every, options.small_faces)
         temporal = dataclasses.replace(
             TemporalConfig.for_rate(float(info.rate), plan.detect_every), reach_back=plan.discovery_every
         )
-        work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary)
+        others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
+        work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary, others)
         log.debug("plan %s, temporal %s", plan, temporal)
         writer = ThreadedWriter(
             VideoWriter(
@@ -75,12 +116,13 @@ def anonymize_video(
                 metadata=reader.metadata if options.keep_metadata else None,
                 stream_metadata=reader.stream_metadata if options.keep_metadata else None,
                 positional_shift=reader.positional_shift,
-            )
+            ),
+            keep=None if frames is None else frames.owns,
         )
         notes = JsonlWriter(annotations_tmp, track_ids, width, height)
         failed: dict[int, str] = {}
         buffer: deque[DecodedFrame] = deque()
-        lookahead = temporal.lookahead
+        lookahead = work.lookahead  # the longest of any kind (persons, plates: sparser detection)
         tb = info.time_base
 
         def detect(item: DecodedFrame, small: bool) -> None:
@@ -112,7 +154,10 @@ def anonymize_video(
                     regions = work.regions(item.index)
                     if regions:
                         rgb = to_rgb(item.frame)
-                        apply_regions(rotate_view(rgb, info.rotation), regions, options.policy)
+                        view = rotate_view(rgb, info.rotation)
+                        if sealer is not None:
+                            sealer.seal(item.index, item.pts, view, regions)
+                        apply_regions(view, regions, options.policy)
                         writer.write(rgb, item.pts)
                     else:
                         writer.write(item.frame, item.pts)
@@ -146,8 +191,11 @@ def anonymize_video(
                         detected_last = True
                 while buffer and buffer[0].index + lookahead <= entry.index:
                     finish(buffer.popleft())
-            if last is not None and last.frame is not None and not detected_last:
-                detect(last, False)  # close every track at the end of the file
+                if frames is not None and frames.complete(entry.index, lookahead):
+                    break  # every frame of the chunk is decided; the rest belongs to the next one
+            else:
+                if last is not None and last.frame is not None and not detected_last:
+                    detect(last, False)  # close every track at the end of the file
             while buffer:
                 finish(buffer.popleft())
             writer.close()
@@ -176,6 +224,7 @@ def anonymize_image(
     track_ids: TrackIds,
     summary: Summary,
     progress: Progress,
+    sealer: Sealer | None = None,
 ) -> None:
     started = time.perf_counter()
     image = load_image(source)
@@ -184,13 +233,16 @@ def anonymize_image(
     summary.width, summary.height = width, height
     plan = Plan.for_video(width, height, 1.0, 1, "always")
     temporal = TemporalConfig(max_gap=0, pad_before=0, pad_after=0)
-    work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary)
+    others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
+    work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary, others)
     notes = JsonlWriter(annotations_tmp, track_ids, width, height)
     try:
         try:
             upright = np.ascontiguousarray(view)
-            work.observe(0, faces.detect(upright) if "face" in options.kinds else [])
+            work.observe(0, work.detect_still(upright))
             regions = work.regions(0)
+            if sealer is not None:
+                sealer.seal(0, None, view, regions)
             apply_regions(view, regions, options.policy)
             result = FrameResult(0, None, None, tuple(regions))
         except OSError:  # the output cannot be written: abort the file

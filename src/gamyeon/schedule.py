@@ -15,11 +15,17 @@ what x264 needs to encode the frame). Three passes share the work:
 * **refine**: on every detection frame, magnified crops around each live track that is too small
   for the base pass, so a tiny face found once keeps being observed at the detection rate for a
   fraction of the discovery cost.
+
+Other kinds have their own period (``KindsScheduler``): persons walk slowly and their boxes are
+large, so about 4 detections per second are enough (the track store interpolates between them);
+plates and text cost ~0.25 s per frame at 960 px, so about 4 per second as well, with the
+interpolation and motion margins of ``temporal.py`` covering the frames between.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 BASE_MIN_SIDE = 512
@@ -27,6 +33,9 @@ BASE_MAX_SIDE = 1920  # 4K and 8K frames: the base pass sees 1920 px; discovery 
 DISCOVERY_PIXELS = 1_200_000
 #: a face whose longer side is below this many pixels *at base scale* is refined with crops
 BASE_MIN_FACE = 20
+#: detections per second of the other detectors (see the module docstring)
+PERSON_RATE = 4.0
+TEXT_RATE = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +45,11 @@ class Plan:
     base_factor: float
     small_factor: float
     refine: bool = True
+    #: period in frames of the person detector and of the text (plate) detector
+    person_every: int = 1
+    text_every: int = 1
+    #: period of the persons' discovery pass (finer tiles), about once per second
+    person_discovery_every: int = 1
 
     @classmethod
     def for_video(cls, width: int, height: int, fps: float, detect_every: int | None, small_faces: str) -> Plan:
@@ -46,6 +60,7 @@ class Plan:
         # magnify so the discovery pass sees about DISCOVERY_PIXELS (2x for CCTV-sized frames,
         # 1.5x at 960x540, native from 720p up): its cost stays near that of one 1100x1100 input
         small_factor = min(2.0, max(1.0, math.sqrt(DISCOVERY_PIXELS / max(1, width * height))))
+        person_every = detect_every or max(k, round(fps / PERSON_RATE))
         if small_faces == "never":
             every = 0
         elif small_faces == "always":
@@ -58,7 +73,19 @@ class Plan:
             base_factor=base,
             small_factor=small_factor,
             refine=small_faces != "never",
+            # never sparser than faces; an explicit --detect-every applies to every kind
+            person_every=person_every,
+            text_every=detect_every or max(k, round(fps / TEXT_RATE)),
+            person_discovery_every=person_every * max(1, math.ceil(fps / person_every)),
         )
+
+    def every(self, kind: str) -> int:
+        """Detection period in frames of the detector of ``kind`` (face, person, plate or text)."""
+        if kind == "person":
+            return self.person_every
+        if kind in ("plate", "text"):
+            return self.text_every
+        return self.detect_every
 
     def is_small(self, face_side: float) -> bool:
         """Whether a face this large (frame pixels) is too small for the base pass to keep."""
@@ -87,3 +114,52 @@ class Scheduler:
     def hurry(self, index: int) -> None:
         """Detect again on the next frame (fast motion seen at ``index``)."""
         self._next = min(self._next, index + 1)
+
+
+class KindsScheduler:
+    """One schedule per detector: faces through ``Scheduler`` (discovery passes, hurry after fast
+    motion), the other detectors at their own period. ``wants`` keeps the ``Scheduler`` contract
+    (detect?, discovery?) and remembers which detectors are due on that frame (``due``)."""
+
+    def __init__(self, plan: Plan, detectors: Iterable[str]) -> None:
+        self.plan = plan
+        self.detectors = tuple(detectors)
+        self.faces = Scheduler(plan) if "face" in self.detectors else None
+        self._next = {d: 0 for d in self.detectors if d != "face"}
+        self._next_discovery = {d: 0 for d in self.detectors if d == "person"}
+        self._due: tuple[int, frozenset[str], frozenset[str]] | None = None
+
+    def wants(self, index: int) -> tuple[bool, bool]:
+        due: set[str] = set()
+        small = False
+        if self.faces is not None:
+            face, small = self.faces.wants(index)
+            if face:
+                due.add("face")
+        discover: set[str] = set()
+        for kind, start in self._next.items():
+            if index >= start:
+                due.add(kind)
+                self._next[kind] = index + self.plan.every(kind)
+                if kind in self._next_discovery and index >= self._next_discovery[kind]:
+                    discover.add(kind)
+                    self._next_discovery[kind] = index + self.plan.person_discovery_every
+        self._due = (index, frozenset(due), frozenset(discover))
+        return bool(due), small
+
+    def due(self, index: int) -> frozenset[str]:
+        """Detectors to run on ``index``: those ``wants`` chose, or all of them on a frame it was
+        not asked about (the last frame of a file, detected to close every track)."""
+        if self._due is not None and self._due[0] == index:
+            return self._due[1]
+        return frozenset(self.detectors)
+
+    def discovery(self, index: int) -> frozenset[str]:
+        """Detectors other than faces whose discovery pass is due on ``index``."""
+        if self._due is not None and self._due[0] == index:
+            return self._due[2]
+        return frozenset()
+
+    def hurry(self, index: int) -> None:
+        if self.faces is not None:
+            self.faces.hurry(index)

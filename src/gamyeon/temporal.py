@@ -17,7 +17,9 @@ always contains the linear interpolation of its neighbours.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gamyeon.types import Box, Source
@@ -44,6 +46,19 @@ class TemporalConfig:
     @property
     def lookahead(self) -> int:
         return max(self.max_gap, self.pad_before, self.reach_back)
+
+    def for_period(self, every: int) -> TemporalConfig:
+        """This config for a detector that runs every ``every`` frames (persons, plates): gaps
+        and pads never shorter than 3 and 2 of its detection intervals, so one or two missed
+        detections stay covered. A config without look-ahead (still images) stays as it is."""
+        if self.lookahead == 0:
+            return self
+        return dataclasses.replace(
+            self,
+            max_gap=max(self.max_gap, 3 * every),
+            pad_before=max(self.pad_before, 2 * every),
+            pad_after=max(self.pad_after, 2 * every),
+        )
 
     @classmethod
     def for_rate(cls, fps: float, detect_every: int) -> TemporalConfig:
@@ -105,9 +120,19 @@ def _shift(box: Box, dx: float, dy: float) -> Box:
 class TrackStore:
     """Observations of every live track, and the estimated box of each on any frame."""
 
-    def __init__(self, config: TemporalConfig) -> None:
+    def __init__(self, config: TemporalConfig, per_kind: Mapping[str, TemporalConfig] | None = None) -> None:
+        """``config`` applies to every kind not in ``per_kind`` (kinds detected at other rates)."""
         self.config = config
+        self.per_kind = dict(per_kind or {})
         self._tracks: dict[int, _Track] = {}
+
+    def config_for(self, kind: str) -> TemporalConfig:
+        return self.per_kind.get(kind, self.config)
+
+    @property
+    def lookahead(self) -> int:
+        """Frames a frame must wait for the observations that decide it, over every kind."""
+        return max([self.config.lookahead, *(c.lookahead for c in self.per_kind.values())])
 
     def __len__(self) -> int:
         return len(self._tracks)
@@ -116,7 +141,8 @@ class TrackStore:
         """Record an observation. ``reach_back``: if this starts a new track, extend it back by
         the config's ``reach_back`` instead of ``pad_before``."""
         if track not in self._tracks:
-            pad = max(self.config.pad_before, self.config.reach_back) if reach_back else self.config.pad_before
+            cfg = self.config_for(kind)
+            pad = max(cfg.pad_before, cfg.reach_back) if reach_back else cfg.pad_before
             self._tracks[track] = _Track(kind, pad)
         self._tracks[track].add(Observation(frame, box, score))
 
@@ -124,7 +150,7 @@ class TrackStore:
         """(kind, track, last observation) of tracks observed within ``max_gap`` before ``frame``."""
         out = []
         for track_id, track in self._tracks.items():
-            if track.observations and frame - track.frames[-1] <= self.config.max_gap:
+            if track.observations and frame - track.frames[-1] <= self.config_for(track.kind).max_gap:
                 out.append((track.kind, track_id, track.observations[-1]))
         return out
 
@@ -140,14 +166,14 @@ class TrackStore:
                 out.append(est)
         return out
 
-    def _margin(self, box: Box, distance: int, speed: float) -> float:
+    def _margin(self, cfg: TemporalConfig, box: Box, distance: int, speed: float) -> float:
         size = max(box.width, box.height)
-        growth = min(self.config.growth * distance, self.config.max_growth)
+        growth = min(cfg.growth * distance, cfg.max_growth)
         return size * growth + 0.5 * speed * distance
 
     def _estimate(self, track_id: int, track: _Track, frame: int) -> Estimate | None:
         """The track's box on ``frame``: observed, interpolated, or extended from one or both sides."""
-        cfg = self.config
+        cfg = self.config_for(track.kind)
         i = bisect.bisect_left(track.frames, frame)
         obs = track.observations
         if i < len(obs) and obs[i].frame == frame:
@@ -160,7 +186,7 @@ class TrackStore:
             vx, vy = _speed(prev, nxt)
             distance = min(frame - prev.frame, nxt.frame - frame)
             box = prev.box.lerp(nxt.box, t)
-            margin = self._margin(box, distance, math.hypot(vx, vy))
+            margin = self._margin(cfg, box, distance, math.hypot(vx, vy))
             return Estimate(track.kind, track_id, box, margin, min(prev.score, nxt.score), Source.INTERPOLATED)
         after = self._extend_after(track_id, track, i, frame)
         before = self._extend_before(track_id, track, i, frame)
@@ -180,36 +206,39 @@ class TrackStore:
 
     def _extend_after(self, track_id: int, track: _Track, i: int, frame: int) -> Estimate | None:
         """``frame`` within ``pad_after`` after the observation before it (index ``i - 1``)."""
+        cfg = self.config_for(track.kind)
         obs = track.observations
         prev = obs[i - 1] if i > 0 else None
-        if prev is None or frame - prev.frame > self.config.pad_after:
+        if prev is None or frame - prev.frame > cfg.pad_after:
             return None
-        before = obs[i - 2] if i > 1 and prev.frame - obs[i - 2].frame <= self.config.max_gap else None
+        before = obs[i - 2] if i > 1 and prev.frame - obs[i - 2].frame <= cfg.max_gap else None
         vx, vy = _speed(before, prev) if before is not None else (0.0, 0.0)
         distance = frame - prev.frame
         moved = _shift(prev.box, vx * distance, vy * distance)
-        margin = self._margin(prev.box, distance, math.hypot(vx, vy))
+        margin = self._margin(cfg, prev.box, distance, math.hypot(vx, vy))
         return Estimate(track.kind, track_id, prev.box.union(moved), margin, prev.score, Source.EXTENDED)
 
     def _extend_before(self, track_id: int, track: _Track, i: int, frame: int) -> Estimate | None:
         """``frame`` within ``pad_before`` before the observation after it (index ``i``)."""
+        cfg = self.config_for(track.kind)
         obs = track.observations
         nxt = obs[i] if i < len(obs) else None
-        pad = track.pad_before if i == 0 else self.config.pad_before
+        pad = track.pad_before if i == 0 else cfg.pad_before
         if nxt is None or nxt.frame - frame > pad:
             return None
-        after = obs[i + 1] if i + 1 < len(obs) and obs[i + 1].frame - nxt.frame <= self.config.max_gap else None
+        after = obs[i + 1] if i + 1 < len(obs) and obs[i + 1].frame - nxt.frame <= cfg.max_gap else None
         vx, vy = _speed(nxt, after) if after is not None else (0.0, 0.0)
         distance = nxt.frame - frame
         moved = _shift(nxt.box, -vx * distance, -vy * distance)
-        margin = self._margin(nxt.box, distance, math.hypot(vx, vy))
+        margin = self._margin(cfg, nxt.box, distance, math.hypot(vx, vy))
         return Estimate(track.kind, track_id, nxt.box.union(moved), margin, nxt.score, Source.EXTENDED)
 
     def prune(self, before: int) -> None:
         """Forget what can no longer affect frames >= ``before``."""
-        horizon = before - max(self.config.max_gap, self.config.pad_after) - 1
         for track_id in list(self._tracks):
             track = self._tracks[track_id]
+            cfg = self.config_for(track.kind)
+            horizon = before - max(cfg.max_gap, cfg.pad_after) - 1
             cut = bisect.bisect_left(track.frames, horizon)
             # keep one observation before the horizon for velocity / interpolation
             cut = max(0, cut - 1)

@@ -185,6 +185,8 @@ class Summary:
     seconds: float = 0.0
     annotations: str | None = None
     dataset_id: str | None = None
+    #: the video's time base ("1/30000"); None for images
+    time_base: str | None = None
 
     @property
     def fps(self) -> float:

@@ -22,6 +22,15 @@ class Detector(Protocol):
     def detect(self, image: Array) -> list[Detection]: ...
 
 
+class FrameDetector(Detector, Protocol):
+    """A detector of another kind than faces (persons, plates/text) as ``stages.FrameWork`` uses
+    it: ``detect`` is the thorough still-image pass, ``detect_frame`` the budgeted pass run on a
+    video frame when the kind's schedule says so. Both raise on failure, so the pipeline can
+    fail the frame closed; neither changes the image."""
+
+    def detect_frame(self, image: Array) -> list[Detection]: ...
+
+
 def nms(boxes: Array, iou_threshold: float) -> Array:
     """Non-maximum suppression over rows ``[x1, y1, x2, y2, score]``; returns kept rows.
 

@@ -24,6 +24,7 @@ import av
 import av.error
 
 from gamyeon.errors import CorruptInputError, InputNotFoundError, InputUnreadableError, UnsupportedInputError
+from gamyeon.threads import threads_from_env
 from gamyeon.types import Array, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,17 @@ class VideoReader:
     """Opens a video, reads its first frame eagerly (to learn rotation, and to fail before any
     output exists when nothing decodes), then iterates frames and, optionally, audio packets."""
 
-    def __init__(self, path: str | Path, fps: Fraction | None = None, keep_audio: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        fps: Fraction | None = None,
+        keep_audio: bool = False,
+        *,
+        start_pts: int | None = None,
+        start_index: int = 0,
+    ) -> None:
+        """``start_pts``: seek to this keyframe first (chunks of a long file); earlier frames are
+        skipped, and the frame at ``start_pts`` is numbered ``start_index``."""
         self.path = Path(path)
         _check_readable(self.path)
         try:
@@ -86,6 +97,9 @@ class VideoReader:
             raise UnsupportedInputError(f"no video stream in {self.path}")
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
+        threads = threads_from_env()
+        if threads:
+            self.stream.codec_context.thread_count = threads
         self.audio = list(self.container.streams.audio) if keep_audio else []
         self.raw = self.container.format.name.split(",")[0] in RAW_FORMATS
         self.positional = self.container.format.name.split(",")[0] in POSITIONAL_FORMATS
@@ -104,6 +118,16 @@ class VideoReader:
         #: and a positional output container must take it off again (its reader adds it back)
         self.positional_shift = 0
         self.retimed = 0
+        self._start_pts, self._start_index = start_pts, start_index
+        if start_pts is not None:
+            if self.raw or self.positional:
+                self.close()
+                raise ValueError("seeking needs a container with timestamps")
+            try:
+                self.container.seek(start_pts, stream=self.stream, backward=True, any_frame=False)
+            except av.error.FFmpegError as err:
+                self.close()
+                raise CorruptInputError(f"cannot seek in {self.path}: {err}") from None
         self._items = self._iterate()
         # Everything read while looking for the first decodable frame, replayed by __iter__.
         self._head: list[DecodedFrame | AudioPacket] = []
@@ -143,7 +167,8 @@ class VideoReader:
         return dict(self.stream.metadata)
 
     def _iterate(self) -> Iterator[DecodedFrame | AudioPacket]:
-        index = 0
+        index = self._start_index
+        skip_before = self._start_pts  # a seek lands on the keyframe at or before the one asked for
         last_pts: int | None = None
         step = self._nominal_step()
 
@@ -186,7 +211,7 @@ class VideoReader:
                 try:
                     frames = packet.decode()
                 except av.error.FFmpegError as err:
-                    if packet.size == 0:
+                    if packet.size == 0 or (skip_before is not None and (packet.pts or 0) < skip_before):
                         continue
                     self.decode_errors += 1
                     log.warning(
@@ -198,6 +223,8 @@ class VideoReader:
                     continue
                 for frame in frames:
                     assert isinstance(frame, av.VideoFrame)  # a video packet decodes to video frames
+                    if skip_before is not None and frame.pts is not None and frame.pts < skip_before:
+                        continue  # decoded only as a reference for the frames from the start on
                     yield DecodedFrame(index, timed(frame_pts(frame)), frame)
                     index += 1
         except av.error.FFmpegError as err:

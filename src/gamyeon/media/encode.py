@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +22,7 @@ import numpy as np
 
 from gamyeon.errors import OutputError, UsageError
 from gamyeon.media.metadata import without_location
+from gamyeon.threads import threads_from_env
 from gamyeon.types import Array, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ class EncodeSettings:
     codec: str | None = None  # None: h264, or what the output container requires
     crf: int | None = None
     preset: str = "medium"
+    #: None: chosen from the codec and the source; "bgr0" with ffv1 stores RGB exactly (reveal --lossless)
+    pix_fmt: str | None = None
+    #: False: no B-frames, so decode order is presentation order (chunks of a long file, encoded
+    #: apart, then join with increasing decode timestamps whatever the frame timing)
+    b_frames: bool = True
 
     def resolve(self, suffix: str) -> tuple[str, str, int]:
         """(codec name, encoder, quality) for an output file with ``suffix``."""
@@ -115,18 +121,23 @@ class VideoWriter:
         self.stream: av.video.stream.VideoStream = stream
         self.stream.width = info.width
         self.stream.height = info.height
-        self.stream.pix_fmt = _pix_fmt(self.codec, info)
+        self.stream.pix_fmt = settings.pix_fmt or _pix_fmt(self.codec, info)
         self.stream.time_base = info.time_base
         cc = self.stream.codec_context
         cc.time_base = self._codec_time_base(info)
         cc.framerate = info.rate
+        threads = threads_from_env()
+        if threads:
+            cc.thread_count = threads
         opts: dict[str, object] = {}
         if self.codec == "h264":
             opts = {"crf": str(quality), "preset": settings.preset}
-            if fmt in {"avi", "h264"}:
+            if fmt in {"avi", "h264"} or not settings.b_frames:
                 cc.max_b_frames = 0  # these containers cannot store reordered timestamps
         elif self.codec == "hevc":
             opts = {"crf": str(quality), "preset": settings.preset, "x265-params": "log-level=error"}
+            if not settings.b_frames:
+                opts["x265-params"] = "log-level=error:bframes=0"
         elif self.codec == "vp9":
             opts = {"crf": str(quality), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
         elif self.codec == "mpeg4":
@@ -258,8 +269,10 @@ class ThreadedWriter:
 
     _STOP = object()
 
-    def __init__(self, writer: VideoWriter, depth: int = 8) -> None:
+    def __init__(self, writer: VideoWriter, depth: int = 8, keep: Callable[[int], bool] | None = None) -> None:
         self.writer = writer
+        #: which frames (by pts) to encode; None: all. A chunk of a long file encodes only its own.
+        self._keep = keep
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="gamyeon-encoder", daemon=True)
@@ -287,6 +300,8 @@ class ThreadedWriter:
 
     def write(self, image: Array | av.VideoFrame, pts: int) -> None:
         self._check()
+        if self._keep is not None and not self._keep(pts):
+            return
         self._queue.put((image, pts))
 
     def write_audio(self, packet: av.Packet[Any]) -> None:

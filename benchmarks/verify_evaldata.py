@@ -1,0 +1,210 @@
+"""Show on the shared dev set that ``gamyeon verify`` tells leaks from protection.
+
+For every dev video, for the dev face images as one folder, and for a clip panned over one dev
+photo (the dev videos' faces are too small to identify), three outputs are verified against the
+original with the installed CLI:
+
+- the untouched original (a byte copy): should be flagged wherever the detectors see faces;
+- gamyeon's default output (``gamyeon anonymize IN -o OUT``): should pass;
+- a light Gaussian blur (kernel 11) of the faces gamyeon found: should be flagged by the identity
+  attack where faces are large enough to identify.
+
+Everything is written to a temporary folder (``--work``), never into the repository: the dev set
+is for evaluation only. Run from the repository root:
+
+    .venv/bin/python benchmarks/verify_evaldata.py [--work DIR] [--sample auto|all|N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from benchlib.report import fmt, table
+from benchlib.verifybench import BLUR_KERNEL, GAMYEON, verify_figures, weak_blur
+
+log = logging.getLogger("verify-evaldata")
+
+DEV = Path("/work/shared/evaldata/dev")
+STILL_FOR_CLIP = "dlib__2008_001322.jpg"  # three faces of 76-90 px
+CLIP_FRAMES = 90
+CLIP_RATE = Fraction(30)
+
+
+def _run(argv: list[str], env: dict[str, str]) -> int:
+    log.info("$ %s", " ".join(argv))
+    return subprocess.run(argv, env=env, check=False, capture_output=True, text=True).returncode
+
+
+def _verify(
+    original: Path, anonymized: Path, work: Path, name: str, sample: str, env: dict[str, str]
+) -> dict[str, Any]:
+    data = work / f"{name}.verify.json"
+    code = _run(
+        [
+            str(GAMYEON),
+            "verify",
+            str(original),
+            str(anonymized),
+            "--sample",
+            sample,
+            "--report",
+            str(work / f"{name}.verify.html"),
+            "--json",
+            str(data),
+            "-q",
+        ],
+        env,
+    )
+    if code not in (0, 1):
+        return {"error": f"exit {code}"}
+    return {**verify_figures(data), "exit": code}
+
+
+def _blur_images(originals: Path, anonymized: Path, dst: Path) -> None:
+    """The dev stills with kernel-11 blur on the face boxes gamyeon found in each."""
+    from gamyeon.annotations import read_jsonl
+    from gamyeon.types import Box
+
+    dst.mkdir(parents=True, exist_ok=True)
+    for src in sorted(originals.iterdir()):
+        image = cv2.imread(str(src), cv2.IMREAD_COLOR)
+        height, width = image.shape[:2]
+        regions = anonymized / (src.name + ".regions.jsonl")
+        for line in read_jsonl(regions):
+            for region in line["regions"]:
+                x1, y1, x2, y2 = Box(*region["box"]).pixel_bounds(width, height)
+                if x2 > x1 and y2 > y1:
+                    k = BLUR_KERNEL
+                    image[y1:y2, x1:x2] = cv2.GaussianBlur(np.ascontiguousarray(image[y1:y2, x1:x2]), (k, k), 0)
+        cv2.imwrite(str(dst / src.name), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+
+
+def _three_cases(
+    name: str,
+    video: Path,
+    work: Path,
+    sample: str,
+    env: dict[str, str],
+    add: Callable[[str, str, dict[str, Any]], None],
+) -> None:
+    """Verify the untouched copy, gamyeon's default output and the light blur of ``video``."""
+    from gamyeon.media.decode import VideoReader
+
+    stem = video.stem
+    untouched = work / f"{stem}.untouched{video.suffix}"
+    shutil.copyfile(video, untouched)
+    add(name, "untouched", _verify(video, untouched, work, f"{stem}.untouched", sample, env))
+    anon = work / f"{stem}.gamyeon.mp4"
+    fps = ["--fps", "25"] if video.suffix == ".h264" else []
+    if _run([str(GAMYEON), "anonymize", str(video), "-o", str(anon), "-q", *fps], env) != 0:
+        add(name, "gamyeon default", {"error": "anonymize failed"})
+        return
+    add(name, "gamyeon default", _verify(video, anon, work, f"{stem}.gamyeon", sample, env))
+    with VideoReader(anon) as reader:
+        rate = reader.info.rate
+    blurred = work / f"{stem}.blur{BLUR_KERNEL}.mp4"
+    weak_blur(video, Path(f"{anon}.regions.jsonl"), blurred, rate)
+    add(name, f"blur k={BLUR_KERNEL}", _verify(video, blurred, work, f"{stem}.blur", sample, env))
+
+
+def _pan(photo: np.ndarray, frames: int) -> Iterator[np.ndarray]:
+    """A slow pan and zoom (1.0x to 1.25x) over ``photo`` at its own size, like the demo clip."""
+    height, width = photo.shape[0] // 2 * 2, photo.shape[1] // 2 * 2  # H.264 4:2:0 needs even sizes
+    for i in range(frames):
+        t = i / max(1, frames - 1)
+        zoom = 1.0 + 0.25 * t
+        m = np.array([[zoom, 0, -0.1 * width * t], [0, zoom, -0.05 * height * t]], dtype=np.float32)
+        yield np.asarray(cv2.warpAffine(photo, m, (width, height), flags=cv2.INTER_LINEAR, borderValue=(128, 128, 128)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work", type=Path, help="scratch folder (default: a new temporary folder)")
+    p.add_argument("--sample", default="auto", help="verify --sample for the videos (default: auto)")
+    p.add_argument("--dev", type=Path, default=DEV)
+    p.add_argument("--parts", default="videos,stills,clip", help="what to run (default: videos,stills,clip)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if not args.dev.is_dir():
+        log.error("%s not found", args.dev)
+        return 2
+    work = args.work or Path(tempfile.mkdtemp(prefix="gamyeon-verify-evaldata-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, GAMYEON_KEY_DIR=str(work / "keys"))
+    rows: list[list[object]] = []
+
+    def add(name: str, case: str, fig: dict[str, Any]) -> None:
+        if "error" in fig:
+            rows.append([name, case, None, None, None, None, fig["error"]])
+            return
+        rows.append(
+            [
+                name,
+                case,
+                f"{fig['leaks']}/{fig['faces']}",
+                f"{fig['leaky_frames']}/{fig['frames_scanned']}",
+                f"{fig['reidentifiable']}/{fig['identity_tested']}",
+                fmt(fig["min_distance"], 3),
+                "pass" if fig["passed"] else "FLAGGED",
+            ]
+        )
+
+    parts = set(args.parts.split(","))
+    for video in sorted((args.dev / "videos").iterdir()) if "videos" in parts else []:
+        _three_cases(video.stem, video, work, args.sample, env, add)
+
+    stills = args.dev / "images" / "faces"
+    if stills.is_dir() and "stills" in parts:
+        copy = work / "stills.untouched"
+        shutil.copytree(stills, copy, dirs_exist_ok=True)
+        add("dev face stills (8)", "untouched", _verify(stills, copy, work, "stills.untouched", "auto", env))
+        anon_dir = work / "stills.gamyeon"
+        if _run([str(GAMYEON), "anonymize", str(stills), "-o", str(anon_dir), "-q"], env) == 0:
+            add(
+                "dev face stills (8)", "gamyeon default", _verify(stills, anon_dir, work, "stills.gamyeon", "auto", env)
+            )
+            blurred_dir = work / "stills.blur"
+            _blur_images(stills, anon_dir, blurred_dir)
+            add(
+                "dev face stills (8)",
+                f"blur k={BLUR_KERNEL}",
+                _verify(stills, blurred_dir, work, "stills.blur", "auto", env),
+            )
+    still = stills / STILL_FOR_CLIP
+    if still.is_file() and "clip" in parts:
+        # the dev videos' faces are too small to identify; a clip panned over a dev photo with
+        # faces of 76-90 px shows the identity attack on video with real third-party faces
+        clip = work / f"{still.stem}.pan.mp4"
+        from gamyeon.media.encode import write_clip
+
+        write_clip(clip, _pan(cv2.cvtColor(cv2.imread(str(still)), cv2.COLOR_BGR2RGB), CLIP_FRAMES), CLIP_RATE)
+        name = f"clip panned over {still.name} ({CLIP_FRAMES} frames)"
+        _three_cases(name, clip, work, args.sample, env, add)
+    headers = [
+        "input",
+        "output verified",
+        "leaks / faces",
+        "leaky / examined frames",
+        "re-identifiable / tested",
+        "min distance",
+        "verdict",
+    ]
+    sys.stdout.write(table(headers, rows) + "\n")
+    log.info("reports in %s", work)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

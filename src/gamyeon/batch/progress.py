@@ -1,0 +1,87 @@
+"""One progress bar for a whole batch: files done, frames, fps and ETA (rich, on stderr).
+
+The frame total grows while files are opened (a worker reports each file's frame count when it
+starts it); until every file has been seen, the total is extrapolated from the average of those
+seen, so the ETA is meaningful from the first minute of a long batch.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from gamyeon.progress import FpsColumn
+
+
+class BatchBar:
+    def __init__(self, quiet: bool, files: int) -> None:
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.files = files
+        self.done = 0
+        self.failed = 0
+        self._totals: dict[str, int] = {}  # per file: frames, as announced or, once finished, as done
+        self._advanced: dict[str, int] = {}
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("frames"),
+            FpsColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not self.enabled,
+            transient=False,
+        )
+        self._task: TaskID = self._progress.add_task(self._describe(), total=None)
+
+    def __enter__(self) -> BatchBar:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.__exit__(exc_type, exc, tb)
+
+    def _describe(self) -> str:
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"files {self.done + self.failed}/{self.files}{failed}"
+
+    def _estimate(self) -> int | None:
+        if not self._totals:
+            return None
+        known = sum(self._totals.values())
+        average = known / len(self._totals)
+        return round(known + average * max(0, self.files - len(self._totals)))
+
+    def add_total(self, key: str, frames: int) -> None:
+        """File ``key`` has ``frames`` frames (0: its container does not say)."""
+        if frames > 0:
+            self._totals[key] = frames
+            self._progress.update(self._task, total=self._estimate())
+
+    def advance(self, key: str, frames: int) -> None:
+        self._advanced[key] = self._advanced.get(key, 0) + frames
+        self._progress.advance(self._task, frames)
+
+    def file_finished(self, key: str, frames: int | None) -> None:
+        """``key`` is done with ``frames`` frames, or failed (None) after the frames it got through."""
+        if frames is None:
+            self.failed += 1
+        else:
+            self.done += 1
+        self._totals[key] = self._advanced.get(key, 0) if frames is None else frames
+        self._progress.update(self._task, description=self._describe(), total=self._estimate())

@@ -1,0 +1,408 @@
+"""What a batch worker runs: a whole file, one chunk of a long video, or the join of its chunks.
+
+The same three functions run in local worker processes and in Ray tasks. Each returns a plain
+value (``FileResult``, ``ChunkPlan``, ``ChunkResult``) or a ``Failure`` with a one-line error: a
+bad file never raises into the parent. Outputs are written under temporary names and renamed when
+complete (``files.atomic_outputs``); chunk parts too, with their record written last, so a part
+whose record exists is complete and is reused by a re-run.
+
+A worker loads the face model once (``_detector``) and limits its threads (``configure``) so that
+N workers share the cores instead of each starting one thread per core. Progress goes back as
+frame counts through a queue, at most a few messages per second; cancellation (Ctrl-C in the
+parent, or the parent gone) is checked on every frame and unwinds through the atomic outputs,
+so nothing partial stays under a final name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from gamyeon.annotations import export_coco, export_mot
+from gamyeon.batch import chunks as join
+from gamyeon.batch.plan import chunk_plan
+from gamyeon.batch.spec import ChunkPlan, ChunkResult, Failure, FileResult, FileTask, one_line
+from gamyeon.detect.centerface import CenterFace
+from gamyeon.detect.faces import FaceDetector
+from gamyeon.errors import GamyeonError
+from gamyeon.files import atomic_outputs, is_image, sha256_file
+from gamyeon.keys import MasterKey, read_key
+from gamyeon.options import Options
+from gamyeon.pipeline import anonymize_image, anonymize_video
+from gamyeon.pseudonym import Pseudonymizer
+from gamyeon.threads import limit_process_threads
+from gamyeon.types import Summary
+
+log = logging.getLogger(__name__)
+
+#: seconds between progress messages from one worker
+REPORT_EVERY = 0.3
+
+T = TypeVar("T")
+
+
+class Cancelled(KeyboardInterrupt):
+    """The batch is stopping (Ctrl-C, or the parent is gone): abandon the current file."""
+
+
+class Sink(Protocol):
+    def put(self, item: Any) -> Any: ...
+
+
+class Flag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass(slots=True)
+class WorkerContext:
+    """Per worker process: where progress goes and how to tell that the batch is stopping."""
+
+    sink: Sink | None = None
+    stop: Flag | None = None
+    parent_pid: int | None = None  # local workers: stop when re-parented (the parent was killed)
+    detectors: dict[tuple[str, float], FaceDetector] = field(default_factory=dict)
+    keys: dict[str, MasterKey] = field(default_factory=dict)
+    configured: bool = False
+
+
+_CONTEXT = WorkerContext()
+
+
+def configure(threads: int, sink: Sink | None, stop: Flag | None, parent_pid: int | None, level: int) -> None:
+    """Set up this process as a batch worker (process-pool initializer; Ray calls it per task)."""
+    _CONTEXT.sink, _CONTEXT.stop, _CONTEXT.parent_pid = sink, stop, parent_pid
+    if _CONTEXT.configured:
+        return
+    _CONTEXT.configured = True
+    limit_process_threads(threads)
+    root = logging.getLogger("gamyeon")
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("gamyeon: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("norfair", "libav"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def ignore_interrupts() -> None:
+    """Local workers leave Ctrl-C to the parent, which stops them through the stop flag (so that
+    the terminal's SIGINT to the whole process group does not print a traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def init_local_worker(threads: int, sink: Sink, stop: Flag, parent_pid: int, level: int) -> None:
+    ignore_interrupts()
+    configure(threads, sink, stop, parent_pid, level)
+
+
+class Reporter:
+    """Counts frames for the parent's progress bar and raises ``Cancelled`` when asked to stop."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self._pending = 0
+        self._last = time.monotonic()
+
+    def check(self) -> None:
+        ctx = _CONTEXT
+        if ctx.stop is not None and ctx.stop.is_set():
+            raise Cancelled()
+        if ctx.parent_pid is not None and os.getppid() != ctx.parent_pid:
+            raise Cancelled()
+
+    def send(self, kind: str, value: int) -> None:
+        if _CONTEXT.sink is not None:
+            _CONTEXT.sink.put((kind, self.key, value))
+
+    def frames(self, n: int = 1) -> None:
+        self.check()
+        self._pending += n
+        now = time.monotonic()
+        if now - self._last >= REPORT_EVERY:
+            self.flush()
+            self._last = now
+
+    def flush(self) -> None:
+        if self._pending:
+            self.send("frames", self._pending)
+            self._pending = 0
+
+
+def _detector(options: Options) -> FaceDetector:
+    threshold = min(options.policy.for_kind(k).threshold for k in options.kinds)
+    key = (str(options.face_model or ""), threshold)
+    if key not in _CONTEXT.detectors:
+        _CONTEXT.detectors[key] = FaceDetector(CenterFace(options.face_model), threshold=threshold)
+    return _CONTEXT.detectors[key]
+
+
+def _key(path: str) -> MasterKey:
+    if path not in _CONTEXT.keys:
+        _CONTEXT.keys[path] = read_key(Path(path))
+    return _CONTEXT.keys[path]
+
+
+def _guard(what: str, run: Callable[[], T]) -> T | Failure:
+    """Run one task; user errors and bugs become a ``Failure`` (the batch goes on)."""
+    try:
+        return run()
+    except GamyeonError as err:
+        return Failure(one_line(str(err)))
+    except MemoryError:
+        return Failure("out of memory")
+    except Exception as err:  # one bad file must not stop the batch; the traceback goes to the debug log
+        log.debug("%s failed", what, exc_info=True)
+        return Failure(one_line(f"internal error: {type(err).__name__}: {err}"))
+
+
+# ----------------------------------------------------------------------------- whole files
+
+
+def prepare(task: FileTask) -> FileResult | ChunkPlan | Failure:
+    """Process a file whole, or, for a long video, plan its chunks (then ``run_chunk`` and
+    ``join_chunks`` do the rest)."""
+    return _guard(task.relative, lambda: _prepare(task))
+
+
+def _identity(task: FileTask) -> dict[str, object]:
+    stat = os.stat(task.source)
+    o = task.options
+    return {
+        "source": task.source,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "settings": settings_digest(o),
+        "chunk_seconds": task.chunk_seconds,
+        "overlap_seconds": task.overlap_seconds,
+    }
+
+
+def settings_digest(options: Options) -> str:
+    """What in ``options`` changes the pixels or annotations of an output (not keys, not UI)."""
+    e = options.encode
+    payload = {
+        "kinds": list(options.kinds),
+        "policy": options.policy.describe(),
+        "detect_every": options.detect_every,
+        "small_faces": options.small_faces,
+        "encode": [e.codec, e.crf, e.preset, e.pix_fmt],
+        "keep_audio": options.keep_audio,
+        "keep_metadata": options.keep_metadata,
+        "fps": None if options.fps is None else str(options.fps),
+        "exports": list(options.exports),
+        "face_model": None if options.face_model is None else str(options.face_model),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _prepare(task: FileTask) -> FileResult | ChunkPlan:
+    reporter = Reporter(task.relative)
+    reporter.check()
+    source = Path(task.source)
+    plan = None
+    if source.is_file():
+        plan = chunk_plan(source, task.chunk_seconds, task.overlap_seconds, _identity(task))
+    if plan is not None:
+        reporter.send("total", plan.frames)
+        _claim_work_dir(Path(task.work_dir), plan)
+        return plan
+    return _whole(task, reporter)
+
+
+def _whole(task: FileTask, reporter: Reporter) -> FileResult:
+    """The file in one go: the same steps as ``gamyeon anonymize`` for one file of a folder."""
+    options = task.options
+    faces = _detector(options)
+    pseudonyms = Pseudonymizer(_key(task.key_file), task.dataset_id)
+    source, output = Path(task.source), Path(task.output)
+    summary = Summary(input=task.source, output=task.output, annotations=str(task.annotations()))
+    summary.dataset_id = task.dataset_id
+
+    def track_id(kind: str, track: int) -> str:
+        return pseudonyms.track_id(task.relative, kind, track)
+
+    def on_info(total: int | None) -> None:
+        reporter.send("total", total or 0)
+
+    exports = task.exports()
+    with atomic_outputs(output, task.annotations(), *exports) as temps:
+        out_tmp, notes_tmp, *export_tmps = temps
+        common: dict[str, Any] = dict(
+            suffix=task.suffix, options=options, faces=faces, track_ids=track_id, summary=summary
+        )
+        if is_image(source):
+            on_info(1)
+            anonymize_image(source, out_tmp, notes_tmp, progress=reporter.frames, **common)
+        else:
+            anonymize_video(source, out_tmp, notes_tmp, progress=reporter.frames, on_info=on_info, **common)
+        reporter.flush()
+        _exports(task, notes_tmp, export_tmps, summary.width, summary.height)
+        digest = sha256_file(out_tmp)
+    return FileResult(
+        frames=summary.frames,
+        faces=summary.tracks.get("face", 0),
+        regions=sum(summary.regions.values()),
+        fail_closed_frames=summary.fail_closed_frames,
+        seconds=summary.seconds,
+        sha256=digest,
+        chunks=1,
+    )
+
+
+def _exports(task: FileTask, notes: Path, temps: list[Path], width: int, height: int) -> None:
+    for fmt, tmp in zip(task.options.exports, temps, strict=True):
+        if fmt == "mot":
+            export_mot(notes, tmp)
+        else:
+            export_coco(
+                notes,
+                tmp,
+                file_name=Path(task.output).name,
+                width=width,
+                height=height,
+                info={"dataset_id": task.dataset_id, "description": "gamyeon pseudonymized regions"},
+            )
+
+
+# ----------------------------------------------------------------------------------- chunks
+
+PLAN_NAME = "plan.json"
+
+
+def _claim_work_dir(work: Path, plan: ChunkPlan) -> None:
+    """Make ``work`` hold parts of ``plan`` only: parts of another plan (the file or the settings
+    changed since an interrupted run) are removed."""
+    marker = work / PLAN_NAME
+    try:
+        if json.loads(marker.read_text(encoding="utf-8")).get("digest") == plan.digest:
+            return
+    except (OSError, ValueError):
+        pass
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    marker.write_text(json.dumps({"digest": plan.digest, "chunks": len(plan.chunks)}), encoding="utf-8")
+
+
+def part_paths(task: FileTask, index: int) -> tuple[Path, Path, Path]:
+    """(video, regions, record) of chunk ``index``; the record is written last."""
+    video = Path(task.work_dir) / f"chunk-{index:05d}{task.suffix}"
+    return video, video.with_name(video.name + ".regions.jsonl"), video.with_name(video.name + ".json")
+
+
+def run_chunk(task: FileTask, plan: ChunkPlan, index: int) -> ChunkResult | Failure:
+    """Process chunk ``index`` of ``plan`` into the file's work folder (reused if already there)."""
+    return _guard(f"{task.relative} chunk {index}", lambda: _run_chunk(task, plan, index))
+
+
+def _run_chunk(task: FileTask, plan: ChunkPlan, index: int) -> ChunkResult:
+    reporter = Reporter(task.relative)
+    reporter.check()
+    chunk = plan.chunks[index]
+    own = (chunk.end_index if chunk.end_index is not None else plan.frames) - chunk.start_index
+    video, notes, record = part_paths(task, index)
+    try:
+        done = json.loads(record.read_text(encoding="utf-8"))
+        if done.get("digest") == plan.digest and video.is_file() and notes.is_file():
+            reporter.send("frames", own)
+            return ChunkResult(index, int(done["frames"]), 0.0, int(done["width"]), int(done["height"]))
+    except (OSError, ValueError, KeyError):
+        pass
+    options = dataclasses.replace(
+        task.options,
+        keep_audio=False,  # copied once from the source at the join
+        keep_metadata=False,
+        encode=dataclasses.replace(task.options.encode, b_frames=False),
+    )
+    summary = Summary(input=task.source, output=str(video))
+    seen = 0
+
+    def progress(n: int) -> None:
+        # frames are finished in order from warm_index; report only the chunk's own
+        nonlocal seen
+        before = seen
+        seen += n
+        mine = min(seen, chunk.start_index - chunk.warm_index + own) - max(before, chunk.start_index - chunk.warm_index)
+        reporter.frames(max(0, mine))
+
+    with atomic_outputs(video, notes, record) as (video_tmp, notes_tmp, record_tmp):
+        anonymize_video(
+            Path(task.source),
+            video_tmp,
+            notes_tmp,
+            suffix=task.suffix,
+            options=options,
+            faces=_detector(options),
+            track_ids=lambda _kind, track: str(track),  # local ids; linked and pseudonymized at the join
+            summary=summary,
+            progress=progress,
+            frames=chunk.frame_range(),
+        )
+        reporter.flush()
+        facts = {
+            "digest": plan.digest,
+            "frames": own,
+            "width": summary.width,
+            "height": summary.height,
+            "seconds": round(summary.seconds, 3),
+        }
+        record_tmp.write_text(json.dumps(facts), encoding="utf-8")
+    return ChunkResult(index, own, summary.seconds, summary.width, summary.height)
+
+
+def join_chunks(task: FileTask, plan: ChunkPlan, parts: tuple[ChunkResult, ...]) -> FileResult | Failure:
+    """Join the parts of ``plan`` into the final output and annotations (see ``chunks``)."""
+    return _guard(f"{task.relative} join", lambda: _join(task, plan, parts))
+
+
+def _join(task: FileTask, plan: ChunkPlan, parts: tuple[ChunkResult, ...]) -> FileResult:
+    Reporter(task.relative).check()
+    started = time.perf_counter()
+    pseudonyms = Pseudonymizer(_key(task.key_file), task.dataset_id)
+    paths = [part_paths(task, c.index) for c in plan.chunks]
+    frames = [p.frames for p in sorted(parts, key=lambda p: p.index)]
+    width, height = parts[0].width, parts[0].height
+    exports = task.exports()
+    with atomic_outputs(Path(task.output), task.annotations(), *exports) as temps:
+        out_tmp, notes_tmp, *export_tmps = temps
+        join.remux(
+            [p[0] for p in paths],
+            frames,
+            out_tmp,
+            suffix=task.suffix,
+            source=Path(task.source),
+            keep_audio=task.options.keep_audio,
+            keep_metadata=task.options.keep_metadata,
+        )
+        stats = join.merge_annotations(
+            plan.chunks,
+            [p[1] for p in paths],
+            notes_tmp,
+            lambda kind, track: pseudonyms.track_id(task.relative, kind, track),
+        )
+        if stats.frames != plan.frames:
+            raise join.ChunkJoinError(f"the chunks hold {stats.frames} frames, the file {plan.frames}")
+        _exports(task, notes_tmp, export_tmps, width, height)
+        digest = sha256_file(out_tmp)
+    shutil.rmtree(task.work_dir, ignore_errors=True)
+    return FileResult(
+        frames=stats.frames,
+        faces=stats.faces,
+        regions=stats.regions,
+        fail_closed_frames=stats.fail_closed_frames,
+        seconds=sum(p.seconds for p in parts) + time.perf_counter() - started,
+        sha256=digest,
+        chunks=len(plan.chunks),
+    )

@@ -1,0 +1,218 @@
+"""Text regions and licence plates from the PP-OCRv6 text *detection* network on ONNX Runtime.
+
+The network (PaddleOCR's DB, "Differentiable Binarization", as shipped in PyPI's ``rapidocr``
+3.10.0, Apache-2.0) turns an image into a per-pixel text probability map. The post-processing
+here is the DB reference one (threshold -> contours -> minimum-area rectangles scored by their
+mean probability -> "unclip" grown by ``area * ratio / perimeter``), written with OpenCV only.
+Recognition is never run: gamyeon finds where text is, never what it says, and stores nothing
+of it.
+
+No dedicated plate detector ships in any package gamyeon may use, so plates are text lines of a
+plate's shape: a rectangle of a few characters, wider than tall (``is_plate_like``), grown to the
+plate around them (border, state name, frame). Everything else is ``text`` (signs, name tags,
+screens) and is masked only when the ``text`` kind is selected.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from gamyeon.detect.base import nms
+from gamyeon.detect.onnx import session
+from gamyeon.errors import ModelError
+from gamyeon.types import Array, Box, Detection
+
+PLATE = "plate"
+TEXT = "text"
+MEAN = np.float32(0.5 * 255.0)
+STD = np.float32(0.5 * 255.0)
+#: DB post-processing as configured by rapidocr 3.10 for this model
+BIN_THRESHOLD = 0.3
+UNCLIP_RATIO = 1.6
+MAX_CANDIDATES = 1000
+MIN_SIDE = 3.0
+MERGE_IOU = 0.5
+#: a plate's text line: long side / short side (one-line plates 2-5, two-line or squat ones ~1.6)
+PLATE_ASPECT = (1.6, 7.0)
+#: most rotation a plate text line may have in the picture, degrees
+PLATE_MAX_TILT = 30.0
+#: the plate around its text line, as a multiple of the line's width and height
+PLATE_GROW = (1.25, 2.0)
+#: a plate's text line is a small part of the picture: at most this share of the longer side
+PLATE_MAX_SHARE = 0.5
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("gamyeon.models").joinpath("ppocrv6_det_small.onnx")))
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """One text region: its axis-aligned box and the rotated rectangle it came from (pixels)."""
+
+    box: Box
+    score: float
+    long_side: float
+    short_side: float
+    tilt: float  # degrees between the long side and the horizontal, 0..90
+
+
+class PpOcrDet:
+    """The PP-OCR DB text detection network. Input ``x``: ``[B, 3, H, W]`` float, H and W
+    multiples of 32, RGB scaled to [-1, 1]; output: ``[B, 1, H, W]`` text probability."""
+
+    def __init__(self, path: Path | None = None, threads: int | None = None) -> None:
+        self.path = path or default_model_path()
+        self.session = session(self.path, threads)
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] != 3:
+            raise ModelError(
+                f"{self.path} does not have a DB text detector's layout: expected one [B, 3, H, W] input and "
+                f"one output, got {[(i.name, i.shape) for i in inputs]} -> {[o.name for o in outputs]}"
+            )
+        self.input = inputs[0].name
+
+    def probability(self, image: Array, factor: float) -> Array:
+        """The text probability map of ``image`` seen at ``factor`` x its size (map pixels are
+        ``image`` pixels times the returned map's size / the image's size)."""
+        height, width = image.shape[:2]
+        sw = max(32, round(width * factor / 32) * 32)
+        sh = max(32, round(height * factor / 32) * 32)
+        src = image if image.flags["C_CONTIGUOUS"] else np.ascontiguousarray(image)
+        interp = cv2.INTER_AREA if sw < width else cv2.INTER_LINEAR
+        resized = cv2.resize(src, (sw, sh), interpolation=interp) if (sw, sh) != (width, height) else src
+        blob = ((resized.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)[None]
+        (prob,) = self.session.run(None, {self.input: np.ascontiguousarray(blob)})
+        return np.asarray(prob[0, 0], dtype=np.float32)
+
+    def lines(self, image: Array, factor: float, threshold: float) -> list[TextLine]:
+        """Text lines of ``image`` seen at ``factor`` x, in ``image`` pixels."""
+        prob = self.probability(image, factor)
+        height, width = image.shape[:2]
+        return db_lines(prob, width / prob.shape[1], height / prob.shape[0], threshold)
+
+
+def db_lines(prob: Array, sx: float, sy: float, box_threshold: float) -> list[TextLine]:
+    """DB post-processing: probability map -> text lines, scaled by ``sx``/``sy`` to image pixels."""
+    binary = (prob > BIN_THRESHOLD).astype(np.uint8)
+    bitmap: Array = cv2.dilate(binary, np.ones((2, 2), dtype=np.uint8))
+    contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    out: list[TextLine] = []
+    for contour in contours[:MAX_CANDIDATES]:
+        (cx, cy), (w, h), angle = cv2.minAreaRect(contour)
+        if min(w, h) < MIN_SIDE:
+            continue
+        corners = cv2.boxPoints(((cx, cy), (w, h), angle))
+        score = box_score(prob, corners)
+        if score < box_threshold:
+            continue
+        # unclip: DB's kernels are shrunk text; grow by area * ratio / perimeter on every side
+        distance = w * h * UNCLIP_RATIO / (2.0 * (w + h))
+        w, h = w + 2.0 * distance, h + 2.0 * distance
+        if min(w, h) < MIN_SIDE + 2:
+            continue
+        corners = cv2.boxPoints(((cx, cy), (w, h), angle))
+        xs, ys = corners[:, 0] * sx, corners[:, 1] * sy
+        box = Box(float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+        # the long side's direction, in image pixels (sx and sy may differ slightly)
+        theta = math.radians(angle)
+        wx, wy = w * math.cos(theta) * sx, w * math.sin(theta) * sy
+        hx, hy = -h * math.sin(theta) * sx, h * math.cos(theta) * sy
+        side_w, side_h = math.hypot(wx, wy), math.hypot(hx, hy)
+        if side_w >= side_h:
+            long_side, short_side, lx, ly = side_w, side_h, wx, wy
+        else:
+            long_side, short_side, lx, ly = side_h, side_w, hx, hy
+        tilt = math.degrees(math.atan2(abs(ly), abs(lx)))
+        out.append(TextLine(box, float(score), long_side, short_side, tilt))
+    return out
+
+
+def box_score(prob: Array, corners: Array) -> float:
+    """Mean probability inside the rotated rectangle ``corners`` (DB's "fast" score)."""
+    height, width = prob.shape
+    x1 = int(np.clip(np.floor(corners[:, 0].min()), 0, width - 1))
+    x2 = int(np.clip(np.ceil(corners[:, 0].max()), 0, width - 1))
+    y1 = int(np.clip(np.floor(corners[:, 1].min()), 0, height - 1))
+    y2 = int(np.clip(np.ceil(corners[:, 1].max()), 0, height - 1))
+    mask = np.zeros((y2 - y1 + 1, x2 - x1 + 1), dtype=np.uint8)
+    shifted: Array = (corners - np.array([x1, y1], dtype=np.float32)).astype(np.int32)
+    cv2.fillPoly(mask, [shifted], 1)
+    return float(cv2.mean(prob[y1 : y2 + 1, x1 : x2 + 1], mask)[0])
+
+
+def is_plate_like(line: TextLine, width: int, height: int) -> bool:
+    """A text line that could be the characters of a licence plate: a short line of a few
+    characters, not too tilted, small in the picture."""
+    aspect = line.long_side / max(line.short_side, 1e-6)
+    return (
+        PLATE_ASPECT[0] <= aspect <= PLATE_ASPECT[1]
+        and line.tilt <= PLATE_MAX_TILT
+        and line.long_side <= PLATE_MAX_SHARE * max(width, height)
+    )
+
+
+def plate_box(line: TextLine) -> Box:
+    """The plate around a plate-like text line: the line grown to the plate's border."""
+    gx, gy = PLATE_GROW
+    cx, cy = line.box.center
+    # grow the line's own sides, then take the axis-aligned box of the tilted result
+    theta = math.radians(line.tilt)
+    lw, lh = line.long_side * gx, line.short_side * gy
+    half_w = (lw * math.cos(theta) + lh * math.sin(theta)) / 2.0
+    half_h = (lw * math.sin(theta) + lh * math.cos(theta)) / 2.0
+    return Box(cx - half_w, cy - half_h, cx + half_w, cy + half_h).union(line.box)
+
+
+class TextDetector:
+    """Plates and/or other text on upright RGB images.
+
+    ``kinds`` says what to report: ``plate`` (plate-like lines, grown to the plate) and/or
+    ``text`` (every other line; every line when plates are not asked for).
+    """
+
+    def __init__(self, model: PpOcrDet, kinds: tuple[str, ...], threshold: float = 0.5, frame_side: int = 960) -> None:
+        unknown = set(kinds) - {PLATE, TEXT}
+        if unknown or not kinds:
+            raise ValueError(f"TextDetector kinds must be some of {[PLATE, TEXT]}, got {kinds}")
+        self.model = model
+        self.kinds = kinds
+        self.threshold = threshold
+        self.frame_side = frame_side
+
+    def classify(self, lines: list[TextLine], width: int, height: int) -> list[Detection]:
+        rows: dict[str, list[list[float]]] = {PLATE: [], TEXT: []}
+        for line in lines:
+            if PLATE in self.kinds and is_plate_like(line, width, height):
+                b = plate_box(line)
+                rows[PLATE].append([b.x1, b.y1, b.x2, b.y2, line.score])
+            elif TEXT in self.kinds:
+                b = line.box
+                rows[TEXT].append([b.x1, b.y1, b.x2, b.y2, line.score])
+        out: list[Detection] = []
+        for kind, kind_rows in rows.items():
+            if kind_rows:
+                kept = nms(np.asarray(kind_rows, dtype=np.float32), MERGE_IOU)
+                out.extend(Detection(kind, Box(*(float(v) for v in r[:4])), float(r[4])) for r in kept.tolist())
+        return out
+
+    def detect_frame(self, image: Array) -> list[Detection]:
+        """One pass over a video frame, its longer side at most ``frame_side`` pixels (the DB
+        network costs ~0.25 s at 960 x 544 on two CPU cores)."""
+        height, width = image.shape[:2]
+        factor = min(1.0, self.frame_side / max(width, height))
+        return self.classify(self.model.lines(image, factor, self.threshold), width, height)
+
+    def detect(self, image: Array) -> list[Detection]:
+        """Still images: the shorter side seen at >= 736 px as rapidocr does (small text), capped
+        so the input stays under ~2.4 megapixels."""
+        height, width = image.shape[:2]
+        factor = max(1.0, 736.0 / min(width, height))
+        factor = min(factor, math.sqrt(2_400_000 / (width * height)))
+        return self.classify(self.model.lines(image, factor, self.threshold), width, height)

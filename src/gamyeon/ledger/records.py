@@ -1,0 +1,137 @@
+"""What a processing record says (PIPA Art. 28-4: purpose, recipients, period of each processing),
+and the questions asked of the ledger afterwards: unfinished runs and datasets past retention.
+
+Record actions: ``anonymize.start`` / ``anonymize.finish`` bracket a run (a start without a finish
+is a run that was killed); ``anonymize``, ``seal`` and ``export`` are written per output file
+before it is moved into place, so no output exists without its record; ``reveal``, ``verify``,
+``destroy`` and ``destroyed`` (outputs destroyed by hand) follow the commands of those names.
+Keys are identified by fingerprint only, never by their bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from gamyeon.errors import UsageError
+from gamyeon.files import sha256_file
+from gamyeon.ledger.chain import Record
+
+BASES = ("statistics", "research", "public-record", "consent", "law")
+
+
+@dataclass(frozen=True, slots=True)
+class Processing:
+    """Why and for whom data is processed, and until when it may be kept; ``ledger`` is where
+    the records go (a path or URL; None: the default ledger)."""
+
+    purpose: str | None = None
+    basis: str | None = None
+    recipient: str | None = None
+    retain_until: date | None = None
+    ledger: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.basis is not None and self.basis not in BASES:
+            raise UsageError(f"--basis: expected one of {', '.join(BASES)}, got {self.basis!r}")
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "basis": self.basis,
+            "recipient": self.recipient,
+            "retain_until": None if self.retain_until is None else self.retain_until.isoformat(),
+        }
+
+
+def retention(until: str | None, days: int | None) -> date | None:
+    """The retention deadline from ``--retain-until YYYY-MM-DD`` or ``--retain-days N``."""
+    if until is not None and days is not None:
+        raise UsageError("give --retain-until or --retain-days, not both")
+    if days is not None:
+        if days < 1:
+            raise UsageError(f"--retain-days: expected a positive number of days, got {days}")
+        return datetime.now(UTC).date() + timedelta(days=days)
+    if until is None:
+        return None
+    try:
+        return date.fromisoformat(until)
+    except ValueError:
+        raise UsageError(f"--retain-until: expected a date like 2029-12-31, got {until!r}") from None
+
+
+@cache
+def model_digest(path: Path) -> str:
+    """SHA-256 of a model file, once per process (records name the exact weights used)."""
+    return sha256_file(path)
+
+
+def file_facts(path: Path, final: Path | None = None) -> dict[str, Any]:
+    """Path (the final name), size and SHA-256 of a file (possibly still at a temporary name)."""
+    return {"path": str((final or path).resolve()), "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    run_id: str
+    started: Record
+
+
+def unfinished_runs(records: Iterable[Record]) -> list[Unfinished]:
+    """Runs with a start record and no finish record: killed, crashed or still running."""
+    open_runs: dict[str, Record] = {}
+    for rec in records:
+        run = rec.payload.get("run_id")
+        if not isinstance(run, str):
+            continue
+        if rec.action.endswith(".start"):
+            open_runs[run] = rec
+        elif rec.action.endswith(".finish"):
+            open_runs.pop(run, None)
+    return [Unfinished(run, rec) for run, rec in open_runs.items()]
+
+
+@dataclass(slots=True)
+class Due:
+    dataset_id: str
+    retain_until: date
+    vaults: list[str]
+    outputs: list[str]
+
+
+def due_datasets(records: Iterable[Record], today: date | None = None) -> list[Due]:
+    """Datasets past their retention deadline that still hold something not recorded destroyed:
+    a vault without a ``destroy`` record, or outputs without a ``destroyed`` record."""
+    today = today or datetime.now(UTC).date()
+    deadlines: dict[str, date] = {}
+    vaults: dict[str, set[str]] = {}
+    outputs: dict[str, set[str]] = {}
+    outputs_destroyed: set[str] = set()
+    for rec in records:
+        ds = rec.dataset_id
+        if ds is None:
+            continue
+        until = rec.payload.get("retain_until")
+        if rec.action == "anonymize.start" and isinstance(until, str):
+            deadlines[ds] = date.fromisoformat(until)
+        elif rec.action == "seal":
+            vaults.setdefault(ds, set()).add(str(rec.payload.get("vault", {}).get("path")))
+        elif rec.action == "anonymize":
+            outputs.setdefault(ds, set()).add(str(rec.payload.get("output", {}).get("path")))
+        elif rec.action == "destroy":
+            vaults.get(ds, set()).discard(str(rec.payload.get("vault")))
+        elif rec.action == "destroyed":
+            outputs_destroyed.add(ds)
+    due = []
+    for ds, until in sorted(deadlines.items(), key=lambda kv: kv[1]):
+        if until >= today:
+            continue
+        left_vaults = sorted(vaults.get(ds, set()))
+        left_outputs = [] if ds in outputs_destroyed else sorted(outputs.get(ds, set()))
+        if left_vaults or left_outputs:
+            due.append(Due(ds, until, left_vaults, left_outputs))
+    return due

@@ -1,0 +1,140 @@
+"""Text and plate detection (PP-OCRv6 DB detection on ONNX Runtime, gamyeon's own DB
+post-processing) on a real photograph shipped with scikit-image, and on a plate rendered onto
+another one. Recognition is never run: results carry boxes and scores, no characters.
+
+``page.png`` is a photographed book page: a heading "Region-based segmentation" (y ~ 10-35)
+over five lines of body text and a line of code, 384 x 191 px.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from gamyeon.detect.text import PpOcrDet, TextDetector, TextLine, db_lines, is_plate_like, plate_box
+from gamyeon.types import Box, Detection
+
+skimage_data = pytest.importorskip("skimage.data")
+
+HEADING = Box(0.0, 5.0, 300.0, 40.0)
+PLATE = Box(250.0, 200.0, 370.0, 240.0)  # where the rendered plate goes on the cat photo
+
+
+@pytest.fixture(scope="module")
+def model() -> PpOcrDet:
+    return PpOcrDet()
+
+
+@pytest.fixture(scope="module")
+def page() -> npt.NDArray[np.uint8]:
+    return np.asarray(cv2.cvtColor(skimage_data.page(), cv2.COLOR_GRAY2RGB))
+
+
+@pytest.fixture(scope="module")
+def car_plate() -> npt.NDArray[np.uint8]:
+    """A plate (white, black border, 'AB 1234') rendered onto scikit-image's chelsea photo."""
+    image = np.ascontiguousarray(skimage_data.chelsea())  # 451 x 300, a cat: no text anywhere
+    x1, y1, x2, y2 = (int(v) for v in PLATE.as_list(0))
+    cv2.rectangle(image, (x1, y1), (x2, y2), (245, 245, 245), -1)
+    cv2.rectangle(image, (x1, y1), (x2, y2), (20, 20, 20), 2)
+    cv2.putText(image, "AB 1234", (x1 + 8, y2 - 11), cv2.FONT_HERSHEY_SIMPLEX, 0.75, (10, 10, 10), 2, cv2.LINE_AA)
+    return image
+
+
+def inside(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
+    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
+    return ix * iy / a.area if a.area > 0 else 0.0
+
+
+def test_text_lines_of_a_book_page(model: PpOcrDet, page: npt.NDArray[np.uint8]) -> None:
+    found = TextDetector(model, ("text",)).detect(page)
+    assert len(found) >= 6, found
+    assert {d.kind for d in found} == {"text"}
+    heading = [d for d in found if inside(d.box, HEADING) > 0.8]
+    assert len(heading) == 1 and heading[0].box.width > 200, found
+    for d in found:  # lines: wide, short, inside the page
+        assert d.box.width > 3 * d.box.height and 0.5 <= d.score <= 1.0, d
+        assert d.box.x1 >= -5 and d.box.x2 <= page.shape[1] + 5
+    assert np.array_equal(page, cv2.cvtColor(skimage_data.page(), cv2.COLOR_GRAY2RGB))  # image untouched
+
+
+def test_long_lines_are_not_plates(model: PpOcrDet, page: npt.NDArray[np.uint8]) -> None:
+    """Body text lines are far longer than a plate's: asking for plates only finds none."""
+    found = TextDetector(model, ("plate",)).detect(page)
+    assert [d for d in found if d.box.width > 150] == []
+
+
+def test_a_plate_is_found_and_grown_to_the_plate(model: PpOcrDet, car_plate: npt.NDArray[np.uint8]) -> None:
+    found = TextDetector(model, ("plate", "text")).detect(car_plate)
+    plates = [d for d in found if d.kind == "plate"]
+    assert len(plates) == 1, found
+    assert inside(PLATE, plates[0].box) > 0.9, (plates[0].box, PLATE)  # the whole plate, border included
+    assert plates[0].box.area < 3 * PLATE.area  # not the car
+    assert all(inside(d.box, PLATE.scaled(1.5)) > 0.5 for d in found), found  # nothing on the cat
+
+
+def test_text_mode_reports_the_plate_line_as_text(model: PpOcrDet, car_plate: npt.NDArray[np.uint8]) -> None:
+    found = TextDetector(model, ("text",)).detect_frame(car_plate)
+    assert [d.kind for d in found] == ["text"]
+    assert inside(found[0].box, PLATE) > 0.8
+
+
+def test_db_post_processing_unclips_a_text_kernel() -> None:
+    """A 60 x 10 kernel of probability 0.9 becomes one line grown by area * 1.6 / perimeter
+    (~6.8 px) on every side, scaled by the map-to-image factor."""
+    prob = np.zeros((64, 96), dtype=np.float32)
+    prob[20:30, 10:70] = 0.9
+    (line,) = db_lines(prob, 2.0, 2.0, 0.5)
+    assert 0.75 < line.score <= 0.9  # the dilated contour takes in a 1 px rim of zeros, as in DB
+    assert line.tilt < 1.0
+    # x: 10..70 grown ~7 -> ~3..77, doubled
+    assert line.box.x1 == pytest.approx(6, abs=3) and line.box.x2 == pytest.approx(154, abs=3)
+    assert line.box.y1 == pytest.approx(26, abs=3) and line.box.y2 == pytest.approx(74, abs=3)
+    assert db_lines(prob, 1.0, 1.0, 0.95) == []  # below the box threshold
+
+
+def line(w: float, h: float, tilt: float = 0.0, x: float = 100.0, y: float = 100.0) -> TextLine:
+    return TextLine(Box(x, y, x + w, y + h), 0.8, max(w, h), min(w, h), tilt)
+
+
+@pytest.mark.parametrize(
+    ("w", "h", "tilt", "plate"),
+    [
+        (90, 30, 0, True),  # US plate line
+        (120, 25, 5, True),  # EU plate line
+        (60, 36, 0, True),  # two-line plate
+        (300, 25, 0, False),  # a sentence
+        (30, 30, 0, False),  # a single glyph / logo
+        (90, 30, 45, False),  # steeply tilted
+        (700, 150, 0, False),  # a shop sign across the picture
+    ],
+)
+def test_plate_shape(w: float, h: float, tilt: float, plate: bool) -> None:
+    assert is_plate_like(line(w, h, tilt), 1280, 720) is plate
+
+
+def test_plate_box_grows_around_the_line() -> None:
+    text = line(90, 30)
+    grown = plate_box(text)
+    assert grown.width == pytest.approx(90 * 1.25) and grown.height == pytest.approx(30 * 2.0)
+    assert grown.center == pytest.approx(text.box.center)
+    assert inside(text.box, grown) == pytest.approx(1.0)
+    tilted = plate_box(dataclasses.replace(text, tilt=10.0))
+    assert tilted.height > grown.height  # a tilted plate needs a taller axis-aligned box
+
+
+def test_detector_kinds_are_validated(model: PpOcrDet) -> None:
+    with pytest.raises(ValueError, match="plate"):
+        TextDetector(model, ("face",))
+
+
+def test_detections_have_no_text(model: PpOcrDet, car_plate: npt.NDArray[np.uint8]) -> None:
+    """Only kind, box and score leave the detector: nothing that could hold recognised characters."""
+    found = TextDetector(model, ("plate",)).detect(car_plate)
+    assert found and all(isinstance(d, Detection) for d in found)
+    assert {f.name for f in dataclasses.fields(Detection)} == {"kind", "box", "score"}
