@@ -109,6 +109,9 @@ def test_each_detector_has_its_own_period() -> None:
     assert [i for i in due if "text" in due[i]] == [0, 8, 16, 24, 32]
     assert [i for i in due if "person" in discovered[i]] == [0, 32]  # about once per second
     assert sched.due(1000) == frozenset({"face", "person", "text"})  # not scheduled: all (end of file)
+    assert sched.wants(40) == (True, False) and sched.due(40) == frozenset({"person", "text"})
+    assert sched.wants(41) == (False, False)
+    assert sched.due(41) == frozenset({"face", "person", "text"})  # asked anyway: the last frame
 
 
 def test_faces_only_schedule_is_unchanged() -> None:

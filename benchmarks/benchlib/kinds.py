@@ -8,7 +8,11 @@
   70 % covered (target >= 0.9, pooled over all boxes), plus the share of frame area masked outside
   any ground-truth box grown 1.5x (false redaction, measured here on the same outputs);
 * **plates**: ``coverage.py`` on the dev stills with plates (``--kinds plates``): fraction of plate
-  boxes at least 70 % covered (target >= 0.9) and its ``redacted_outside_gt``.
+  boxes at least 70 % covered (target >= 0.9) and its ``redacted_outside_gt``;
+* **heads (default kinds)**: no dev set has head boxes, so on each video with person ground truth
+  the head area of every person box (top 15 % of its height, middle 40 % of its width) is scored
+  the same way, for the default ``faces,heads,plates`` and for ``faces`` alone: how much the head
+  fallback adds for persons whose face is not found.
 
 Every tool run is the command a user would type, in fill mode, as the shared eval scripts require.
 """
@@ -106,6 +110,71 @@ def false_redaction(video: Path, output: Path, gt_frames: dict[str, Any], catego
             allowed[max(int(y1 - h / 4), 0) : int(y2 + h / 4) + 1, max(int(x1 - w / 4), 0) : int(x2 + w / 4) + 1] = True
         shares.append(float((red & ~allowed).sum()) / red.size)
     return float(np.mean(shares)) if shares else 0.0
+
+
+def head_area(box: list[float]) -> list[float]:
+    """Where the head of a ground-truth person box is, conservatively: top 15 %, middle 40 %."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    return [x1 + 0.3 * w, y1, x2 - 0.3 * w, y1 + 0.15 * h]
+
+
+def head_coverage(video: Path, output: Path, gt_frames: dict[str, Any]) -> tuple[list[float], float]:
+    """Per GT person, the share of its head area blacked out (eval scripts' rules), and the mean
+    share of frame pixels blacked out outside every head area grown 1.5x."""
+    covs: list[float] = []
+    outside: list[float] = []
+    for i, (a, b) in enumerate(zip(_decode(video), _decode(output), strict=False), start=1):
+        ai, bi = a.astype(np.int16), b.astype(np.int16)
+        red = (bi.max(axis=2) <= 20) & (np.abs(ai - bi).max(axis=2) >= 30)
+        decidable = ai.max(axis=2) > 45
+        height, width = red.shape
+        allowed = np.zeros(red.shape, dtype=bool)
+        for person in (gt_frames.get(str(i)) or {}).get("persons") or []:
+            x1, y1, x2, y2 = head_area(person)
+            w, h = x2 - x1, y2 - y1
+            allowed[max(int(y1 - h / 4), 0) : int(y2 + h / 4) + 1, max(int(x1 - w / 4), 0) : int(x2 + w / 4) + 1] = True
+            x1, y1 = max(int(x1), 0), max(int(y1), 0)
+            x2, y2 = min(int(np.ceil(x2)), width), min(int(np.ceil(y2)), height)
+            if x2 <= x1 or y2 <= y1:
+                continue
+            bd, br = decidable[y1:y2, x1:x2], red[y1:y2, x1:x2]
+            covs.append(float(br[bd].mean()) if bd.sum() >= 4 else float(br.mean()))
+        outside.append(float((red & ~allowed).sum()) / red.size)
+    return covs, float(np.mean(outside)) if outside else 0.0
+
+
+def _heads(b: BenchLike, gamyeon: Path) -> tuple[list[list[object]], dict[str, Any]]:
+    ann = json.loads((b.evaldata / "dev" / "annotations.json").read_text(encoding="utf-8"))
+    rows: list[list[object]] = []
+    raw: dict[str, Any] = {}
+    for video in ann["videos"]:
+        gt = video.get("gt")
+        if not gt or "persons" not in gt:
+            continue
+        src = b.evaldata / "dev" / video["file"]
+        frames = json.loads((b.evaldata / "dev" / gt).read_text(encoding="utf-8"))["frames"]
+        for label, extra in (("default (faces,heads,plates)", []), ("faces only", ["--kinds", "faces"])):
+            out = b.out / "runs" / f"heads-{Path(video['file']).stem}-{'faces' if extra else 'default'}.mp4"
+            argv = [str(gamyeon), "anonymize", str(src), "-o", str(out), *extra, "--operator", "fill", "-q"]
+            m = procs.run_measured(argv, b.out / "logs" / f"{out.stem}.log", env=b.env)
+            if not m.ok:
+                rows.append([video["file"], label, None, None, None, "failed"])
+                continue
+            covs, outside = head_coverage(src, out, frames)
+            c = np.array(covs)
+            raw[f"{video['file']} {label}"] = {"heads": len(c), "coverage>=0.7": float(np.mean(c >= 0.7))}
+            rows.append(
+                [
+                    video["file"],
+                    label,
+                    len(c),
+                    fmt(float(np.mean(c >= 0.7)), 3),
+                    fmt(float(np.mean(c >= 0.9)), 3),
+                    f"{100 * outside:.1f} %",
+                ]
+            )
+    return rows, raw
 
 
 def _figures(stdout: str) -> dict[str, float]:
@@ -219,3 +288,10 @@ def section(b: BenchLike, python: Path, gamyeon: Path) -> None:
         "\nPersons: `--kinds persons` (whole body, box). Plates: `--kinds plates` on images whose only "
         "annotated plate is one per picture (other visible plates count as false redaction).\n"
     )
+    head_rows, head_raw = _heads(b, gamyeon)
+    b.results["kinds"]["heads"] = head_raw
+    b.emit(
+        "Heads of the ground-truth persons (top 15 % x middle 40 % of each box; no head ground truth "
+        "exists), default kinds against faces only; masked outside = outside every head area grown 1.5x:\n"
+    )
+    b.emit(table(["video", "kinds", "heads", "covered ≥ 0.7", "covered ≥ 0.9", "masked outside heads"], head_rows))

@@ -144,7 +144,9 @@ class KindsScheduler:
                 if kind in self._next_discovery and index >= self._next_discovery[kind]:
                     discover.add(kind)
                     self._next_discovery[kind] = index + self.plan.person_discovery_every
-        self._due = (index, frozenset(due), frozenset(discover))
+        # nothing due: forget, so a detection the caller still asks for on this frame (the last
+        # frame of a file, to close every track) runs every detector
+        self._due = (index, frozenset(due), frozenset(discover)) if due else None
         return bool(due), small
 
     def due(self, index: int) -> frozenset[str]:
