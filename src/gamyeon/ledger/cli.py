@@ -111,10 +111,11 @@ def _verify(ledger: Ledger) -> int:
 
 
 def _show(ledger: Ledger, dataset: str | None, action: str | None, last: int | None) -> None:
-    open_runs = {u.started.seq for u in unfinished_runs(ledger.records())}
+    records = list(ledger.records())  # read once: both the filter and the open-run marks need it
+    open_runs = {u.started.seq for u in unfinished_runs(records)}
     rows = [
         r
-        for r in ledger.records()
+        for r in records
         if (dataset is None or r.dataset_id == dataset) and (action is None or r.action.split(".")[0] == action)
     ]
     for r in rows[-last:] if last else rows:

@@ -70,9 +70,11 @@ def model_digest(path: Path) -> str:
     return sha256_file(path)
 
 
-def file_facts(path: Path, final: Path | None = None) -> dict[str, Any]:
-    """Path (the final name), size and SHA-256 of a file (possibly still at a temporary name)."""
-    return {"path": str((final or path).resolve()), "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+def file_facts(path: Path, final: Path | None = None, sha256: str | None = None) -> dict[str, Any]:
+    """Path (the final name), size and SHA-256 of a file (possibly still at a temporary name);
+    ``sha256`` when the caller has already hashed it."""
+    digest = sha256 or sha256_file(path)
+    return {"path": str((final or path).resolve()), "bytes": path.stat().st_size, "sha256": digest}
 
 
 @dataclass(frozen=True, slots=True)

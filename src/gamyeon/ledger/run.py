@@ -58,19 +58,19 @@ class RunRecord:
         self,
         job: Job,
         summary: Summary,
-        output: tuple[Path, Path],
+        output: dict[str, Any],
         annotations: tuple[Path, Path],
         exports: Sequence[tuple[str, Path, Path]],
         vault: tuple[Path, Path, dict[str, Any]] | None,
     ) -> None:
-        """Record one finished output (files still at their temporary names ``(tmp, final)``)."""
-        out = file_facts(*output)
+        """Record one finished output: ``output`` is its ``file_facts``; the other files are still at
+        their temporary names ``(tmp, final)``."""
         counts = {k: v for k, v in summary.as_dict().items() if k not in {"input", "output", "annotations"}}
         self._append(
             "anonymize",
             {
                 "input": file_facts(job.source),
-                "output": out,
+                "output": output,
                 "annotations": file_facts(*annotations),
                 "counts": counts,
             },
@@ -81,7 +81,7 @@ class RunRecord:
                 "seal",
                 {
                     "vault": file_facts(tmp, final),
-                    "output_sha256": out["sha256"],
+                    "output_sha256": output["sha256"],
                     "key_fingerprint": self.key_fingerprint,
                     **facts,
                 },

@@ -71,6 +71,7 @@ class RevealResult:
     regions_kept_masked: int = 0
     lossless: bool = False
     frames_with_track: set[int] = field(default_factory=set)
+    anonymized_sha256: str = ""
 
 
 def open_vault(path: Path, key: MasterKey | None) -> VaultFile:
@@ -119,14 +120,16 @@ def list_tracks(vault: VaultFile) -> list[TrackInfo]:
     return tracks
 
 
-def check_binding(vault: VaultFile, anonymized: Path) -> None:
-    """The vault must belong to exactly this anonymized file."""
+def check_binding(vault: VaultFile, anonymized: Path) -> str:
+    """The vault must belong to exactly this anonymized file; returns the file's SHA-256."""
     expected = (vault.trailer or {}).get("output_sha256")
-    if expected != sha256_file(anonymized):
+    digest = sha256_file(anonymized)
+    if expected != digest:
         raise VaultError(
             f"the vault {vault.path} does not belong to {anonymized} "
             "(it was sealed for another file, or this file was changed after anonymizing)"
         )
+    return digest
 
 
 def check_tracks(vault: VaultFile, wanted: list[str]) -> None:
@@ -299,9 +302,11 @@ def reveal(
 ) -> RevealResult:
     """Write ``output_tmp``: ``anonymized`` with ``tracks`` restored from ``vault`` (already opened
     with ``key`` by ``open_vault``)."""
-    check_binding(vault, anonymized)
+    digest = check_binding(vault, anonymized)
     check_tracks(vault, tracks)
-    result = RevealResult(vault.header.dataset_id, vault.header.vault_id, sorted(set(tracks)), lossless=lossless)
+    result = RevealResult(
+        vault.header.dataset_id, vault.header.vault_id, sorted(set(tracks)), lossless=lossless, anonymized_sha256=digest
+    )
     opener = _Opener(key, vault.header, set(tracks))
     if is_image(anonymized):
         reveal_image(anonymized, vault, opener, output_tmp, suffix=suffix, lossless=lossless, result=result)

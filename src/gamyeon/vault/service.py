@@ -76,7 +76,7 @@ def reveal_tracks(req: RevealRequest) -> RevealResult:
                     "purpose": req.purpose,
                     "authority": req.authority,
                     "recipient": req.recipient,
-                    "anonymized": file_facts(req.anonymized),
+                    "anonymized": file_facts(req.anonymized, sha256=result.anonymized_sha256),
                     "vault": {"path": str(req.vault.resolve()), "vault_id": result.vault_id},
                     "output": file_facts(tmp, req.output),
                     "lossless": req.lossless,

@@ -8,27 +8,19 @@ print(result.passed, result.leak_rate, result.match_rate)
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import time
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from gamyeon.ledger.records import model_digest
 from gamyeon.progress import Bar
 from gamyeon.verify.pairs import pair_inputs
 from gamyeon.verify.result import VerifyOptions, VerifyResult
 from gamyeon.verify.scan import Verifier
 
 log = logging.getLogger(__name__)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def _dist(name: str) -> str:
@@ -41,7 +33,7 @@ def _dist(name: str) -> str:
 @functools.cache
 def _model_files(paths: tuple[tuple[str, str], ...]) -> dict[str, str]:
     """Hashes of the model files (cached: the ResNet file alone is 22 MB)."""
-    return {f"model {name}": f"{Path(path).name} sha256:{_sha256(Path(path))}" for name, path in paths}
+    return {f"model {name}": f"{Path(path).name} sha256:{model_digest(Path(path))[:16]}" for name, path in paths}
 
 
 def model_versions(verifier: Verifier) -> dict[str, str]:
