@@ -25,6 +25,8 @@ import pytest
 from conftest import face_picture, make_video
 from gamyeon import Options, anonymize
 from gamyeon.cli import main
+from gamyeon.files import sha256_file
+from gamyeon.ledger.store import Ledger
 from gamyeon.types import Box
 from gamyeon.verify import VerifyOptions, VerifyResult, verify
 from gamyeon.verify.coverage import PixelChange, mask_coverage
@@ -272,12 +274,35 @@ def test_images_and_folders(tmp_path: Path, verifier: Verifier) -> None:
     assert bad.leak_rate == 1.0 and bad.match_rate == 1.0 and not bad.passed
 
 
-def test_anonymize_with_verify_writes_the_reports(clips: Clips, tmp_path: Path) -> None:
-    out = tmp_path / "out.mp4"
-    assert main(["anonymize", str(clips.original), "-o", str(out), "--verify", "-q"]) == 0
+def test_anonymize_with_verify_writes_the_reports_and_records_them(clips: Clips, tmp_path: Path) -> None:
+    out, ledger_path = tmp_path / "out.mp4", tmp_path / "ledger.sqlite"
+    argv = ["anonymize", str(clips.original), "-o", str(out), "--verify", "-q", "--ledger", str(ledger_path)]
+    assert main(argv) == 0
     data = json.loads((tmp_path / "out.mp4.verify.json").read_text())
     assert data["passed"] is True and data["leak"]["faces"] >= 1
     assert (tmp_path / "out.mp4.verify.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    with Ledger(str(ledger_path)) as ledger:
+        records = list(ledger.records())
+    anonymized = next(r for r in records if r.action == "anonymize")
+    verified = [r for r in records if r.action == "verify"]
+    assert len(verified) == 1 and verified[0].dataset_id == anonymized.dataset_id
+    payload = verified[0].payload
+    assert payload["passed"] is True and payload["leak"] == data["leak"]
+    assert payload["files"][0]["anonymized"]["sha256"] == anonymized.payload["output"]["sha256"] == sha256_file(out)
+    assert payload["reports"]["json"]["sha256"] == sha256_file(tmp_path / "out.mp4.verify.json")
+    assert "distances" not in payload["identity"]  # per-face detail stays in the report
+
+
+def test_standalone_verify_records_only_with_a_ledger(clips: Clips, tmp_path: Path) -> None:
+    ledger_path, copy = tmp_path / "ledger.sqlite", tmp_path / "copy.mp4"
+    shutil.copyfile(clips.original, copy)  # an untouched "output": flagged
+    report = ["--report", str(tmp_path / "r.html"), "--json", str(tmp_path / "r.json"), "--sample", "2", "-q"]
+    assert main(["verify", str(clips.original), str(copy), *report]) == 1
+    assert not ledger_path.exists()
+    assert main(["verify", str(clips.original), str(copy), *report, "--ledger", str(ledger_path)]) == 1
+    with Ledger(str(ledger_path)) as ledger:
+        (rec,) = list(ledger.records())
+    assert rec.action == "verify" and rec.payload["passed"] is False and rec.payload["leak"]["leaks"] >= 1
 
 
 def test_result_as_dict_is_json(clips: Clips, verifier: Verifier) -> None:

@@ -219,7 +219,7 @@ def _cmd_anonymize(args: argparse.Namespace) -> int:
     if args.summary_json:
         args.summary_json.write_text(json.dumps([s.as_dict() for s in summaries], indent=2), encoding="utf-8")
     if args.verify:
-        return verify_cli.after_anonymize(summaries, args.quiet)
+        return verify_cli.after_anonymize(summaries, args.quiet, args.ledger)
     return 0
 
 

@@ -92,6 +92,12 @@ def add_parsers(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
         help="fail above this re-identifiable rate (default: 0)",
     )
     p.add_argument("--no-thumbnails", action="store_true", help="leave flagged-frame pictures out of the report")
+    p.add_argument(
+        "--ledger",
+        metavar="PATH|URL",
+        help="also record the result in this processing ledger (SQLite file or postgresql://...); "
+        "`anonymize --verify` always records it in the run's ledger",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings and errors only")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return {"verify": run}
@@ -141,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
         )
         result = verify(args.original, args.anonymized, options)
         write_reports(result, html, json_path)
+        if args.ledger:
+            from gamyeon.verify import record
+
+            record.record(args.ledger, result, html, json_path)
     except GamyeonError as err:
         log.error("error: %s", err)
         return EXIT_UNUSABLE
@@ -148,12 +158,14 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_PASS if result.passed else EXIT_FAIL
 
 
-def after_anonymize(summaries: Sequence[Summary], quiet: bool) -> int:
+def after_anonymize(summaries: Sequence[Summary], quiet: bool, ledger: str | None = None) -> int:
     """``anonymize --verify``: verify each output against its input with the default gate, write
     ``OUTPUT.verify.html`` / ``OUTPUT.verify.json`` beside it; 1 if any fails.
 
-    The ledger (when one is in use) records ``VerifyResult.as_dict()`` of each output.
+    Each result is recorded (``verify.record``) in ``ledger``, the run's ledger (None: the default
+    one), under the run's dataset id, so the release evidence sits next to the processing record.
     """
+    from gamyeon.verify import record
     from gamyeon.verify.api import verify
     from gamyeon.verify.report import write_reports
     from gamyeon.verify.scan import Verifier
@@ -168,6 +180,7 @@ def after_anonymize(summaries: Sequence[Summary], quiet: bool) -> int:
         result = verify(s.input, output, one, verifier=verifier)
         html, json_path = default_reports(output)
         write_reports(result, html, json_path)
+        record.record(ledger, result, html, json_path, s.dataset_id or None)
         log_result(result, html, json_path)
         failed += not result.passed
     return EXIT_FAIL if failed else EXIT_PASS
