@@ -27,6 +27,8 @@ from gamyeon.detect.faces import FaceDetector
 from gamyeon.errors import KeyFileError, UsageError
 from gamyeon.files import sha256_file
 from gamyeon.keys import MasterKey, write_key
+from gamyeon.ledger.chain import Record
+from gamyeon.ledger.store import Ledger
 from gamyeon.options import Options
 from gamyeon.policy import Policy
 
@@ -131,7 +133,9 @@ def test_a_corrupt_file_in_the_middle_fails_alone(tmp_path: Path) -> None:
     manifest.write_text("path\nsite/a.mp4\nsite/b.mp4\nsite/c.mp4\nsite/d.png\n", encoding="utf-8")
     dst = tmp_path / "out"
 
-    done = _batch(manifest, "-o", dst, "--workers", "2", env=env_without_home_keys(tmp_path))
+    ledger = tmp_path / "ledger.sqlite"
+    args = [manifest, "-o", dst, "--workers", "2", "--export", "mot", "--purpose", "training", "--ledger", ledger]
+    done = _batch(*args, env=env_without_home_keys(tmp_path))
     assert done.returncode == 1, done.stderr
     rows = status(dst)
     assert [rows[n]["state"] for n in ("a.mp4", "b.mp4", "c.mp4", "d.png")] == ["done", "failed", "done", "done"]
@@ -142,6 +146,34 @@ def test_a_corrupt_file_in_the_middle_fails_alone(tmp_path: Path) -> None:
         assert rows[name]["output_sha256"] == sha256_file(dst / name)
         assert rows[name]["frames"] == frames
     assert not (dst / "b.mp4").exists() and temp_files(dst) == []
+
+    # the same records as `gamyeon anonymize`: one per output, none for the failed file
+    records = _records(ledger)
+    assert records[0].action == "anonymize.start" and records[0].payload["purpose"] == "training"
+    outputs = {Path(r.payload["output"]["path"]).name: r for r in records if r.action == "anonymize"}
+    assert sorted(outputs) == ["a.mp4", "c.mp4", "d.png"]
+    for name, rec in outputs.items():
+        assert rec.payload["output"]["sha256"] == rows[name]["output_sha256"]
+        assert rec.payload["annotations"]["sha256"] == sha256_file(dst / f"{name}.regions.jsonl")
+        assert rec.payload["input"]["sha256"] == sha256_file(src / name)
+    assert sum(r.action == "export" for r in records) == 3
+    finish = records[-1]
+    assert finish.action == "anonymize.finish" and finish.payload["files_done"] == 3
+    assert finish.payload["files_failed"] == 1
+    assert len({r.dataset_id for r in records}) == 1
+
+    # done files missing from a ledger get their record on the next run (no output without one)
+    other = tmp_path / "other.sqlite"
+    again = _batch(*args[:-1], other, env=env_without_home_keys(tmp_path))
+    assert again.returncode == 1, again.stderr
+    late = [r for r in _records(other) if r.action == "anonymize"]
+    assert sorted(Path(r.payload["output"]["path"]).name for r in late) == ["a.mp4", "c.mp4", "d.png"]
+    assert all(r.payload["recorded_late"] is True for r in late)
+
+
+def _records(location: Path) -> list[Record]:
+    with Ledger(str(location)) as ledger:
+        return list(ledger.records())
 
 
 def _start(args: list[str | Path], env: dict[str, str]) -> subprocess.Popen[str]:

@@ -3,7 +3,8 @@
 The masking and encoding options are the ones of ``gamyeon anonymize``, taken from its parser
 (same names, help and validation); options that only make sense for one file or that batch does
 not support yet (``--annotations``, ``--summary-json``, vault sealing, ...) are left out and keep
-their defaults.
+their defaults. The processing record options (``--purpose``, ``--basis``, ``--ledger``, ...) are
+shared too: a batch writes the same ledger records as ``anonymize`` (``batch/records.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ SHARED = (
     "text_model",
     "quiet",
     "verbose",
+    "purpose",
+    "basis",
+    "recipient",
+    "retain_until",
+    "retain_days",
+    "ledger",
 )
 
 

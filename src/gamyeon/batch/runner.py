@@ -44,11 +44,13 @@ from gamyeon.batch.local import LocalBackend, WorkerLost
 from gamyeon.batch.manifest import DONE, FAILED, PENDING, RUNNING, FileRecord, read_status, write_status
 from gamyeon.batch.plan import discover
 from gamyeon.batch.progress import BatchBar
+from gamyeon.batch.records import BatchLedger
 from gamyeon.batch.spec import ChunkPlan, ChunkResult, Failure, FileResult, FileTask, one_line
 from gamyeon.batch.tasks import Cancelled, join_chunks, prepare, run_chunk, settings_digest
 from gamyeon.errors import KeyFileError, OutputError, UsageError
 from gamyeon.files import Job, sha256_file, temp_path
 from gamyeon.keys import new_stored_key, read_key
+from gamyeon.ledger.store import Ledger
 from gamyeon.options import Options
 
 log = logging.getLogger(__name__)
@@ -130,7 +132,7 @@ def _backend(config: BatchConfig) -> Backend:
         from gamyeon.batch.ray_backend import RayBackend
 
         return RayBackend(config.ray)
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) or 1  # the cores this process may use (taskset, cgroups' cpusets)
     return LocalBackend(config.workers, max(1, cores // config.workers))
 
 
@@ -251,8 +253,17 @@ class _File:
 
 
 class _Scheduler:
-    def __init__(self, backend: Backend, files: list[_File], dst: Path, bar: BatchBar, all_records: list[FileRecord]):
+    def __init__(
+        self,
+        backend: Backend,
+        files: list[_File],
+        dst: Path,
+        bar: BatchBar,
+        all_records: list[FileRecord],
+        book: BatchLedger,
+    ):
         self.backend = backend
+        self.book = book
         self.files = {f.task.relative: f for f in files}
         self.dst = dst
         self.bar = bar
@@ -303,6 +314,7 @@ class _Scheduler:
     def _fail(self, f: _File, error: str) -> None:
         if f.record.state == FAILED:
             return
+        self.book.file_failed()
         f.record.state = FAILED
         f.record.error = one_line(error)
         f.record.output_sha256 = ""
@@ -311,6 +323,7 @@ class _Scheduler:
         self._touch()
 
     def _done(self, f: _File, result: FileResult) -> None:
+        self.book.file_done(f.task, result)  # the record first: a done file always has one
         r = f.record
         r.state, r.error = DONE, ""
         r.frames, r.faces, r.regions = result.frames, result.faces, result.regions
@@ -451,9 +464,22 @@ def run_batch(config: BatchConfig) -> BatchReport:
         report = BatchReport(records, state.dataset_id, skipped=len(tasks) - len(todo))
         if report.skipped:
             log.info("%d of %d file(s) already done (output hash verified); skipping them", report.skipped, len(tasks))
-        write_status(dst, records)
-        if todo:
-            report.interrupted = _process(config, todo, dst, records)
+        with Ledger(options.processing.ledger) as ledger:
+            book = BatchLedger(ledger, state.dataset_id, options, read_key(state.key_file))
+            late = book.missing([(t, old[_rel(dst, t)]) for t, finished in zip(tasks, done, strict=True) if finished])
+            if todo or late:
+                book.start(config.source, dst, len(todo) + len(late), "ray" if config.ray is not None else "local")
+            try:
+                for task, record in late:
+                    log.warning("%s is done but had no ledger record; recording it now", record.output)
+                    book.record_late(task, record)
+                write_status(dst, records)
+                if todo:
+                    report.interrupted = _process(config, todo, dst, records, book)
+            except BaseException as err:
+                book.finish(err)
+                raise
+            book.finish(KeyboardInterrupt() if report.interrupted else None)
         work = dst / WORK_NAME
         with contextlib.suppress(OSError):
             work.rmdir()  # only when empty: parts of unfinished files stay for the next run
@@ -466,12 +492,12 @@ def _rel(dst: Path, task: FileTask) -> str:
     return Path(task.output).relative_to(dst).as_posix()
 
 
-def _process(config: BatchConfig, todo: list[_File], dst: Path, records: list[FileRecord]) -> bool:
+def _process(config: BatchConfig, todo: list[_File], dst: Path, records: list[FileRecord], book: BatchLedger) -> bool:
     """Run ``todo``; True if interrupted by Ctrl-C."""
     backend = _backend(config)
     try:
         with BatchBar(config.options.quiet, len(todo)) as bar:
-            scheduler = _Scheduler(backend, todo, dst, bar, records)
+            scheduler = _Scheduler(backend, todo, dst, bar, records, book)
             try:
                 scheduler.run()
             except KeyboardInterrupt:

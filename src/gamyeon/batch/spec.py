@@ -6,8 +6,9 @@ and read it themselves, so no key bytes pass through a pipe, Ray's object store 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gamyeon.options import Options
 from gamyeon.pipeline import FrameRange
@@ -90,6 +91,8 @@ class FileResult:
     seconds: float  # worker time, summed over the file's tasks
     sha256: str  # of the output video or image
     chunks: int
+    #: ``file_facts`` of the input, the annotations and each export (by format), for the ledger
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from gamyeon.detect.faces import FaceDetector
 from gamyeon.errors import GamyeonError
 from gamyeon.files import atomic_outputs, is_image, sha256_file
 from gamyeon.keys import MasterKey, read_key
+from gamyeon.ledger.records import file_facts
 from gamyeon.options import Options
 from gamyeon.pipeline import anonymize_image, anonymize_video
 from gamyeon.pseudonym import Pseudonymizer
@@ -250,6 +251,7 @@ def _whole(task: FileTask, reporter: Reporter) -> FileResult:
         reporter.flush()
         _exports(task, notes_tmp, export_tmps, summary.width, summary.height)
         digest = sha256_file(out_tmp)
+        facts = _facts(task, notes_tmp, export_tmps)
     return FileResult(
         frames=summary.frames,
         faces=summary.tracks.get("face", 0),
@@ -258,7 +260,21 @@ def _whole(task: FileTask, reporter: Reporter) -> FileResult:
         seconds=summary.seconds,
         sha256=digest,
         chunks=1,
+        facts=facts,
     )
+
+
+def _facts(task: FileTask, notes: Path, exports: list[Path]) -> dict[str, Any]:
+    """What the batch parent records in the ledger of the files next to the output (hashed here,
+    on the worker, while they are still at their temporary names)."""
+    return {
+        "input": file_facts(Path(task.source)),
+        "annotations": file_facts(notes, task.annotations()),
+        "exports": {
+            fmt: file_facts(tmp, final)
+            for fmt, tmp, final in zip(task.options.exports, exports, task.exports(), strict=True)
+        },
+    }
 
 
 def _exports(task: FileTask, notes: Path, temps: list[Path], width: int, height: int) -> None:
@@ -396,6 +412,7 @@ def _join(task: FileTask, plan: ChunkPlan, parts: tuple[ChunkResult, ...]) -> Fi
             raise join.ChunkJoinError(f"the chunks hold {stats.frames} frames, the file {plan.frames}")
         _exports(task, notes_tmp, export_tmps, width, height)
         digest = sha256_file(out_tmp)
+        facts = _facts(task, notes_tmp, export_tmps)
     shutil.rmtree(task.work_dir, ignore_errors=True)
     return FileResult(
         frames=stats.frames,
@@ -405,4 +422,5 @@ def _join(task: FileTask, plan: ChunkPlan, parts: tuple[ChunkResult, ...]) -> Fi
         seconds=sum(p.seconds for p in parts) + time.perf_counter() - started,
         sha256=digest,
         chunks=len(plan.chunks),
+        facts=facts,
     )

@@ -1,5 +1,10 @@
-"""Records of one ``anonymize`` run: a start record, one record per output file (and per vault
-and export) written before the file is moved into place, and a finish record with the outcome."""
+"""Records of one ``anonymize`` or ``batch`` run: a start record, one record per output file (and
+per vault and export), and a finish record with the outcome.
+
+``anonymize`` writes a file's record before the file is moved into place; ``batch`` workers move
+their files into place themselves, so the batch parent records each file as its worker reports
+it done (before the status manifest says so) and, on a re-run, records any done file whose record
+is missing (``recorded_late``): no output stays without its record."""
 
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ class RunRecord:
     def _append(self, action: str, payload: dict[str, Any]) -> None:
         self.ledger.append(action, {"run_id": self.run_id, **payload}, self.dataset_id)
 
-    def start(self, inputs: Sequence[Path], output: Path, files: int) -> None:
+    def start(self, inputs: Sequence[Path], output: Path, files: int, **extra: Any) -> None:
         o = self.options
         self._append(
             "anonymize.start",
@@ -51,6 +56,7 @@ class RunRecord:
                 "key_fingerprint": self.key_fingerprint,
                 "sealed": o.seal_key is not None,
                 **o.processing.as_payload(),
+                **extra,
             },
         )
 
@@ -66,15 +72,7 @@ class RunRecord:
         """Record one finished output: ``output`` is its ``file_facts``; the other files are still at
         their temporary names ``(tmp, final)``."""
         counts = {k: v for k, v in summary.as_dict().items() if k not in {"input", "output", "annotations"}}
-        self._append(
-            "anonymize",
-            {
-                "input": file_facts(job.source),
-                "output": output,
-                "annotations": file_facts(*annotations),
-                "counts": counts,
-            },
-        )
+        self.output_done(file_facts(job.source), output, file_facts(*annotations), counts)
         if vault is not None:
             tmp, final, facts = vault
             self._append(
@@ -87,12 +85,34 @@ class RunRecord:
                 },
             )
         for fmt, tmp, final in exports:
-            self._append(
-                "export",
-                {"format": fmt, "file": file_facts(tmp, final), "recipient": self.options.processing.recipient},
-            )
+            self.export_done(fmt, file_facts(tmp, final))
+
+    def output_done(
+        self,
+        source: dict[str, Any],
+        output: dict[str, Any],
+        annotations: dict[str, Any],
+        counts: dict[str, Any],
+        **extra: Any,
+    ) -> None:
+        """The ``anonymize`` record of one output, from the ``file_facts`` of its files."""
+        payload = {"input": source, "output": output, "annotations": annotations, "counts": counts}
+        self._append("anonymize", {**payload, **extra})
+
+    def export_done(self, fmt: str, facts: dict[str, Any]) -> None:
+        self._append("export", {"format": fmt, "file": facts, "recipient": self.options.processing.recipient})
 
     def finish(self, summaries: Sequence[Summary], error: BaseException | None) -> None:
+        self.finish_counts(
+            len(summaries),
+            sum(s.frames for s in summaries),
+            sum(s.fail_closed_frames for s in summaries),
+            error,
+        )
+
+    def finish_counts(
+        self, files: int, frames: int, fail_closed_frames: int, error: BaseException | None, **extra: Any
+    ) -> None:
         if error is None:
             status, reason = "ok", None
         elif isinstance(error, KeyboardInterrupt):
@@ -103,9 +123,10 @@ class RunRecord:
         payload = {
             "status": status,
             "error": reason,
-            "files_done": len(summaries),
-            "frames": sum(s.frames for s in summaries),
-            "fail_closed_frames": sum(s.fail_closed_frames for s in summaries),
+            "files_done": files,
+            "frames": frames,
+            "fail_closed_frames": fail_closed_frames,
+            **extra,
         }
         if error is None:
             self._append("anonymize.finish", payload)

@@ -1,0 +1,108 @@
+"""The processing ledger of a batch: the same records as ``gamyeon anonymize`` (PIPA Art. 28-4).
+
+Workers move their outputs into place themselves (they may run on other nodes, which need not
+reach the ledger), so the batch parent writes each file's ``anonymize`` record when the worker
+reports it done, *before* the status manifest marks it done. A parent killed between the two
+leaves the file not done in the manifest, and the re-run redoes it. A file that is done in the
+manifest but has no record in the ledger (the ledger was changed, or the parent died between the
+worker's rename and the record) gets one on the next run, flagged ``recorded_late``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from gamyeon.batch.manifest import FileRecord
+from gamyeon.batch.spec import FileResult, FileTask
+from gamyeon.detect.centerface import default_model_path
+from gamyeon.keys import MasterKey
+from gamyeon.ledger.records import file_facts
+from gamyeon.ledger.run import RunRecord
+from gamyeon.ledger.store import Ledger
+from gamyeon.options import Options
+from gamyeon.stages import model_paths
+
+log = logging.getLogger(__name__)
+
+
+def _counts(frames: int | None, faces: int | None, regions: int | None, fail_closed: int | None) -> dict[str, Any]:
+    return {"frames": frames, "face_tracks": faces, "regions": regions, "fail_closed_frames": fail_closed}
+
+
+class BatchLedger:
+    """One batch run's records in the ledger at ``options.processing.ledger``."""
+
+    def __init__(self, ledger: Ledger, dataset_id: str, options: Options, key: MasterKey) -> None:
+        models = {
+            "face": options.face_model or default_model_path(),
+            **model_paths(options.kinds, options.person_model, options.text_model),
+        }
+        self.ledger = ledger
+        self.dataset_id = dataset_id
+        self.run = RunRecord(ledger, dataset_id, options, key, models=models)
+        self.started = False
+        self.files = 0
+        self.frames = 0
+        self.fail_closed = 0
+        self.failed = 0
+
+    def start(self, source: Path, output: Path, files: int, backend: str) -> None:
+        self.run.start([source], output, files, batch={"backend": backend})
+        self.started = True
+
+    def recorded_outputs(self) -> set[str]:
+        """SHA-256 of every output this dataset's ``anonymize`` records name."""
+        found = set()
+        for rec in self.ledger.records():
+            if rec.dataset_id == self.dataset_id and rec.action == "anonymize":
+                digest = rec.payload.get("output", {}).get("sha256")
+                if isinstance(digest, str):
+                    found.add(digest)
+        return found
+
+    def missing(self, done: list[tuple[FileTask, FileRecord]]) -> list[tuple[FileTask, FileRecord]]:
+        """The files done in an earlier run whose output has no record."""
+        if not done:
+            return []
+        recorded = self.recorded_outputs()
+        return [(t, r) for t, r in done if r.output_sha256 not in recorded]
+
+    def record_late(self, task: FileTask, record: FileRecord) -> None:
+        exports = {fmt: file_facts(path) for fmt, path in zip(task.options.exports, task.exports(), strict=True)}
+        self.run.output_done(
+            file_facts(Path(task.source)),
+            file_facts(Path(task.output), sha256=record.output_sha256),
+            file_facts(task.annotations()),
+            _counts(record.frames, record.faces, record.regions, record.fail_closed_frames),
+            recorded_late=True,
+        )
+        for fmt, facts in exports.items():
+            self.run.export_done(fmt, facts)
+
+    def file_done(self, task: FileTask, result: FileResult) -> None:
+        """Record a file its worker has just finished (call before the manifest says done)."""
+        facts = result.facts
+        output = Path(task.output)
+        self.run.output_done(
+            facts.get("input") or file_facts(Path(task.source)),
+            {"path": str(output.resolve()), "bytes": output.stat().st_size, "sha256": result.sha256},
+            facts.get("annotations") or file_facts(task.annotations()),
+            {
+                **_counts(result.frames, result.faces, result.regions, result.fail_closed_frames),
+                "chunks": result.chunks,
+            },
+        )
+        for fmt, export in (facts.get("exports") or {}).items():
+            self.run.export_done(fmt, export)
+        self.files += 1
+        self.frames += result.frames
+        self.fail_closed += result.fail_closed_frames
+
+    def file_failed(self) -> None:
+        self.failed += 1
+
+    def finish(self, error: BaseException | None) -> None:
+        if self.started:
+            self.run.finish_counts(self.files, self.frames, self.fail_closed, error, files_failed=self.failed)
