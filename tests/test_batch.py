@@ -7,6 +7,7 @@ import base64
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -269,6 +270,41 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_continues(tmp_path: Path, three_files:
     again = _batch(*args, env=env)
     assert again.returncode == 0, again.stderr
     assert all(row["state"] == "done" for row in status(dst).values())
+
+
+def test_sigterm_stops_like_ctrl_c_and_a_killed_parent_takes_its_workers_along(
+    tmp_path: Path, three_files: Path
+) -> None:
+    dst = tmp_path / "dst"
+    env = env_without_home_keys(tmp_path)
+    args: list[str | Path] = [three_files, "-o", dst, "--workers", "2", "--chunk-seconds", "0"]
+    proc = _start(args, env)
+    _wait_for_done(dst, "a.mp4", proc)
+    os.kill(proc.pid, signal.SIGTERM)  # the parent only, as `kill` or a job scheduler sends it
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and temp_files(dst) == []
+    assert status(dst)["b.mp4"]["state"] in {"pending", "done"}
+    _assert_group_gone(proc.pid)
+
+    shutil.rmtree(dst)
+    proc = _start(args, env)
+    _wait_for_done(dst, "a.mp4", proc)
+    os.kill(proc.pid, signal.SIGKILL)  # the parent only: its workers must not linger
+    proc.communicate(timeout=60)
+    _assert_group_gone(proc.pid)
+
+
+def _assert_group_gone(pgid: int, timeout: float = 20.0) -> None:
+    """No process of the batch's process group (its workers) is left."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError("worker processes outlived the batch parent")
 
 
 def test_a_batch_keeps_its_dataset_and_refuses_other_settings(tmp_path: Path, key_file: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -86,6 +87,10 @@ def add_parsers(sub: Any, anonymize: argparse.ArgumentParser) -> dict[str, Calla
     return {"batch": run}
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _path(value: str) -> object:
     from pathlib import Path
 
@@ -109,7 +114,11 @@ def run(args: argparse.Namespace) -> int:
         chunk_seconds=args.chunk_seconds,
         overlap_seconds=args.overlap_seconds,
     )
-    report = run_batch(config)
+    previous = signal.signal(signal.SIGTERM, _terminate)  # `kill`, a job scheduler: stop like Ctrl-C
+    try:
+        report = run_batch(config)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if report.interrupted:
         log.error("interrupted; no partial output was left under a final name; run the same command to continue")
     return report.exit_code
