@@ -66,7 +66,7 @@ def region_mask(frame_shape: tuple[int, ...], box: Box, shape: Shape) -> npt.NDA
     mask = np.zeros((height, width), dtype=bool)
     if x2 <= x1 or y2 <= y1:
         return mask
-    if shape is Shape.BOX:
+    if shape is not Shape.ELLIPSE:  # BOX, and SILHOUETTE, which an operator alone masks as the box
         mask[y1:y2, x1:x2] = True
         return mask
     fx1, fy1 = math.floor(box.x1), math.floor(box.y1)

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from gamyeon import silhouette
 from gamyeon.annotations import export_coco, export_mot
 from gamyeon.detect.centerface import CenterFace
 from gamyeon.detect.faces import FaceDetector
@@ -92,7 +93,12 @@ def anonymize(inputs: Sequence[str | Path], output: str | Path, options: Options
             faces = FaceDetector(CenterFace(options.face_model), threshold=_threshold(options))
             # load (and check) the person/text models before anything is recorded; pipelines reuse them
             load_others(options.policy, options.kinds, options.person_model, options.text_model)
-            models = {"face": faces.model.path, **model_paths(options.kinds, options.person_model, options.text_model)}
+            silhouette.segmenter_for(options.policy, options.kinds, options.silhouette_model)
+            models = {
+                "face": faces.model.path,
+                **model_paths(options.kinds, options.person_model, options.text_model),
+                **silhouette.model_paths(options.policy, options.kinds, options.silhouette_model),
+            }
             run = RunRecord(ledger, dataset_id, options, key, models=models)
             run.start(sources, output, len(jobs))
             try:

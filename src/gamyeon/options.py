@@ -38,6 +38,8 @@ class Options:
     person_model: Path | None = None
     #: a PP-OCR DB-layout ONNX text detector instead of the bundled PP-OCRv6 det
     text_model: Path | None = None
+    #: a selfie-segmentation-layout ONNX model for silhouette masks instead of the bundled MediaPipe one
+    silhouette_model: Path | None = None
     quiet: bool = False
     #: seal the original pixels of every region with this master key (also used for pseudonyms)
     seal_key: Path | None = None

@@ -25,6 +25,7 @@ from gamyeon.media.encode import ThreadedWriter, VideoWriter
 from gamyeon.media.images import load_image, save_image, upright_view
 from gamyeon.options import Options
 from gamyeon.schedule import Plan
+from gamyeon.silhouette import segmenter_for
 from gamyeon.stages import FrameWork, apply_regions, load_others, rotate_view, upright_size
 from gamyeon.temporal import TemporalConfig
 from gamyeon.types import Array, FrameResult, Region, Summary
@@ -103,6 +104,7 @@ def anonymize_video(
             TemporalConfig.for_rate(float(info.rate), plan.detect_every), reach_back=plan.discovery_every
         )
         others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
+        segmenter = segmenter_for(options.policy, options.kinds, options.silhouette_model)
         work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary, others)
         log.debug("plan %s, temporal %s", plan, temporal)
         writer = ThreadedWriter(
@@ -157,7 +159,7 @@ def anonymize_video(
                         view = rotate_view(rgb, info.rotation)
                         if sealer is not None:
                             sealer.seal(item.index, item.pts, view, regions)
-                        apply_regions(view, regions, options.policy)
+                        apply_regions(view, regions, options.policy, segmenter)
                         writer.write(rgb, item.pts)
                     else:
                         writer.write(item.frame, item.pts)
@@ -234,6 +236,7 @@ def anonymize_image(
     plan = Plan.for_video(width, height, 1.0, 1, "always")
     temporal = TemporalConfig(max_gap=0, pad_before=0, pad_after=0)
     others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
+    segmenter = segmenter_for(options.policy, options.kinds, options.silhouette_model)
     work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary, others)
     notes = JsonlWriter(annotations_tmp, track_ids, width, height)
     try:
@@ -243,7 +246,7 @@ def anonymize_image(
             regions = work.regions(0)
             if sealer is not None:
                 sealer.seal(0, None, view, regions)
-            apply_regions(view, regions, options.policy)
+            apply_regions(view, regions, options.policy, segmenter)
             result = FrameResult(0, None, None, tuple(regions))
         except OSError:  # the output cannot be written: abort the file
             raise

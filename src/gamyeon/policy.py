@@ -6,7 +6,7 @@ of precedence (flags win). Example file::
 
     [kinds.face]
     operator = "pixelate"      # pixelate | blur | fill
-    shape = "box"              # box | ellipse
+    shape = "box"              # box | ellipse (| silhouette, for kinds.person only)
     mask_scale = 1.3
     threshold = 0.2
     [kinds.face.params]
@@ -39,7 +39,11 @@ KIND_GROUPS: dict[str, tuple[str, ...]] = {
 #: (walking away, too small), and licence plates
 DEFAULT_KINDS: tuple[str, ...] = ("faces", "heads", "plates")
 DEFAULT_REGION_KINDS: tuple[str, ...] = ("face", "head", "plate")
-PERSON_MODES = ("head", "body")
+#: ``--person-mode``: the head of persons whose face is not found, the whole person box, or the
+#: person's silhouette (body mode with ``Shape.SILHOUETTE`` for the person kind)
+PERSON_MODES = ("head", "body", "silhouette")
+#: the one region kind a silhouette can be computed for (the segmentation network sees persons)
+SILHOUETTE_KIND = "person"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,14 @@ def _default_kinds() -> dict[str, KindPolicy]:
 class Policy:
     kinds: Mapping[str, KindPolicy] = field(default_factory=_default_kinds)
 
+    def __post_init__(self) -> None:
+        for kind, kp in self.kinds.items():
+            if kp.shape is Shape.SILHOUETTE and kind != SILHOUETTE_KIND:
+                raise PolicyError(
+                    f"kinds.{kind}: shape 'silhouette' is for persons only (kinds.{SILHOUETTE_KIND}, or "
+                    f"--person-mode silhouette); use box or ellipse for {kind}"
+                )
+
     def for_kind(self, kind: str) -> KindPolicy:
         try:
             return self.kinds[kind]
@@ -96,6 +108,25 @@ class Policy:
 
     def describe(self) -> dict[str, object]:
         return {kind: kp.describe() for kind, kp in sorted(self.kinds.items())}
+
+    def uses_silhouette(self, kinds: tuple[str, ...]) -> bool:
+        """Whether a run protecting region ``kinds`` masks persons by their silhouette."""
+        return SILHOUETTE_KIND in kinds and self.for_kind(SILHOUETTE_KIND).shape is Shape.SILHOUETTE
+
+    def with_person_mode(self, person_mode: str | None) -> Policy:
+        """A copy with ``--person-mode`` applied to the person kind's shape: ``silhouette`` sets
+        it, ``body`` (the person *box*) turns a silhouette from a policy file back into a box;
+        ``head`` and None change nothing (``parse_kinds`` handles the kinds)."""
+        person = self.kinds.get(SILHOUETTE_KIND)
+        if person is None or person_mode not in ("body", "silhouette"):
+            return self
+        if person_mode == "silhouette":
+            shape = Shape.SILHOUETTE
+        elif person.shape is Shape.SILHOUETTE:
+            shape = Shape.BOX
+        else:
+            return self
+        return Policy(kinds={**self.kinds, SILHOUETTE_KIND: dataclasses.replace(person, shape=shape)})
 
     def with_overrides(
         self,
@@ -200,7 +231,8 @@ def parse_kinds(value: str | None, person_mode: str | None = None) -> tuple[str,
 
     ``person_mode`` (``--person-mode``) says how persons are protected: ``body`` masks the whole
     person (``heads`` become ``persons``; added when no person kind was named), ``head`` only
-    the head of persons whose face is not found (``persons`` become ``heads``).
+    the head of persons whose face is not found (``persons`` become ``heads``). ``silhouette``
+    selects the same kinds as ``body``; ``Policy.with_person_mode`` sets the person shape.
     """
     names = DEFAULT_KINDS if value is None else tuple(n.strip() for n in value.split(",") if n.strip())
     if not names:
@@ -213,7 +245,7 @@ def parse_kinds(value: str | None, person_mode: str | None = None) -> tuple[str,
             raise PolicyError(f"--kinds: unknown kind {name!r}; expected some of {sorted(KIND_GROUPS)}")
         kinds.extend(k for k in KIND_GROUPS[name] if k not in kinds)
     if person_mode is not None:
-        wanted, other = ("person", "head") if person_mode == "body" else ("head", "person")
+        wanted, other = ("head", "person") if person_mode == "head" else ("person", "head")
         if other in kinds:
             kinds[kinds.index(other)] = wanted
         elif wanted not in kinds:

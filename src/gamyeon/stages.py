@@ -29,13 +29,16 @@ import numpy as np
 from gamyeon.detect.base import FrameDetector
 from gamyeon.detect.faces import FaceDetector
 from gamyeon.detect.persons import PersonDetector, PersonModel, head_box
+from gamyeon.detect.silhouette import load_segmenter
 from gamyeon.detect.ssdlite import SsdLitePerson
 from gamyeon.detect.ssdlite import default_model_path as ssdlite_path
 from gamyeon.detect.text import PLATE, TEXT, PpOcrDet, TextDetector
 from gamyeon.detect.text import default_model_path as text_path
 from gamyeon.detect.yolo import YoloPerson
+from gamyeon.operators import Shape
 from gamyeon.policy import Policy
 from gamyeon.schedule import KindsScheduler, Plan
+from gamyeon.silhouette import Segmenter, silhouette_mask
 from gamyeon.temporal import TemporalConfig, TrackStore
 from gamyeon.track import KindTracker
 from gamyeon.types import Array, Box, Detection, FrameResult, Region, Source, Summary
@@ -350,8 +353,21 @@ class FrameWork:
         self.store.prune(index)
 
 
-def apply_regions(view: Array, regions: list[Region], policy: Policy) -> None:
-    """Run each region's operator on the upright ``view`` (in place)."""
-    for region in regions:
+def apply_regions(view: Array, regions: list[Region], policy: Policy, segmenter: Segmenter | None = None) -> None:
+    """Run each region's operator on the upright ``view`` (in place).
+
+    Silhouette regions (``gamyeon.silhouette``) are segmented first, all of them on the untouched
+    picture (a face or a neighbour already pixelated would hide the person from the network), then
+    every region is masked in order. ``segmenter`` None: the bundled model, when a region needs one.
+    """
+    inside: dict[int, Array] = {}
+    for i, region in enumerate(regions):
+        if policy.for_kind(region.kind).shape is Shape.SILHOUETTE:
+            segmenter = segmenter or load_segmenter()
+            inside[i] = silhouette_mask(view, region, segmenter)
+    for i, region in enumerate(regions):
         kp = policy.for_kind(region.kind)
-        kp.operator.apply(view, region.mask, kp.shape)
+        if i in inside:
+            kp.operator.apply_inside(view, region.mask, inside[i])
+        else:
+            kp.operator.apply(view, region.mask, kp.shape)

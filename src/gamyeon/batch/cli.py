@@ -39,6 +39,7 @@ SHARED = (
     "person_model",
     "person_mode",
     "text_model",
+    "silhouette_model",
     "quiet",
     "verbose",
     "purpose",

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from gamyeon import silhouette
 from gamyeon.batch.manifest import FileRecord
 from gamyeon.batch.spec import FileResult, FileTask
 from gamyeon.detect.centerface import default_model_path
@@ -38,6 +39,7 @@ class BatchLedger:
         models = {
             "face": options.face_model or default_model_path(),
             **model_paths(options.kinds, options.person_model, options.text_model),
+            **silhouette.model_paths(options.policy, options.kinds, options.silhouette_model),
         }
         self.ledger = ledger
         self.dataset_id = dataset_id

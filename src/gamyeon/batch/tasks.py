@@ -226,6 +226,14 @@ def settings_digest(options: Options) -> str:
         "fps": None if options.fps is None else str(options.fps),
         "exports": list(options.exports),
         "face_model": None if options.face_model is None else str(options.face_model),
+        **{
+            name: None if path is None else str(path)
+            for name, path in (
+                ("person_model", options.person_model),
+                ("text_model", options.text_model),
+                ("silhouette_model", options.silhouette_model),
+            )
+        },
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

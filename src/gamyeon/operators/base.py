@@ -20,8 +20,16 @@ from gamyeon.types import Array, Box
 
 
 class Shape(StrEnum):
+    """Which pixels of a region's box an operator changes.
+
+    ``SILHOUETTE`` (person regions only) is the segmented person: ``gamyeon.silhouette`` works out
+    those pixels and hands them to ``Operator.apply_inside``. ``Operator.apply`` alone has no
+    segmentation and masks the whole box for it, the superset silhouette masking falls back to.
+    """
+
     BOX = "box"
     ELLIPSE = "ellipse"
+    SILHOUETTE = "silhouette"
 
 
 def ellipse_mask(
@@ -67,8 +75,28 @@ class Operator(ABC):
             fx2, fy2 = max(math.ceil(box.x2), fx1), max(math.ceil(box.y2), fy1)
             inside = ellipse_mask(fy2 - fy1, fx2 - fx1, rows=(y1 - fy1, y2 - fy1), cols=(x1 - fx1, x2 - fx1))
             crop[inside] = replaced[inside]
-        else:
+        else:  # BOX, and SILHOUETTE without a segmentation (see Shape)
             crop[...] = replaced
+
+    def apply_inside(self, frame: Array, box: Box, inside: Array) -> None:
+        """Mask, in place, the pixels of ``box`` of ``frame`` where ``inside`` is True.
+
+        ``inside`` is a boolean mask over ``box.pixel_bounds`` of the frame (rows, columns); the
+        replacement is computed for the whole box, as for ``Shape.BOX``, so a pixelated or blurred
+        silhouette gets the same blocks as the box would. Pixels outside the box, or where
+        ``inside`` is False, stay byte-identical.
+        """
+        height, width = frame.shape[:2]
+        x1, y1, x2, y2 = box.pixel_bounds(width, height)
+        if inside.shape != (y2 - y1, x2 - x1) or inside.dtype != np.bool_:
+            raise ValueError(
+                f"inside: expected a {y2 - y1} x {x2 - x1} boolean mask, got {inside.dtype} {inside.shape}"
+            )
+        if x2 <= x1 or y2 <= y1 or not inside.any():
+            return
+        crop = frame[y1:y2, x1:x2]
+        replaced = self.replacement(frame, (x1, y1, x2, y2))
+        crop[inside] = replaced[inside]
 
     @abstractmethod
     def replacement(self, frame: Array, bounds: tuple[int, int, int, int]) -> Array:
