@@ -185,7 +185,14 @@ def _start(args: list[str | Path], env: dict[str, str]) -> subprocess.Popen[str]
         text=True,
         env=env,
         start_new_session=True,  # its own process group: signals reach the workers as from a terminal
+        # as from an interactive shell: a test run started in the background (`make test &`)
+        # inherits SIGINT ignored, and Python then keeps ignoring it (rightly, for a background job)
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_done(dst: Path, name: str, proc: subprocess.Popen[str], timeout: float = 240) -> None:
