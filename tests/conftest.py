@@ -161,8 +161,20 @@ def probe(path: Path, keep_frames: bool = False) -> Probe:
             audio = [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
     with av.open(str(path)) as c:
         positions = [p.dts for p in c.demux(c.streams.video[0]) if p.size]
-    return Probe(size[0], size[1], times, codec, Fraction(rate) if rate else None, rotation, fmt, metadata,
-                 audio, frames, positions, stream_tb)
+    return Probe(
+        size[0],
+        size[1],
+        times,
+        codec,
+        Fraction(rate) if rate else None,
+        rotation,
+        fmt,
+        metadata,
+        audio,
+        frames,
+        positions,
+        stream_tb,
+    )
 
 
 def all_files(root: Path) -> Iterator[Path]:

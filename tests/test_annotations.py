@@ -36,8 +36,14 @@ FRAMES = [
             region("face", Box(200.0, 10.0, 230.5, 45.25), 9, Source.EXTENDED, 0.4),
         ),
     ),
-    FrameResult(3, None, None, (region("face", Box(0.0, 0.0, 320.0, 240.0), None, Source.FAIL_CLOSED, 1.0),),
-                fail_closed=True, reason="detector failed"),
+    FrameResult(
+        3,
+        None,
+        None,
+        (region("face", Box(0.0, 0.0, 320.0, 240.0), None, Source.FAIL_CLOSED, 1.0),),
+        fail_closed=True,
+        reason="detector failed",
+    ),
 ]
 
 
@@ -71,8 +77,9 @@ def test_jsonl_regions_carry_lists_pseudonyms_and_sources(jsonl: Path) -> None:
     assert first["track"] == "face-0007"  # the pseudonym, never the local number
     assert first["box"] == [10.0, 20.0, 50.0, 70.0]
     expected_mask = Box(10.0, 20.0, 50.0, 70.0).scaled(1.3)
-    assert first["mask"] == pytest.approx([expected_mask.x1, expected_mask.y1, expected_mask.x2, expected_mask.y2],
-                                          abs=0.05)
+    assert first["mask"] == pytest.approx(
+        [expected_mask.x1, expected_mask.y1, expected_mask.x2, expected_mask.y2], abs=0.05
+    )
     assert first["score"] == 0.9123
     assert first["source"] == "detected"
     third = parsed[2]["regions"]

@@ -151,7 +151,6 @@ def test_audio_only_file(tmp_path: Path, capsys: Capture) -> None:
 def test_bad_image(tmp_path: Path, capsys: Capture, content: str) -> None:
     from PIL import Image
 
-
     src = tmp_path / "photo.jpg"
     if content == "text":
         src.write_text("not a picture")
@@ -391,7 +390,11 @@ def test_real_process_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     done = subprocess.run(
         [str(GAMYEON), "anonymize", str(src), "-o", str(out)],
-        capture_output=True, text=True, timeout=60, env=env_without_home_keys(tmp_path), check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env_without_home_keys(tmp_path),
+        check=False,
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
@@ -404,7 +407,11 @@ def test_real_process_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
 def test_real_process_usage_error(tmp_path: Path) -> None:
     done = subprocess.run(
         [str(GAMYEON), "anonymize", str(tmp_path / "x.mp4"), "-o", str(tmp_path / "o.mp4"), "--codec", "bogus"],
-        capture_output=True, text=True, timeout=60, env=env_without_home_keys(tmp_path), check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env_without_home_keys(tmp_path),
+        check=False,
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

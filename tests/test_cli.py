@@ -48,8 +48,9 @@ def test_codec_flag(tmp_path: Path) -> None:
 def test_exports_and_annotations(tmp_path: Path, face_clip: Path) -> None:
     out = tmp_path / "out.mp4"
     summary_json = tmp_path / "summary.json"
-    code = main(["anonymize", str(face_clip), "-o", str(out), "--export", "coco,mot", "--summary-json",
-                 str(summary_json), "-q"])
+    code = main(
+        ["anonymize", str(face_clip), "-o", str(out), "--export", "coco,mot", "--summary-json", str(summary_json), "-q"]
+    )
     assert code == 0
     after = probe(out)
     frames = after.times
@@ -185,7 +186,11 @@ def test_real_process_success(tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     done = subprocess.run(
         [str(GAMYEON), "anonymize", str(src), "-o", str(out), "--export", "mot"],
-        capture_output=True, text=True, timeout=120, env=env_without_home_keys(tmp_path), check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env_without_home_keys(tmp_path),
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "error" not in done.stderr

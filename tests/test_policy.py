@@ -85,7 +85,7 @@ def test_load_accepts_str_path(tmp_path: Path) -> None:
     ("text", "error", "names"),
     [
         ('[kinds.face]\noperator = "sharpen"\n', PolicyError, "'sharpen'"),
-        ('[kinds.face]\noperator = 3\n', PolicyError, "got 3"),
+        ("[kinds.face]\noperator = 3\n", PolicyError, "got 3"),
         ('[kinds.face]\noperator = "blur"\n[kinds.face.params]\nblocks = 6\n', PolicyError, "blocks"),
         ("[kinds.face.params]\nsigma = 2\n", PolicyError, "sigma"),
         ('[kinds.face]\nshape = "circle"\n', PolicyError, "'circle'"),

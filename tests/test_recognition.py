@@ -171,9 +171,7 @@ def test_the_reference_matches_itself_and_a_recompressed_copy(models: Models, fa
 
 
 @pytest.mark.parametrize("scene", ["native", "2x", "4x"], indirect=True)
-@pytest.mark.parametrize(
-    "operator", [None, Blur(), Fill()], ids=["default-policy", "blur", "fill"]
-)
+@pytest.mark.parametrize("operator", [None, Blur(), Fill()], ids=["default-policy", "blur", "fill"])
 def test_masked_face_no_longer_matches(models: Models, scene: Scene, operator: Operator | None) -> None:
     distance = distance_after(models, scene, policy_masked(scene, operator))
     print(f"\n{scene.name} {operator.name if operator else 'default'}: distance {distance:.3f}")

@@ -169,9 +169,7 @@ def test_margin_grows_with_distance_to_the_nearest_observation(data: st.DataObje
 
 @SETTINGS
 @given(cfg=configs, a=any_box(), b=any_box(), start=st.integers(0, 30), extra=st.integers(1, 30))
-def test_gap_longer_than_max_gap_is_not_bridged(
-    cfg: TemporalConfig, a: Box, b: Box, start: int, extra: int
-) -> None:
+def test_gap_longer_than_max_gap_is_not_bridged(cfg: TemporalConfig, a: Box, b: Box, start: int, extra: int) -> None:
     """Two observations more than ``max_gap`` apart are two segments: each is extended by its pads
     (and those frames cover its box), the frames in between beyond the pads get nothing."""
     end = start + cfg.max_gap + extra

@@ -36,8 +36,7 @@ def steady(k: int, size: float, step: float, angle: float, n: int) -> list[tuple
     """A face moving ``step`` box sizes per detection interval, detected every ``k``-th frame."""
     v = step * size / k  # pixels per frame
     return [
-        (i * k, [face(2000 + v * i * k * math.cos(angle), 2000 + v * i * k * math.sin(angle), size)])
-        for i in range(n)
+        (i * k, [face(2000 + v * i * k * math.cos(angle), 2000 + v * i * k * math.sin(angle), size)]) for i in range(n)
     ]
 
 
@@ -99,9 +98,7 @@ frame_dets = st.lists(
 
 @SETTINGS
 @given(frames=st.lists(frame_dets, min_size=1, max_size=10), k=st.integers(1, 5))
-def test_every_detection_gets_a_track_and_no_track_is_shared_on_a_frame(
-    frames: list[list[Detection]], k: int
-) -> None:
+def test_every_detection_gets_a_track_and_no_track_is_shared_on_a_frame(frames: list[list[Detection]], k: int) -> None:
     tracker = KindTracker("face", itertools.count(1), max_gap_frames=10)
     results = feed(tracker, [(i * k, dets) for i, dets in enumerate(frames)])
     for dets, tracked in zip(frames, results, strict=True):
