@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gamyeon.detect.centerface import default_model_path as centerface_path
-from gamyeon.detect.persons import PersonDetector, drop_parts, head_box, tile_plan
+from gamyeon.detect.persons import PersonDetector, cut_sides, drop_parts, head_box, join_cut, tile_plan
 from gamyeon.detect.ssdlite import SsdLitePerson
 from gamyeon.errors import ModelError
 from gamyeon.types import Box, Detection
@@ -176,3 +176,38 @@ def test_parts_of_a_person_are_dropped_but_not_people_behind() -> None:
     )
     kept = drop_parts(rows)
     assert kept[:, 4].tolist() == pytest.approx([0.9, 0.7, 0.8])
+
+
+def test_halves_of_a_person_cut_by_a_tile_border_become_one_box() -> None:
+    # 960 x 540 frame, two tile rows: y 0-324 and y 216-540; the border at y=324 cut a person
+    # into a top half (tile row 0, ends at 323) and a bottom half (tile row 1, starts at 217)
+    crops = [(0.0, 0.0, 960.0, 540.0), (486.0, 0.0, 324.0, 324.0), (486.0, 216.0, 324.0, 324.0)]
+    rows = np.array(
+        [
+            [610, 141, 789, 323, 0.97],  # top half, from the upper tile
+            [595, 217, 790, 401, 0.96],  # bottom half, from the lower tile
+            [100, 300, 180, 500, 0.80],  # someone whole, from the whole-frame pass
+        ],
+        dtype=np.float32,
+    )
+    owners = np.array([1, 2, 0])
+    sides = cut_sides(rows, owners, crops, 960, 540)
+    assert sides.tolist() == [[False, False, False, True], [False, True, False, False], [False] * 4]
+    joined = drop_parts(join_cut(rows, sides, reach=32.0))
+    assert joined[:, :4].tolist() == [[595, 141, 790, 401], [100, 300, 180, 500]]
+
+
+def test_only_cut_boxes_are_joined_and_frame_edges_do_not_cut() -> None:
+    crops = [(0.0, 0.0, 400.0, 400.0), (0.0, 0.0, 240.0, 240.0), (0.0, 160.0, 240.0, 240.0)]
+    rows = np.array(
+        [
+            [20, 60, 120, 238, 0.9],  # cut at the bottom of the upper tile (y=240)
+            [30, 242, 120, 398, 0.8],  # a whole person below it (not cut: the frame's edge is no cut)
+            [0, 0, 10, 50, 0.5],  # at the frame's top-left corner: no cut either
+        ],
+        dtype=np.float32,
+    )
+    sides = cut_sides(rows, np.array([1, 0, 1]), crops, 400, 400)
+    assert sides[:, 3].tolist() == [True, False, False] and not sides[2].any()
+    joined = join_cut(rows, sides, reach=24.0)
+    assert joined.tolist() == rows.tolist()  # two persons stay two, each keeps a head

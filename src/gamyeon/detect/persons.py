@@ -11,9 +11,13 @@ at 25-40 px, below what the network finds reliably, so -- as for faces -- passes
 * **refine** (every detection frame): a magnified crop around each known person too small for the
   base tiles, so a person found by discovery keeps being observed at the detection rate.
 
-Tiles cut large persons into parts the network also reports (legs, a torso); a box lying almost
-wholly inside a larger one and as wide or as tall as it is such a part and is dropped
-(``drop_parts``), while a smaller person standing behind someone (narrower *and* shorter) stays.
+Tiles cut large persons into parts the network also reports (legs, a torso). A box that ends on a
+tile border inside the frame is joined with the box across that border (``join_cut``): the two
+halves of a person cut by the border become one box, and on close views a fragment no longer
+gets a head estimate of its own on the hair or the background. Then a box lying almost wholly
+inside a larger one and as wide or as tall as it is such a part and is dropped (``drop_parts``),
+while a smaller person standing behind someone (narrower *and* shorter) stays. A fragment with
+no cut fragment across its border is kept as it is: a part of a person is still masked.
 """
 
 from __future__ import annotations
@@ -107,6 +111,70 @@ def fine_tile(width: int, height: int) -> int | None:
     return tile if tile >= TILE_MIN else None
 
 
+#: a box edge this close to an interior tile border (share of the tile side) was cut by it
+CUT_MARGIN = 0.05
+#: boxes across a border are one person when their extents along it overlap this much (of the smaller)
+CUT_ALONG = 0.5
+#: only boxes at least this share of the crop long across the border count as cut (close views)
+CUT_FILL = 0.5
+
+
+def cut_sides(
+    rows: Array, owners: Array, crops: Sequence[tuple[float, float, float, float]], width: int, height: int
+) -> Array:
+    """Which sides (left, top, right, bottom) of each row end on a border of its crop that lies
+    inside the frame *and* belong to a box at least ``CUT_FILL`` of the crop long across that
+    border: a large person the crop could not hold. Smaller boxes touching a border are left
+    alone; the tile overlap shows them whole in a neighbouring tile (measured: joining those too
+    cost PETS09 0.7 % of its covered heads)."""
+    sides = np.zeros((len(rows), 4), dtype=bool)
+    for i, (row, owner) in enumerate(zip(rows, owners, strict=True)):
+        x0, y0, w, h = crops[int(owner)]
+        margin = CUT_MARGIN * max(w, h)
+        tall, wide = row[3] - row[1] >= CUT_FILL * h, row[2] - row[0] >= CUT_FILL * w
+        sides[i] = (
+            wide and x0 > 0 and row[0] <= x0 + margin,
+            tall and y0 > 0 and row[1] <= y0 + margin,
+            wide and x0 + w < width and row[2] >= x0 + w - margin,
+            tall and y0 + h < height and row[3] >= y0 + h - margin,
+        )
+    return sides
+
+
+def _along(a1: float, a2: float, b1: float, b2: float) -> float:
+    inter = min(a2, b2) - max(a1, b1)
+    return inter / max(1e-6, min(a2 - a1, b2 - b1))
+
+
+def join_cut(rows: Array, sides: Array, reach: float) -> Array:
+    """Join each box cut by a tile border with the boxes across that border that are cut on the
+    facing side, overlap it along the border (``CUT_ALONG``) and reach within ``reach`` pixels of
+    its cut edge: the halves of one person that two tiles each saw a part of. Rows keep their
+    order; a joined row takes the larger score. Boxes that are not cut are never joined, so two
+    whole persons one above the other stay two (and keep a head each)."""
+    out = rows.copy()
+    for i in range(len(rows)):
+        if not sides[i].any():
+            continue
+        x1, y1, x2, y2 = (float(v) for v in rows[i, :4])
+        for j in range(len(rows)):
+            if j == i or not sides[j].any():
+                continue
+            bx1, by1, bx2, by2 = (float(v) for v in rows[j, :4])
+            vertical = _along(x1, x2, bx1, bx2) >= CUT_ALONG
+            horizontal = _along(y1, y2, by1, by2) >= CUT_ALONG
+            across = (
+                (sides[i, 3] and sides[j, 1] and vertical and by1 <= y2 + reach and by2 > y2)
+                or (sides[i, 1] and sides[j, 3] and vertical and by2 >= y1 - reach and by1 < y1)
+                or (sides[i, 2] and sides[j, 0] and horizontal and bx1 <= x2 + reach and bx2 > x2)
+                or (sides[i, 0] and sides[j, 2] and horizontal and bx2 >= x1 - reach and bx1 < x1)
+            )
+            if across:
+                out[i, :4] = (min(out[i, 0], bx1), min(out[i, 1], by1), max(out[i, 2], bx2), max(out[i, 3], by2))
+                out[i, 4] = max(out[i, 4], rows[j, 4])
+    return out
+
+
 def drop_parts(rows: Array) -> Array:
     """Drop boxes that are parts of a larger box's person (see the module docstring)."""
     if len(rows) < 2:
@@ -151,17 +219,25 @@ class PersonDetector:
     def run_squares(self, items: list[Crop]) -> Array:
         """Run the model on ``side`` x ``side`` squares, in batches; each item says how its pixels
         map back to the image (``x0 + u * sx``, ``y0 + v * sy``). Rows in image pixels."""
+        return self.run_owned(items)[0]
+
+    def run_owned(self, items: list[Crop]) -> tuple[Array, Array]:
+        """``run_squares``, and for each row the index of the item it came from."""
         rows: list[Array] = []
+        owners: list[Array] = []
         for start in range(0, len(items), self.batch):
             chunk = items[start : start + self.batch]
             found_all = self.model.run([c.square for c in chunk], self.threshold)
-            for c, found in zip(chunk, found_all, strict=True):
+            for k, (c, found) in enumerate(zip(chunk, found_all, strict=True)):
                 if len(found):
                     found = found.copy()
                     found[:, [0, 2]] = found[:, [0, 2]] * c.sx + c.x0
                     found[:, [1, 3]] = found[:, [1, 3]] * c.sy + c.y0
                     rows.append(found)
-        return np.concatenate(rows) if rows else np.zeros((0, 5), dtype=np.float32)
+                    owners.append(np.full(len(found), start + k, dtype=np.int64))
+        if not rows:
+            return np.zeros((0, 5), dtype=np.float32), np.zeros(0, dtype=np.int64)
+        return np.concatenate(rows), np.concatenate(owners)
 
     def crop(self, image: Array, x: int, y: int, w: int, h: int) -> Crop:
         """The region ``(x, y, w, h)`` of ``image`` stretched to the model's square (as SSD was trained)."""
@@ -193,12 +269,22 @@ class PersonDetector:
     def passes(self, image: Array, plans: list[TilePlan], extra: Sequence[tuple[int, int, int, int]] = ()) -> Array:
         height, width = image.shape[:2]
         items = [self.crop(image, 0, 0, width, height)]
+        regions: list[tuple[float, float, float, float]] = [(0.0, 0.0, float(width), float(height))]
         for plan in plans:
-            if (min(plan.tile, width), min(plan.tile, height)) != (width, height):
+            tw, th = min(plan.tile, width), min(plan.tile, height)
+            if (tw, th) != (width, height):
                 items.extend(self.tiles(image, plan))
+                regions.extend((float(x), float(y), float(tw), float(th)) for x, y in plan.origins)
         items.extend(self.crop(image, *e) for e in extra)
-        rows = self.run_squares(items)
-        return drop_parts(nms(rows, MERGE_IOU)) if len(rows) else rows
+        regions.extend((float(x), float(y), float(w), float(h)) for x, y, w, h in extra)
+        rows, owners = self.run_owned(items)
+        if not len(rows):
+            return rows
+        sides = cut_sides(rows, owners, regions, width, height)
+        # duplicates go first (the sides ride along as extra columns), then cut halves are joined
+        kept = nms(np.concatenate([rows[:, :5], sides.astype(rows.dtype)], axis=1), MERGE_IOU)
+        reach = CUT_MARGIN * max(r[2] for r in regions[1:]) if len(regions) > 1 else 0.0
+        return drop_parts(join_cut(kept[:, :5], kept[:, 5:9] > 0.5, 2.0 * reach))
 
     def is_small(self, person: Box, width: int, height: int) -> bool:
         """Whether a person this large is too small for the base tiles to keep finding."""
