@@ -94,12 +94,7 @@ def anonymize(inputs: Sequence[str | Path], output: str | Path, options: Options
             # load (and check) the person/text models before anything is recorded; pipelines reuse them
             load_others(options.policy, options.kinds, options.person_model, options.text_model)
             silhouette.segmenter_for(options.policy, options.kinds, options.silhouette_model)
-            models = {
-                "face": faces.model.path,
-                **model_paths(options.kinds, options.person_model, options.text_model),
-                **silhouette.model_paths(options.policy, options.kinds, options.silhouette_model),
-            }
-            run = RunRecord(ledger, dataset_id, options, key, models=models)
+            run = RunRecord(ledger, dataset_id, options, key, models=model_paths(options, faces.model.path))
             run.start(sources, output, len(jobs))
             try:
                 pseudonyms = Pseudonymizer(key, dataset_id)

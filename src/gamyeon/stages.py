@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gamyeon import silhouette
 from gamyeon.detect.base import FrameDetector
+from gamyeon.detect.centerface import default_model_path as centerface_path
 from gamyeon.detect.faces import FaceDetector
 from gamyeon.detect.persons import PersonDetector, PersonModel, head_box
 from gamyeon.detect.silhouette import load_segmenter
@@ -36,6 +38,7 @@ from gamyeon.detect.text import PLATE, TEXT, PpOcrDet, TextDetector
 from gamyeon.detect.text import default_model_path as text_path
 from gamyeon.detect.yolo import YoloPerson
 from gamyeon.operators import Shape
+from gamyeon.options import Options
 from gamyeon.policy import Policy
 from gamyeon.schedule import KindsScheduler, Plan
 from gamyeon.silhouette import Segmenter, silhouette_mask
@@ -134,14 +137,17 @@ def load_others(
     return _load_others(tuple(k for k in kinds if k in (PLATE, TEXT)), person, text, person_model, text_model)
 
 
-def model_paths(kinds: tuple[str, ...], person_model: Path | None, text_model: Path | None) -> dict[str, Path]:
-    """The person and text model files ``kinds`` use (for the processing record)."""
-    detectors = detectors_for(kinds)
-    out: dict[str, Path] = {}
+def model_paths(options: Options, face: Path | None = None) -> dict[str, Path]:
+    """Every model file a run with ``options`` uses, by role (for the processing record):
+    the face model (``face``, else the one ``options`` names or the bundled one), and the
+    person, text and silhouette models its kinds and policy need."""
+    detectors = detectors_for(options.kinds)
+    out: dict[str, Path] = {"face": face or options.face_model or centerface_path()}
     if "person" in detectors:
-        out["person"] = person_model or ssdlite_path()
+        out["person"] = options.person_model or ssdlite_path()
     if "text" in detectors:
-        out["text"] = text_model or text_path()
+        out["text"] = options.text_model or text_path()
+    out.update(silhouette.model_paths(options.policy, options.kinds, options.silhouette_model))
     return out
 
 

@@ -14,10 +14,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from gamyeon import silhouette
 from gamyeon.batch.manifest import FileRecord
 from gamyeon.batch.spec import FileResult, FileTask
-from gamyeon.detect.centerface import default_model_path
 from gamyeon.keys import MasterKey
 from gamyeon.ledger.records import file_facts
 from gamyeon.ledger.run import RunRecord
@@ -36,14 +34,9 @@ class BatchLedger:
     """One batch run's records in the ledger at ``options.processing.ledger``."""
 
     def __init__(self, ledger: Ledger, dataset_id: str, options: Options, key: MasterKey) -> None:
-        models = {
-            "face": options.face_model or default_model_path(),
-            **model_paths(options.kinds, options.person_model, options.text_model),
-            **silhouette.model_paths(options.policy, options.kinds, options.silhouette_model),
-        }
         self.ledger = ledger
         self.dataset_id = dataset_id
-        self.run = RunRecord(ledger, dataset_id, options, key, models=models)
+        self.run = RunRecord(ledger, dataset_id, options, key, models=model_paths(options))
         self.started = False
         self.files = 0
         self.frames = 0
@@ -86,10 +79,9 @@ class BatchLedger:
     def file_done(self, task: FileTask, result: FileResult) -> None:
         """Record a file its worker has just finished (call before the manifest says done)."""
         facts = result.facts
-        output = Path(task.output)
         self.run.output_done(
             facts.get("input") or file_facts(Path(task.source)),
-            {"path": str(output.resolve()), "bytes": output.stat().st_size, "sha256": result.sha256},
+            file_facts(Path(task.output), sha256=result.sha256),
             facts.get("annotations") or file_facts(task.annotations()),
             {
                 **_counts(result.frames, result.faces, result.regions, result.fail_closed_frames),
