@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from gamyeon.keys import MasterKey, write_key
-from gamyeon.media.encode import mux_tone
+from gamyeon.media.encode import from_rgb, mux_tone
+from gamyeon.types import Colour
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +75,7 @@ def make_video(
     container_options: Mapping[str, str] | None = None,
     preset: str = "ultrafast",
     picture: Callable[[int, int, int], np.ndarray] = pattern,
+    colour: Colour | None = None,
 ) -> list[int]:
     """Write a synthetic video; returns the pts written (in ``time_base``, default ``1/rate``).
 
@@ -81,6 +83,7 @@ def make_video(
     ``rotation`` sets a display matrix (PyAV 18 ``set_display_rotation``). ``audio`` adds a mono
     AAC track as long as the video. ``container_format`` forces a muxer (e.g. ``"h264"`` for a raw
     elementary stream). ``preset`` is x264/x265's (ultrafast makes no B-frames, the others do).
+    ``colour``: converted to YUV with that matrix and range, and tagged so (default: untagged).
     """
     width, height = size
     tb = time_base if time_base is not None else 1 / rate
@@ -104,9 +107,15 @@ def make_video(
                 stream.options = {**stream.options, "x265-params": "log-level=error"}
         if rotation is not None:
             stream.set_display_rotation(rotation)
+        if colour is not None:
+            cc = stream.codec_context
+            cc.colorspace, cc.color_range = colour.space, colour.range
+            cc.color_primaries, cc.color_trc = colour.primaries, colour.trc
         aud = out.add_stream("aac", rate=48000, layout="mono") if audio else None
         for i, p in enumerate(pts):
             frame = av.VideoFrame.from_ndarray(picture(i, width, height), format="rgb24")
+            if colour is not None:
+                frame = from_rgb(frame, stream.pix_fmt, colour)
             frame.pts = p
             frame.time_base = tb
             out.mux(stream.encode(frame))

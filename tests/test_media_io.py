@@ -22,6 +22,7 @@ from conftest import face_picture, make_video, pattern, probe
 from gamyeon import Options
 from gamyeon.errors import GamyeonError
 from gamyeon.media.encode import EncodeSettings
+from gamyeon.types import Colour
 
 GPS_IFD = 0x8825
 EXIF_IFD = 0x8769
@@ -190,6 +191,63 @@ def test_rotated_face_is_masked_upright(tmp_path: Path) -> None:
     assert after.rotation == 90
     changed = np.abs(after.frames[0].astype(int) - before.frames[0].astype(int)).max(axis=2) > 40
     assert changed.any()
+
+
+# --- colour -------------------------------------------------------------------------------------
+
+HD = Colour(space=1, range=1, primaries=1, trc=1)  # BT.709, limited range: most HD cameras
+FULL = Colour(space=1, range=2, primaries=1, trc=1)  # BT.709, full range: many IP cameras and phones
+
+
+def luma_and_tags(path: Path) -> tuple[list[np.ndarray], tuple[int, int, int, int]]:
+    """The Y plane of every frame as stored (no conversion), and the first frame's colour tags."""
+    planes = []
+    with av.open(str(path)) as c:
+        for frame in c.decode(video=0):
+            plane = frame.planes[0]
+            rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+            planes.append(rows[:, : frame.width].astype(int))
+            if len(planes) == 1:
+                tags = (int(frame.colorspace), int(frame.color_range), int(frame.color_primaries), int(frame.color_trc))
+    return planes, tags
+
+
+@pytest.mark.parametrize(
+    ("colour", "size"),
+    [(None, (320, 240)), (HD, (320, 240)), (FULL, (320, 240)), (HD, (321, 241))],  # 321x241: whole-frame RGB path
+    ids=["untagged", "bt709", "bt709-full", "bt709-odd-size"],
+)
+def test_masked_frames_keep_the_samples_and_colour_tags_of_the_source(
+    tmp_path: Path, colour: Colour | None, size: tuple[int, int]
+) -> None:
+    """Outside the masks a masked frame keeps its samples (up to re-encoding noise, which has no
+    bias), and the output keeps the source's colour tags.
+
+    Measured before this was handled: masked frames came out 1.0 (untagged), 1.1 (BT.709), 1.7
+    (full range) and 2.2 (odd size) luma levels off on average over the whole picture, and the
+    tags were dropped, so a player showed BT.709 footage with BT.601 colours. Now: under 0.1.
+    """
+    src = tmp_path / "hd.mp4"
+    make_video(src, size=size, frames=4, picture=face_picture, colour=colour)
+    dst = tmp_path / "out.mp4"
+    summary = run(src, dst, kinds=("face",))[0]
+    assert summary.regions.get("face", 0) == 4
+    before, source_tags = luma_and_tags(src)
+    after, output_tags = luma_and_tags(dst)
+    assert (
+        output_tags
+        == source_tags
+        == ((colour.space, colour.range, colour.primaries, colour.trc) if colour else (2, 0, 2, 2))
+    )
+    outside = np.ones(before[0].shape, dtype=bool)
+    for line in read_jsonl(Path(f"{dst}.regions.jsonl")):
+        for region in line["regions"]:
+            x1, y1, x2, y2 = (int(v) for v in region["mask"])
+            outside[max(0, y1 - 2) : y2 + 2, max(0, x1 - 2) : x2 + 2] = False
+    assert outside.mean() > 0.5
+    for a, b in zip(before, after, strict=True):
+        shift = (b - a)[outside].mean()
+        assert abs(shift) < 0.4, f"luma shifted by {shift:.2f} levels outside the masks"
 
 
 # --- audio --------------------------------------------------------------------------------------

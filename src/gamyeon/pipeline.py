@@ -16,13 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from gamyeon.annotations import JsonlWriter
 from gamyeon.detect.faces import FaceDetector
+from gamyeon.media import planar
 from gamyeon.media.decode import AudioPacket, DecodedFrame, VideoReader, to_rgb
 from gamyeon.media.encode import ThreadedWriter, VideoWriter
 from gamyeon.media.images import load_image, save_image, upright_view
+from gamyeon.media.planar import shifted
 from gamyeon.options import Options
 from gamyeon.schedule import Plan
 from gamyeon.silhouette import segmenter_for
@@ -39,7 +43,16 @@ TrackIds = Callable[[str, int], str]
 class Sealer(Protocol):
     """Keeps the original pixels of regions before they are masked (``vault.writer.VaultWriter``)."""
 
-    def seal(self, frame: int, pts: int | None, view: Array, regions: list[Region]) -> None: ...
+    def seal(
+        self,
+        frame: int,
+        pts: int | None,
+        view: Array,
+        regions: list[Region],
+        *,
+        origin: tuple[int, int] = (0, 0),
+        size: tuple[int, int] | None = None,
+    ) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -136,12 +149,37 @@ def anonymize_video(
                 work.detect(
                     item.index,
                     small,
-                    lambda: np.ascontiguousarray(rotate_view(to_rgb(frame, bw, bh), info.rotation)),
-                    lambda: rotate_view(to_rgb(frame), info.rotation),
+                    lambda: np.ascontiguousarray(rotate_view(to_rgb(frame, bw, bh, scaler), info.rotation)),
+                    lambda: rotate_view(to_rgb(frame, reformatter=converter), info.rotation),
                 )
             except Exception as err:  # noqa: BLE001 - fail closed on any detector/tracker failure
                 log.warning("detection failed on frame %d (%s); the frame will be fully masked", item.index, err)
                 failed[item.index] = f"detection failed: {err}"
+
+        masker = planar.PlanarMasker(info.colour, info.rotation)
+        # swscale set-ups kept across frames: the base pass's scaled copy, and full-size RGB
+        scaler, converter = VideoReformatter(), VideoReformatter()
+
+        def reach(region: Region, bounds: tuple[int, int, int, int]) -> int:
+            x1, y1, x2, y2 = bounds
+            return options.policy.for_kind(region.kind).operator.reach(y2 - y1, x2 - x1)
+
+        def mask(item: DecodedFrame, regions: list[Region]) -> Array | av.VideoFrame:
+            """The frame with ``regions`` sealed and masked: in its own planes around the regions
+            when it is 4:2:0 (``media.planar``), else through a whole-frame RGB copy."""
+            frame = item.frame
+            assert frame is not None
+
+            def crop_work(view: Array, left: int, top: int, group: list[Region]) -> None:
+                if sealer is not None:
+                    sealer.seal(item.index, item.pts, view, group, origin=(left, top), size=(width, height))
+                apply_regions(view, [shifted(r, -left, -top) for r in group], options.policy, segmenter)
+
+            if planar.supported(frame):
+                return masker.mask(frame, regions, reach, crop_work)
+            rgb = to_rgb(frame, reformatter=converter)
+            crop_work(rotate_view(rgb, info.rotation), 0, 0, regions)
+            return rgb
 
         def finish(item: DecodedFrame) -> None:
             seconds = float(item.pts * tb)
@@ -154,15 +192,7 @@ def anonymize_video(
                 regions: list[Region] = []
                 try:
                     regions = work.regions(item.index)
-                    if regions:
-                        rgb = to_rgb(item.frame)
-                        view = rotate_view(rgb, info.rotation)
-                        if sealer is not None:
-                            sealer.seal(item.index, item.pts, view, regions)
-                        apply_regions(view, regions, options.policy, segmenter)
-                        writer.write(rgb, item.pts)
-                    else:
-                        writer.write(item.frame, item.pts)
+                    writer.write(mask(item, regions) if regions else item.frame, item.pts)
                     result = FrameResult(item.index, item.pts, seconds, tuple(regions))
                 except OSError:  # the output cannot be written: abort the file
                     raise

@@ -113,10 +113,6 @@ def _speed(a: Observation, b: Observation) -> tuple[float, float]:
     return (bx - ax) / dt, (by - ay) / dt
 
 
-def _shift(box: Box, dx: float, dy: float) -> Box:
-    return Box(box.x1 + dx, box.y1 + dy, box.x2 + dx, box.y2 + dy)
-
-
 class TrackStore:
     """Observations of every live track, and the estimated box of each on any frame."""
 
@@ -214,7 +210,7 @@ class TrackStore:
         before = obs[i - 2] if i > 1 and prev.frame - obs[i - 2].frame <= cfg.max_gap else None
         vx, vy = _speed(before, prev) if before is not None else (0.0, 0.0)
         distance = frame - prev.frame
-        moved = _shift(prev.box, vx * distance, vy * distance)
+        moved = prev.box.shifted(vx * distance, vy * distance)
         margin = self._margin(cfg, prev.box, distance, math.hypot(vx, vy))
         return Estimate(track.kind, track_id, prev.box.union(moved), margin, prev.score, Source.EXTENDED)
 
@@ -229,7 +225,7 @@ class TrackStore:
         after = obs[i + 1] if i + 1 < len(obs) and obs[i + 1].frame - nxt.frame <= cfg.max_gap else None
         vx, vy = _speed(nxt, after) if after is not None else (0.0, 0.0)
         distance = nxt.frame - frame
-        moved = _shift(nxt.box, -vx * distance, -vy * distance)
+        moved = nxt.box.shifted(-vx * distance, -vy * distance)
         margin = self._margin(cfg, nxt.box, distance, math.hypot(vx, vy))
         return Estimate(track.kind, track_id, nxt.box.union(moved), margin, nxt.score, Source.EXTENDED)
 

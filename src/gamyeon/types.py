@@ -70,6 +70,9 @@ class Box:
         dx, dy = max(dx, 0.0), max(dy, 0.0)
         return Box(self.x1 - dx, self.y1 - dy, self.x2 + dx, self.y2 + dy)
 
+    def shifted(self, dx: float, dy: float) -> Box:
+        return Box(self.x1 + dx, self.y1 + dy, self.x2 + dx, self.y2 + dy)
+
     def clipped(self, width: int, height: int) -> Box:
         """The part of the box inside a ``width`` x ``height`` frame (may be empty)."""
         x1 = min(max(self.x1, 0.0), float(width))
@@ -151,6 +154,19 @@ class FrameResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Colour:
+    """How a stream's YUV samples map to RGB, as FFmpeg's ``AVCOL_*`` numbers (2, 0, 2, 2:
+    unspecified). Masked frames are converted to RGB and back with the same matrix and range,
+    and the output carries the same tags, or HD (BT.709) and full-range footage shifts colour
+    on every masked frame."""
+
+    space: int = 2
+    range: int = 0
+    primaries: int = 2
+    trc: int = 2
+
+
+@dataclass(frozen=True, slots=True)
 class VideoInfo:
     """Timing and geometry of a video stream. Time is integer ``pts`` in ``time_base`` units."""
 
@@ -164,6 +180,7 @@ class VideoInfo:
     pix_fmt: str
     has_audio: bool
     raw_stream: bool = False  # elementary stream without timestamps
+    colour: Colour = Colour()
 
 
 @dataclass(slots=True)

@@ -22,10 +22,11 @@ from typing import Any, cast
 
 import av
 import av.error
+from av.video.reformatter import VideoReformatter
 
 from gamyeon.errors import CorruptInputError, InputNotFoundError, InputUnreadableError, UnsupportedInputError
 from gamyeon.threads import threads_from_env
-from gamyeon.types import Array, VideoInfo
+from gamyeon.types import Array, Colour, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,11 @@ def display_matrix(frame: av.VideoFrame) -> list[int] | None:
             if len(raw) >= 36:
                 return list(struct.unpack("<9i", raw[:36]))
     return None
+
+
+def colour_of(frame: av.VideoFrame) -> Colour:
+    """The colour tags of a decoded frame (the stream's, as the decoder reports them)."""
+    return Colour(int(frame.colorspace), int(frame.color_range), int(frame.color_primaries), int(frame.color_trc))
 
 
 class VideoReader:
@@ -156,6 +162,7 @@ class VideoReader:
             pix_fmt=first.format.name,
             has_audio=bool(self.container.streams.audio),
             raw_stream=self.raw,
+            colour=colour_of(first),
         )
 
     @property
@@ -261,8 +268,21 @@ class VideoReader:
         self.close()
 
 
-def to_rgb(frame: av.VideoFrame, width: int | None = None, height: int | None = None) -> Array:
-    """The frame as an H x W x 3 RGB array, optionally resized in the same swscale pass."""
-    if width is None or height is None or (width, height) == (frame.width, frame.height):
-        return frame.to_ndarray(format="rgb24")
-    return frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
+def to_rgb(
+    frame: av.VideoFrame,
+    width: int | None = None,
+    height: int | None = None,
+    reformatter: VideoReformatter | None = None,
+) -> Array:
+    """The frame as an H x W x 3 RGB array, optionally resized in the same swscale pass.
+
+    Pass one ``reformatter`` per kind of conversion for the frames of one video: setting up a
+    swscale context costs 1-2 ms, more than the conversion itself (a frame's own reformatter
+    lives and dies with the frame).
+    """
+    options: dict[str, Any] = {"format": "rgb24"}
+    if width is not None and height is not None and (width, height) != (frame.width, frame.height):
+        options.update(width=width, height=height, interpolation="AREA")
+    if reformatter is None:
+        return frame.to_ndarray(**options)
+    return reformatter.reformat(frame, **options).to_ndarray()

@@ -7,6 +7,7 @@ rate, start offsets and 29.97 fps survive exactly. Audio, when kept, is copied p
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -19,11 +20,12 @@ from typing import Any, cast
 import av
 import av.error
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from gamyeon.errors import OutputError, UsageError
 from gamyeon.media.metadata import without_location
 from gamyeon.threads import threads_from_env
-from gamyeon.types import Array, VideoInfo
+from gamyeon.types import Array, Colour, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ CONTAINERS = {
     ".hevc": "hevc",
 }
 VIDEO_SUFFIXES = frozenset(CONTAINERS)
+MPEG_RANGE, JPEG_RANGE = 1, 2  # AVCOL_RANGE_*: limited (16-235) and full (0-255) YUV
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,37 @@ def _pix_fmt(codec: str, info: VideoInfo) -> str:
     return "yuv420p"
 
 
+def _output_colour(info: VideoInfo, pix_fmt: str) -> Colour | None:
+    """The colour tags of the output: the source's, for YUV outputs. The range is kept only
+    when the sample format is (a full-range ``yuvj`` source written as limited-range ``yuv``
+    is converted, and tagged so); None for RGB outputs (``bgr0``, ``gbrp``), which have no matrix."""
+    if not pix_fmt.startswith("yuv"):
+        return None
+    if pix_fmt == info.pix_fmt:
+        colour_range = info.colour.range
+    else:
+        colour_range = JPEG_RANGE if pix_fmt.startswith("yuvj") else MPEG_RANGE
+    return dataclasses.replace(info.colour, range=colour_range)
+
+
+def from_rgb(
+    frame: av.VideoFrame, pix_fmt: str, colour: Colour, reformatter: VideoReformatter | None = None
+) -> av.VideoFrame:
+    """An RGB frame in ``pix_fmt`` with ``colour``'s matrix and range, tagged with all of ``colour``.
+
+    PyAV's encoder would convert with swscale's default (BT.601, limited range) whatever the
+    source was, which shifts the colours of BT.709 and full-range footage. ``reformatter``: one
+    kept across the frames of a video (see ``decode.to_rgb``).
+    """
+    convert = reformatter or VideoReformatter()
+    out = convert.reformat(frame, format=pix_fmt, dst_colorspace=colour.space, dst_color_range=colour.range)
+    out.colorspace = colour.space
+    out.color_range = colour.range
+    out.color_primaries = colour.primaries
+    out.color_trc = colour.trc
+    return out
+
+
 class VideoWriter:
     """Writes frames to ``path`` (a temporary name chosen by the caller)."""
 
@@ -121,9 +155,19 @@ class VideoWriter:
         self.stream: av.video.stream.VideoStream = stream
         self.stream.width = info.width
         self.stream.height = info.height
-        self.stream.pix_fmt = settings.pix_fmt or _pix_fmt(self.codec, info)
+        self.pix_fmt = settings.pix_fmt or _pix_fmt(self.codec, info)
+        self.stream.pix_fmt = self.pix_fmt
         self.stream.time_base = info.time_base
         cc = self.stream.codec_context
+        #: colour matrix and range that RGB frames are converted back with: the source's, so a
+        #: masked frame keeps the colours of the unmasked frames around it
+        self._colour = _output_colour(info, self.pix_fmt)
+        self._reformatter = VideoReformatter()
+        if self._colour is not None:
+            cc.colorspace = self._colour.space
+            cc.color_range = self._colour.range
+            cc.color_primaries = self._colour.primaries
+            cc.color_trc = self._colour.trc
         cc.time_base = self._codec_time_base(info)
         cc.framerate = info.rate
         threads = threads_from_env()
@@ -176,6 +220,8 @@ class VideoWriter:
         """Encode one frame: an RGB array, or an untouched decoded frame (no conversion)."""
         if isinstance(image, np.ndarray):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            if self._colour is not None:
+                frame = from_rgb(frame, self.pix_fmt, self._colour, self._reformatter)
         else:
             frame = image
             # A decoded frame remembers its picture type; encoders would obey it as a forced type.

@@ -98,6 +98,11 @@ class Operator(ABC):
         replaced = self.replacement(frame, (x1, y1, x2, y2))
         crop[inside] = replaced[inside]
 
+    def reach(self, height: int, width: int) -> int:
+        """How many pixels around a ``height`` x ``width`` region ``replacement`` reads (a crop
+        of the frame must include them to give the same result)."""
+        return 0
+
     @abstractmethod
     def replacement(self, frame: Array, bounds: tuple[int, int, int, int]) -> Array:
         """The new pixels for ``frame[y1:y2, x1:x2]`` (same shape, uint8). Must not mutate ``frame``."""

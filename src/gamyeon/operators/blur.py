@@ -37,11 +37,14 @@ class Blur(Operator):
     def kernel(self, height: int, width: int) -> int:
         return odd(max(self.min_kernel, self.ratio * max(height, width)))
 
+    def reach(self, height: int, width: int) -> int:
+        return self.kernel(height, width) // 2
+
     def replacement(self, frame: Array, bounds: tuple[int, int, int, int]) -> Array:
         x1, y1, x2, y2 = bounds
         fh, fw = frame.shape[:2]
         k = self.kernel(y2 - y1, x2 - x1)
-        pad = k // 2
+        pad = self.reach(y2 - y1, x2 - x1)
         ex1, ey1, ex2, ey2 = max(0, x1 - pad), max(0, y1 - pad), min(fw, x2 + pad), min(fh, y2 + pad)
         blurred = cv2.GaussianBlur(contiguous(frame[ey1:ey2, ex1:ex2]), (k, k), 0, borderType=cv2.BORDER_REPLICATE)
         return blurred[y1 - ey1 : y2 - ey1, x1 - ex1 : x2 - ex1]

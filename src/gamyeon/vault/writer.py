@@ -89,17 +89,32 @@ class VaultWriter:
             aead = self._aeads[track] = AESGCM(track_key(self._key, self.header, track))
         return aead
 
-    def seal(self, frame: int, pts: int | None, view: Array, regions: list[Region]) -> None:
-        """Seal the pixels under every region's mask on the upright original ``view``."""
-        height, width = view.shape[:2]
+    def seal(
+        self,
+        frame: int,
+        pts: int | None,
+        view: Array,
+        regions: list[Region],
+        *,
+        origin: tuple[int, int] = (0, 0),
+        size: tuple[int, int] | None = None,
+    ) -> None:
+        """Seal the pixels under every region's mask on the upright original ``view``: the whole
+        frame, or a crop of it with its top-left corner at ``origin`` in a frame of ``size``
+        (width, height) that holds every region's mask (``media.planar`` masks crops)."""
+        width, height = size if size is not None else (view.shape[1], view.shape[0])
+        left, top = origin
         for region in regions:
             x1, y1, x2, y2 = region.mask.pixel_bounds(width, height)
             if x2 <= x1 or y2 <= y1:
                 continue
+            pixels = view[y1 - top : y2 - top, x1 - left : x2 - left]
+            if min(x1 - left, y1 - top) < 0 or pixels.shape[:2] != (y2 - y1, x2 - x1):
+                raise ValueError(f"the crop at {origin} does not hold the mask {(x1, y1, x2, y2)}")
             track = None if region.track is None else self._track_ids(region.kind, region.track)
             meta = BlockMeta(self.blocks, frame, pts, track, region.kind, (x1, y1, x2, y2))
             nonce = secrets.token_bytes(NONCE_BYTES)
-            sealed = nonce + self._aead(track).encrypt(nonce, encode_crop(view[y1:y2, x1:x2]), aad(self.header, meta))
+            sealed = nonce + self._aead(track).encrypt(nonce, encode_crop(pixels), aad(self.header, meta))
             self._write(pack(BLOCK, canonical(meta.as_dict())) + sized(sealed))
             self.blocks += 1
             self.bytes_sealed += len(sealed)
