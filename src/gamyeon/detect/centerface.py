@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from gamyeon.detect.base import nms
-from gamyeon.detect.onnx import session
+from gamyeon.detect.onnx import nchw, session
 from gamyeon.errors import ModelError
 from gamyeon.types import Array
 
@@ -51,8 +51,7 @@ class CenterFace:
 
         Returns one ``N x 5`` array ``[x1, y1, x2, y2, score]`` per image.
         """
-        blob = np.stack(images).astype(np.float32).transpose(0, 3, 1, 2)
-        heat, scale, offset, _ = self.session.run(OUTPUTS, {INPUT: np.ascontiguousarray(blob)})
+        heat, scale, offset, _ = self.session.run(OUTPUTS, {INPUT: nchw(images)})
         return [decode(heat[b, 0], scale[b], offset[b], threshold) for b in range(len(images))]
 
     def detect(self, image: Array, factor: float, threshold: float) -> Array:

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from gamyeon.detect.base import nms
-from gamyeon.detect.onnx import session
+from gamyeon.detect.onnx import nchw, session
 from gamyeon.errors import ModelError
 from gamyeon.types import Array
 
@@ -92,11 +92,11 @@ class YoloPerson:
         for start in range(0, len(crops), self.batch):
             chunk = crops[start : start + self.batch]
             boxed = [letterbox(c, self.side) for c in chunk]
-            blob = np.stack([b[0] for b in boxed]).astype(np.float32).transpose(0, 3, 1, 2) / np.float32(255.0)
+            blob = nchw([b[0] for b in boxed], 1.0 / 255.0)
             if self.batch and len(chunk) < self.batch and self.session.get_inputs()[0].shape[0] == self.batch:
                 pad = np.zeros((self.batch - len(chunk), *blob.shape[1:]), dtype=np.float32)
                 blob = np.concatenate([blob, pad])
-            (raw,) = self.session.run([self.output], {self.input: np.ascontiguousarray(blob)})
+            (raw,) = self.session.run([self.output], {self.input: blob})
             for i, (_, scale, left, top) in enumerate(boxed):
                 rows = decode(self._candidates(raw[i]), threshold)
                 if len(rows):
