@@ -29,6 +29,7 @@ from gamyeon.files import sha256_file
 from gamyeon.ledger.store import Ledger
 from gamyeon.types import Box
 from gamyeon.verify import VerifyOptions, VerifyResult, verify
+from gamyeon.verify import record as verify_record
 from gamyeon.verify.coverage import PixelChange, mask_coverage
 from gamyeon.verify.detectors import IndependentFaces
 from gamyeon.verify.sampling import TrackSpans, evenly, plan
@@ -303,6 +304,17 @@ def test_standalone_verify_records_only_with_a_ledger(clips: Clips, tmp_path: Pa
     with Ledger(str(ledger_path)) as ledger:
         (rec,) = list(ledger.records())
     assert rec.action == "verify" and rec.payload["passed"] is False and rec.payload["leak"]["leaks"] >= 1
+
+
+def test_verify_record_takes_a_known_digest_instead_of_hashing_again(clips: Clips, verifier: Verifier) -> None:
+    """``anonymize --verify`` hands over the digest it has just computed (a large output is not
+    read a third time); without one the file is hashed."""
+    result = verify(clips.original, clips.default, VerifyOptions(sample=2, quiet=True), verifier=verifier)
+    given = "0" * 64
+    known = verify_record.payload(result, None, None, known={str(clips.default): given})
+    assert known["files"][0]["anonymized"]["sha256"] == given
+    hashed = verify_record.payload(result, None, None)
+    assert hashed["files"][0]["anonymized"]["sha256"] == sha256_file(clips.default)
 
 
 def test_result_as_dict_is_json(clips: Clips, verifier: Verifier) -> None:

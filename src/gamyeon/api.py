@@ -165,7 +165,8 @@ def _run_job(
                 anonymize_image(job.source, out_tmp, notes_tmp, **common)  # type: ignore[arg-type]
             else:
                 anonymize_video(job.source, out_tmp, notes_tmp, on_info=bar.set_total, **common)  # type: ignore[arg-type]
-            output = file_facts(out_tmp, job.output)  # hashed once: binds the vault and goes in the record
+            output = file_facts(out_tmp, job.output)  # hashed once: binds the vault and goes in the records
+            summary.output_sha256 = output["sha256"]
             if sealer is not None:
                 sealer.finish(output_sha256=output["sha256"], time_base=summary.time_base)
         finally:

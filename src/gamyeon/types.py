@@ -204,6 +204,8 @@ class Summary:
     dataset_id: str | None = None
     #: the video's time base ("1/30000"); None for images
     time_base: str | None = None
+    #: SHA-256 of the output file, as hashed for the processing record (not repeated in as_dict)
+    output_sha256: str | None = None
 
     @property
     def fps(self) -> float:

@@ -180,7 +180,8 @@ def after_anonymize(summaries: Sequence[Summary], quiet: bool, ledger: str | Non
         result = verify(s.input, output, one, verifier=verifier)
         html, json_path = default_reports(output)
         write_reports(result, html, json_path)
-        record.record(ledger, result, html, json_path, s.dataset_id or None)
+        known = {str(output): s.output_sha256} if s.output_sha256 else None
+        record.record(ledger, result, html, json_path, s.dataset_id or None, known)
         log_result(result, html, json_path)
         failed += not result.passed
     return EXIT_FAIL if failed else EXIT_PASS

@@ -8,6 +8,7 @@ and the distance list stay in the JSON report (the record would otherwise grow w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,20 @@ from gamyeon.verify.result import VerifyResult
 ACTION = "verify"
 
 
-def payload(result: VerifyResult, html: Path | None, json_path: Path | None) -> dict[str, Any]:
-    """The ledger payload of ``result`` (reports already written)."""
+def payload(
+    result: VerifyResult, html: Path | None, json_path: Path | None, known: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The ledger payload of ``result`` (reports already written). ``known``: SHA-256 digests
+    already computed, by anonymized path as in ``result`` (``anonymize --verify`` has just hashed
+    its outputs; a large video is not read a third time)."""
     summary = result.as_dict()
     identity = dict(summary["identity"])  # type: ignore[call-overload]
     identity.pop("distances", None)
     files = []
     for f in result.files:
         anonymized = Path(f.anonymized)
-        facts = file_facts(anonymized) if anonymized.is_file() else {"path": str(anonymized.resolve())}
+        digest = (known or {}).get(f.anonymized)
+        facts = file_facts(anonymized, sha256=digest) if anonymized.is_file() else {"path": str(anonymized.resolve())}
         files.append(
             {
                 "original": str(Path(f.original).resolve()),
@@ -57,7 +63,8 @@ def record(
     html: Path | None,
     json_path: Path | None,
     dataset_id: str | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> None:
     """Append one ``verify`` record to the ledger at ``location`` (None: the default ledger)."""
     with Ledger(location) as ledger:
-        ledger.append(ACTION, payload(result, html, json_path), dataset_id)
+        ledger.append(ACTION, payload(result, html, json_path, known), dataset_id)
