@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from types import TracebackType
+from typing import Self
 
 from rich.console import Console
 from rich.progress import (
@@ -36,15 +37,15 @@ def rich_progress(enabled: bool, unit: str | None = None) -> Progress:
     return Progress(*columns, console=Console(stderr=True), disable=not enabled, transient=False)
 
 
-class Bar:
-    """One bar per file; ``advance`` is cheap enough to call per frame."""
+class ProgressDisplay:
+    """A rich ``Progress`` shown while the object is entered; the base of ``Bar`` and
+    ``batch.progress.BatchBar``. Enabled only without ``quiet`` and on a terminal."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, unit: str | None = None) -> None:
         self.enabled = not quiet and sys.stderr.isatty()
-        self._progress = rich_progress(self.enabled)
-        self._task: TaskID | None = None
+        self._progress = rich_progress(self.enabled, unit)
 
-    def __enter__(self) -> Bar:
+    def __enter__(self) -> Self:
         self._progress.__enter__()
         return self
 
@@ -52,6 +53,14 @@ class Bar:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._progress.__exit__(exc_type, exc, tb)
+
+
+class Bar(ProgressDisplay):
+    """One bar per file; ``advance`` is cheap enough to call per frame."""
+
+    def __init__(self, quiet: bool) -> None:
+        super().__init__(quiet)
+        self._task: TaskID | None = None
 
     def start(self, description: str, total: int | None) -> None:
         self._task = self._progress.add_task(description, total=total)

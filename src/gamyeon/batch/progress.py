@@ -7,35 +7,20 @@ seen, so the ETA is meaningful from the first minute of a long batch.
 
 from __future__ import annotations
 
-import sys
-from types import TracebackType
+from rich.progress import TaskID
 
-from rich.progress import (
-    TaskID,
-)
-
-from gamyeon.progress import rich_progress
+from gamyeon.progress import ProgressDisplay
 
 
-class BatchBar:
+class BatchBar(ProgressDisplay):
     def __init__(self, quiet: bool, files: int) -> None:
-        self.enabled = not quiet and sys.stderr.isatty()
+        super().__init__(quiet, unit="frames")
         self.files = files
         self.done = 0
         self.failed = 0
         self._totals: dict[str, int] = {}  # per file: frames, as announced or, once finished, as done
         self._advanced: dict[str, int] = {}
-        self._progress = rich_progress(self.enabled, unit="frames")
         self._task: TaskID = self._progress.add_task(self._describe(), total=None)
-
-    def __enter__(self) -> BatchBar:
-        self._progress.__enter__()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._progress.__exit__(exc_type, exc, tb)
 
     def _describe(self) -> str:
         failed = f", {self.failed} failed" if self.failed else ""
