@@ -14,45 +14,28 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
-import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from gamyeon.annotations import JsonlWriter
 from gamyeon.detect.faces import FaceDetector
-from gamyeon.media import planar
+from gamyeon.masking import Decided, MaskingStage, Sealer
 from gamyeon.media.decode import AudioPacket, DecodedFrame, VideoReader, to_rgb
 from gamyeon.media.encode import ThreadedWriter, VideoWriter
 from gamyeon.media.images import load_image, save_image, upright_view
-from gamyeon.media.planar import shifted
 from gamyeon.options import Options
 from gamyeon.schedule import Plan
 from gamyeon.silhouette import segmenter_for
 from gamyeon.stages import FrameWork, apply_regions, load_others, rotate_view, upright_size
 from gamyeon.temporal import TemporalConfig
-from gamyeon.types import Array, FrameResult, Region, Summary
+from gamyeon.types import FrameResult, Summary
+from gamyeon.worker import Worker
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 TrackIds = Callable[[str, int], str]
-
-
-class Sealer(Protocol):
-    """Keeps the original pixels of regions before they are masked (``vault.writer.VaultWriter``)."""
-
-    def seal(
-        self,
-        frame: int,
-        pts: int | None,
-        view: Array,
-        regions: list[Region],
-        *,
-        origin: tuple[int, int] = (0, 0),
-        size: tuple[int, int] | None = None,
-    ) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -140,6 +123,9 @@ def anonymize_video(
         lookahead = work.lookahead  # the longest of any kind (persons, plates: sparser detection)
         tb = info.time_base
 
+        # swscale set-ups kept across frames (detection's own; the masking stage has its own)
+        scaler, converter = VideoReformatter(), VideoReformatter()
+
         def detect(item: DecodedFrame, small: bool) -> None:
             frame = item.frame
             assert frame is not None
@@ -156,55 +142,25 @@ def anonymize_video(
                 log.warning("detection failed on frame %d (%s); the frame will be fully masked", item.index, err)
                 failed[item.index] = f"detection failed: {err}"
 
-        masker = planar.PlanarMasker(info.colour, info.rotation)
-        # swscale set-ups kept across frames: the base pass's scaled copy, and full-size RGB
-        scaler, converter = VideoReformatter(), VideoReformatter()
-
-        def reach(region: Region, bounds: tuple[int, int, int, int]) -> int:
-            x1, y1, x2, y2 = bounds
-            return options.policy.for_kind(region.kind).operator.reach(y2 - y1, x2 - x1)
-
-        def mask(item: DecodedFrame, regions: list[Region]) -> Array | av.VideoFrame:
-            """The frame with ``regions`` sealed and masked: in its own planes around the regions
-            when it is 4:2:0 (``media.planar``), else through a whole-frame RGB copy."""
-            frame = item.frame
-            assert frame is not None
-
-            def crop_work(view: Array, left: int, top: int, group: list[Region]) -> None:
-                if sealer is not None:
-                    sealer.seal(item.index, item.pts, view, group, origin=(left, top), size=(width, height))
-                apply_regions(view, [shifted(r, -left, -top) for r in group], options.policy, segmenter)
-
-            if planar.supported(frame):
-                return masker.mask(frame, regions, reach, crop_work)
-            rgb = to_rgb(frame, reformatter=converter)
-            crop_work(rotate_view(rgb, info.rotation), 0, 0, regions)
-            return rgb
+        stage = MaskingStage(
+            info, options.policy, writer, notes, work.account, progress, sealer=sealer, segmenter=segmenter
+        )
+        masking: Worker[Decided] = Worker(stage.handle, depth=4, name="gamyeon-mask")
 
         def finish(item: DecodedFrame) -> None:
+            """Decide ``item``'s regions (its look-ahead is known) and hand it to the masking stage."""
             seconds = float(item.pts * tb)
-            result: FrameResult
             if item.frame is None or item.index in failed:
-                reason = item.error or failed.get(item.index, "decode failed")
-                result = _fail_closed(item.index, item.pts, seconds, reason)
-                writer.write(np.zeros((info.height, info.width, 3), dtype=np.uint8), item.pts)
+                decided = Decided(item, seconds, None, item.error or failed.get(item.index, "decode failed"))
             else:
-                regions: list[Region] = []
                 try:
-                    regions = work.regions(item.index)
-                    writer.write(mask(item, regions) if regions else item.frame, item.pts)
-                    result = FrameResult(item.index, item.pts, seconds, tuple(regions))
-                except OSError:  # the output cannot be written: abort the file
-                    raise
-                except Exception as err:  # noqa: BLE001 - masking failed: fail closed, never original
-                    log.warning("masking failed on frame %d (%s); the frame will be fully masked", item.index, err)
-                    writer.write(np.zeros((info.height, info.width, 3), dtype=np.uint8), item.pts)
-                    result = _fail_closed(item.index, item.pts, seconds, f"masking failed: {err}")
-            notes.write(result)
-            work.account(result)
+                    decided = Decided(item, seconds, work.regions(item.index))
+                except Exception as err:  # noqa: BLE001 - fail closed on any estimation failure
+                    log.warning("regions failed on frame %d (%s); the frame will be fully masked", item.index, err)
+                    decided = Decided(item, seconds, None, f"masking failed: {err}")
+            masking.put(decided)
             failed.pop(item.index, None)
             work.forget_before(item.index + 1)
-            progress(1)
 
         try:
             last: DecodedFrame | None = None
@@ -230,8 +186,10 @@ def anonymize_video(
                     detect(last, False)  # close every track at the end of the file
             while buffer:
                 finish(buffer.popleft())
+            masking.close()
             writer.close()
         except BaseException:
+            masking.abort()
             writer.abort()
             raise
         finally:

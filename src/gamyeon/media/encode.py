@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import av
 import av.error
@@ -26,6 +24,7 @@ from gamyeon.errors import OutputError, UsageError
 from gamyeon.media.metadata import without_location
 from gamyeon.threads import threads_from_env
 from gamyeon.types import Array, Colour, VideoInfo
+from gamyeon.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -306,69 +305,43 @@ def mux_tone(out: av.container.OutputContainer, audio: Any, seconds: Fraction | 
 
 
 class ThreadedWriter:
-    """Runs a ``VideoWriter`` on its own thread so encoding overlaps detection.
-
-    PyAV releases the GIL inside the codec, and so does ONNX Runtime, so on a 2-core machine the
-    encoder and the detector can run at the same time. The queue is bounded (memory stays
-    bounded); the first error on the writer thread is re-raised to the caller at its next call.
-    """
-
-    _STOP = object()
+    """Runs a ``VideoWriter`` on its own thread (``worker.Worker``) so encoding overlaps detection
+    and masking; the first error of the encoder is re-raised to the caller at its next call."""
 
     def __init__(self, writer: VideoWriter, depth: int = 8, keep: Callable[[int], bool] | None = None) -> None:
         self.writer = writer
         #: which frames (by pts) to encode; None: all. A chunk of a long file encodes only its own.
         self._keep = keep
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="gamyeon-encoder", daemon=True)
-        self._thread.start()
+        self._worker: Worker[av.Packet[Any] | tuple[Array | av.VideoFrame, int]] = Worker(
+            self._handle, depth=depth, name="gamyeon-encoder"
+        )
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is self._STOP:
-                return
-            if self._error is not None:
-                continue  # drain without work after a failure
-            try:
-                if isinstance(item, av.Packet):
-                    self.writer.write_audio(item)
-                else:
-                    image, pts = cast(tuple[Array | av.VideoFrame, int], item)
-                    self.writer.write(image, pts)
-            except BaseException as err:  # noqa: BLE001 - handed to the caller thread, which re-raises it
-                self._error = err
+    def _handle(self, item: av.Packet[Any] | tuple[Array | av.VideoFrame, int]) -> None:
+        if isinstance(item, av.Packet):
+            self.writer.write_audio(item)
+        else:
+            self.writer.write(*item)
 
-    def _check(self) -> None:
-        if self._error is not None:
-            raise self._error
+    def wants(self, pts: int) -> bool:
+        """Whether the frame at ``pts`` is encoded (a chunk encodes only its own frames)."""
+        return self._keep is None or self._keep(pts)
 
     def write(self, image: Array | av.VideoFrame, pts: int) -> None:
-        self._check()
-        if self._keep is not None and not self._keep(pts):
-            return
-        self._queue.put((image, pts))
+        self._worker.check()
+        if self.wants(pts):
+            self._worker.put((image, pts))
 
     def write_audio(self, packet: av.Packet[Any]) -> None:
-        self._check()
-        self._queue.put(packet)
-
-    def _join(self) -> None:
-        self._queue.put(self._STOP)
-        self._thread.join()
+        self._worker.put(packet)
 
     @property
     def frames(self) -> int:
         return self.writer.frames
 
     def close(self) -> None:
-        self._join()
-        self._check()
+        self._worker.close()
         self.writer.close()
 
     def abort(self) -> None:
-        if self._thread.is_alive():
-            self._error = self._error or RuntimeError("aborted")
-            self._join()
+        self._worker.abort()
         self.writer.abort()
