@@ -2,7 +2,7 @@
 
 Run from the repository root with gamyeon's venv:
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only speed,timing,coverage,memory]
+    .venv/bin/python benchmarks/run.py [--quick] [--only speed,timing,coverage,memory] [--clips a,b]
                                        [--repeat N] [--long-minutes N] [--out bench-output]
 
 Every tool is measured the same way, as the command a user would type, in a subprocess whose wall
@@ -81,6 +81,8 @@ class Bench:
     eval_scripts: Path
     peers: dict[str, peer.Peer]
     env: dict[str, str]
+    #: names of the speed/timing clips to run (None: all)
+    only_clips: frozenset[str] | None = None
     results: dict[str, Any] = field(default_factory=dict)
     parts: list[str] = field(default_factory=list)
     outputs: dict[tuple[str, str], Path] = field(default_factory=dict)
@@ -118,6 +120,11 @@ class Bench:
             found += [(p.stem, p) for p in sorted(videos.iterdir()) if p.is_file()]
         else:
             log.warning("%s not found: speed and timing use the synthetic clips only", videos)
+        if self.only_clips is not None:
+            unknown = self.only_clips - {name for name, _ in found}
+            if unknown:
+                raise SystemExit(f"--clips: unknown {sorted(unknown)}; expected some of {[n for n, _ in found]}")
+            found = [(name, path) for name, path in found if name in self.only_clips]
         result = []
         for name, path in found:
             tl = self.timeline_of(path)
@@ -643,6 +650,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--long-minutes", type=float, default=None, help="length of the memory file (default 2; --quick 0.05)"
     )
+    p.add_argument(
+        "--clips", default=None, help="comma-separated speed/timing clips, e.g. synth-960x540 (default: all)"
+    )
     p.add_argument("--out", type=Path, default=ROOT / "bench-output", help="output folder (default bench-output/)")
     p.add_argument("--evaldata", type=Path, default=Path("/work/shared/evaldata"), help="evaluation data root")
     p.add_argument("--eval-scripts", type=Path, default=Path("/work/shared/eval"), help="black-box scripts folder")
@@ -706,6 +716,7 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick,
         repeat=args.repeat,
         long_minutes=args.long_minutes,
+        only_clips=frozenset(c.strip() for c in args.clips.split(",") if c.strip()) if args.clips else None,
         evaldata=args.evaldata,
         eval_scripts=args.eval_scripts,
         peers=make_peers(args),
