@@ -9,10 +9,9 @@ tracks. A leak of Python objects shows as a growing object count, a native leak 
 bytes in use, fragmentation as growing free bytes; RSS alone cannot tell them apart.
 ``benchmarks/run.py --only memory`` measures the peak of a separate process instead.
 
-The slope is a least-squares fit of RSS over the frames done, during the run and after the first
-10 % (warm-up:
-ONNX Runtime's arena and the encoder's buffers grow during the first seconds), in MiB per
-minute of video.
+The slope is a least-squares fit of RSS over the frames done, during the run and after the
+first 10 % (warm-up: ONNX Runtime's arena and the encoder's buffers grow during the first
+seconds), in MiB per minute of video.
 """
 
 from __future__ import annotations
