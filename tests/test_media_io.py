@@ -582,6 +582,41 @@ def test_detector_failure_fails_the_frame_closed(tmp_path: Path, monkeypatch: py
             assert frame.mean() > 60, "other frames must keep their picture"
 
 
+@pytest.mark.parametrize("size", [(320, 240), (321, 241)], ids=["planar", "whole-frame"])
+def test_masking_failure_fails_the_frame_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    """An operator that raises on the masking thread: that frame leaves black and flagged, the
+    others keep their picture and their masks, and the run completes."""
+    from gamyeon.operators import Pixelate
+
+    original = Pixelate.replacement
+    calls = {"n": 0}
+
+    def flaky(self: Pixelate, frame: np.ndarray, bounds: tuple[int, int, int, int]) -> np.ndarray:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("injected operator fault")
+        return original(self, frame, bounds)
+
+    monkeypatch.setattr(Pixelate, "replacement", flaky)
+    src = tmp_path / "in.mp4"
+    make_video(src, size=size, frames=6, picture=face_picture)
+    dst = tmp_path / "out.mp4"
+    summary = run(src, dst, kinds=("face",))[0]
+    assert summary.fail_closed_frames == 1 and summary.frames == 6
+    lines = read_jsonl(dst.with_name(dst.name + ".regions.jsonl"))
+    failed = [line["frame"] for line in lines if line["fail_closed"]]
+    assert len(failed) == 1
+    frames = probe(dst, keep_frames=True).frames
+    assert len(frames) == 6
+    for i, frame in enumerate(frames):
+        if i == failed[0]:
+            assert frame.max() <= 8, "a fail-closed frame must be fully black"
+        else:
+            assert frame.mean() > 60 and lines[i]["regions"], "other frames keep their picture and masks"
+
+
 # --- sizes --------------------------------------------------------------------------------------
 
 
