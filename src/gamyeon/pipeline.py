@@ -30,7 +30,6 @@ from gamyeon.silhouette import segmenter_for
 from gamyeon.stages import FrameWork, apply_regions, load_others, rotate_view, upright_size
 from gamyeon.temporal import TemporalConfig
 from gamyeon.types import FrameResult, Summary
-from gamyeon.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +144,9 @@ def anonymize_video(
         stage = MaskingStage(
             info, options.policy, writer, notes, work.account, progress, sealer=sealer, segmenter=segmenter
         )
-        masking: Worker[Decided] = Worker(stage.handle, depth=4, name="gamyeon-mask")
 
         def finish(item: DecodedFrame) -> None:
-            """Decide ``item``'s regions (its look-ahead is known) and hand it to the masking stage."""
+            """Decide ``item``'s regions (its look-ahead is known) and mask, annotate and encode it."""
             seconds = float(item.pts * tb)
             if item.frame is None or item.index in failed:
                 decided = Decided(item, seconds, None, item.error or failed.get(item.index, "decode failed"))
@@ -158,7 +156,7 @@ def anonymize_video(
                 except Exception as err:  # noqa: BLE001 - fail closed on any estimation failure
                     log.warning("regions failed on frame %d (%s); the frame will be fully masked", item.index, err)
                     decided = Decided(item, seconds, None, f"masking failed: {err}")
-            masking.put(decided)
+            stage.handle(decided)
             failed.pop(item.index, None)
             work.forget_before(item.index + 1)
 
@@ -186,10 +184,8 @@ def anonymize_video(
                     detect(last, False)  # close every track at the end of the file
             while buffer:
                 finish(buffer.popleft())
-            masking.close()
             writer.close()
         except BaseException:
-            masking.abort()
             writer.abort()
             raise
         finally:
