@@ -29,7 +29,7 @@ from gamyeon.media.encode import ThreadedWriter
 from gamyeon.media.planar import shifted
 from gamyeon.policy import Policy
 from gamyeon.silhouette import Segmenter
-from gamyeon.stages import apply_regions, rotate_view
+from gamyeon.stages import apply_regions, rotate_view, upright_size
 from gamyeon.types import Array, FrameResult, Region, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,9 @@ class MaskingStage:
         self.progress = progress
         self.sealer = sealer
         self.segmenter = segmenter
-        self.size = (info.height, info.width) if (info.rotation // 90) % 2 else (info.width, info.height)
+        self.size = upright_size(info.width, info.height, info.rotation)
         self._planar = planar.PlanarMasker(info.colour, info.rotation)
-        self._rgb = VideoReformatter()  # this thread's own: swscale contexts are not shared
+        self._rgb = VideoReformatter()  # for the whole-frame path; kept across frames (decode.to_rgb)
 
     def handle(self, decided: Decided) -> None:
         item = decided.item
@@ -110,7 +110,7 @@ class MaskingStage:
     def _fail_closed(self, decided: Decided, reason: str) -> FrameResult:
         item = decided.item
         self.writer.write(np.zeros((self.info.height, self.info.width, 3), dtype=np.uint8), item.pts)
-        return FrameResult(item.index, item.pts, decided.seconds, (), fail_closed=True, reason=reason)
+        return FrameResult.closed(item.index, item.pts, decided.seconds, reason)
 
     def _reach(self, region: Region, bounds: tuple[int, int, int, int]) -> int:
         x1, y1, x2, y2 = bounds

@@ -63,10 +63,6 @@ class FrameRange:
         return self.end_index is not None and index >= self.end_index - 1 + lookahead
 
 
-def _fail_closed(index: int, pts: int | None, time_s: float | None, reason: str) -> FrameResult:
-    return FrameResult(index=index, pts=pts, time=time_s, regions=(), fail_closed=True, reason=reason)
-
-
 def anonymize_video(
     source: Path,
     output_tmp: Path,
@@ -237,7 +233,7 @@ def anonymize_image(
         except Exception as err:  # noqa: BLE001 - fail closed: never write the original image
             log.warning("processing failed on %s (%s); the whole image will be masked", source, err)
             image.pixels[...] = 0
-            result = _fail_closed(0, None, None, f"processing failed: {err}")
+            result = FrameResult.closed(0, None, None, f"processing failed: {err}")
         save_image(image.pixels, output_tmp, suffix, image, options.keep_metadata)
         notes.write(result)
         work.account(result)

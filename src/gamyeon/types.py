@@ -152,6 +152,11 @@ class FrameResult:
     fail_closed: bool = False
     reason: str | None = None
 
+    @classmethod
+    def closed(cls, index: int, pts: int | None, time: float | None, reason: str) -> FrameResult:
+        """A frame written fully masked, with no regions, because of ``reason``."""
+        return cls(index, pts, time, (), fail_closed=True, reason=reason)
+
 
 @dataclass(frozen=True, slots=True)
 class Colour:

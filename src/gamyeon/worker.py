@@ -1,8 +1,8 @@
 """A pipeline stage on its own thread: items are handled in order, behind a bounded queue.
 
-A video run has three stages that can use different cores: decoding with detection and
-tracking (the caller), masking with annotation, and encoding. Decoders, ONNX Runtime, swscale,
-OpenCV and the encoders release the GIL, so on 2 cores the stages overlap. The queue is bounded
+A video run encodes on such a stage (``media.encode.ThreadedWriter``) while the caller decodes,
+detects, tracks and masks. Decoders, ONNX Runtime, swscale, OpenCV and the encoders release the
+GIL, so on 2 cores the two overlap. The queue is bounded
 so memory stays bounded and a fast producer waits for a slow consumer; the first error of the
 stage is re-raised to the producer at its next ``put`` or at ``close``.
 """

@@ -114,11 +114,16 @@ def from_rgb(
     """
     convert = reformatter or VideoReformatter()
     out = convert.reformat(frame, format=pix_fmt, dst_colorspace=colour.space, dst_color_range=colour.range)
-    out.colorspace = colour.space
-    out.color_range = colour.range
-    out.color_primaries = colour.primaries
-    out.color_trc = colour.trc
+    tag(out, colour)
     return out
+
+
+def tag(target: av.VideoFrame | av.video.codeccontext.VideoCodecContext, colour: Colour) -> None:
+    """Give a frame, or an encoder (its stream's header), all four colour tags of ``colour``."""
+    target.colorspace = colour.space
+    target.color_range = colour.range
+    target.color_primaries = colour.primaries
+    target.color_trc = colour.trc
 
 
 class VideoWriter:
@@ -163,10 +168,7 @@ class VideoWriter:
         self._colour = _output_colour(info, self.pix_fmt)
         self._reformatter = VideoReformatter()
         if self._colour is not None:
-            cc.colorspace = self._colour.space
-            cc.color_range = self._colour.range
-            cc.color_primaries = self._colour.primaries
-            cc.color_trc = self._colour.trc
+            tag(cc, self._colour)
         cc.time_base = self._codec_time_base(info)
         cc.framerate = info.rate
         threads = threads_from_env()

@@ -142,7 +142,6 @@ class Planes:
 
     def __init__(self, frame: av.VideoFrame, colour: Colour, reformatters: Callable[[int, int], Reformatters]) -> None:
         frame.make_writable()
-        self.frame = frame
         self.format = frame.format.name
         self.colour = colour
         self.planes = [plane_array(frame, i) for i in range(3)]
