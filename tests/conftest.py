@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from gamyeon.keys import MasterKey, write_key
-from gamyeon.media.encode import from_rgb, mux_tone
+from gamyeon.media.encode import from_rgb, mux_tone, tag
 from gamyeon.types import Colour
 
 
@@ -108,9 +108,7 @@ def make_video(
         if rotation is not None:
             stream.set_display_rotation(rotation)
         if colour is not None:
-            cc = stream.codec_context
-            cc.colorspace, cc.color_range = colour.space, colour.range
-            cc.color_primaries, cc.color_trc = colour.primaries, colour.trc
+            tag(stream.codec_context, colour)
         aud = out.add_stream("aac", rate=48000, layout="mono") if audio else None
         for i, p in enumerate(pts):
             frame = av.VideoFrame.from_ndarray(picture(i, width, height), format="rgb24")

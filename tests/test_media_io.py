@@ -551,6 +551,22 @@ def test_annotations_have_one_line_per_output_frame(tmp_path: Path) -> None:
     assert not any(line["fail_closed"] for line in lines)
 
 
+def assert_one_frame_failed_closed(dst: Path, count: int) -> list[dict[str, Any]]:
+    """Exactly one of the ``count`` frames of ``dst`` is flagged fail-closed and fully black; the
+    others keep their picture. Returns the annotation lines."""
+    lines = read_jsonl(dst.with_name(dst.name + ".regions.jsonl"))
+    failed = [line["frame"] for line in lines if line["fail_closed"]]
+    assert len(failed) == 1
+    frames = probe(dst, keep_frames=True).frames
+    assert len(frames) == count
+    for i, frame in enumerate(frames):
+        if i == failed[0]:
+            assert frame.max() <= 8, "a fail-closed frame must be fully black"
+        else:
+            assert frame.mean() > 60, "other frames must keep their picture"
+    return lines
+
+
 def test_detector_failure_fails_the_frame_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gamyeon.detect.faces import FaceDetector
 
@@ -570,23 +586,14 @@ def test_detector_failure_fails_the_frame_closed(tmp_path: Path, monkeypatch: py
     summary = run(src, dst, detect_every=1, small_faces="never")[0]
     assert calls["n"] >= 2
     assert summary.fail_closed_frames == 1
-    lines = read_jsonl(dst.with_name(dst.name + ".regions.jsonl"))
-    failed = [line["frame"] for line in lines if line["fail_closed"]]
-    assert len(failed) == 1
-    frames = probe(dst, keep_frames=True).frames
-    assert len(frames) == 8
-    for i, frame in enumerate(frames):
-        if i == failed[0]:
-            assert frame.max() <= 8, "a fail-closed frame must be fully black"
-        else:
-            assert frame.mean() > 60, "other frames must keep their picture"
+    assert_one_frame_failed_closed(dst, 8)
 
 
 @pytest.mark.parametrize("size", [(320, 240), (321, 241)], ids=["planar", "whole-frame"])
 def test_masking_failure_fails_the_frame_closed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
 ) -> None:
-    """An operator that raises on the masking thread: that frame leaves black and flagged, the
+    """An operator that raises while a frame is masked: that frame leaves black and flagged, the
     others keep their picture and their masks, and the run completes."""
     from gamyeon.operators import Pixelate
 
@@ -605,16 +612,8 @@ def test_masking_failure_fails_the_frame_closed(
     dst = tmp_path / "out.mp4"
     summary = run(src, dst, kinds=("face",))[0]
     assert summary.fail_closed_frames == 1 and summary.frames == 6
-    lines = read_jsonl(dst.with_name(dst.name + ".regions.jsonl"))
-    failed = [line["frame"] for line in lines if line["fail_closed"]]
-    assert len(failed) == 1
-    frames = probe(dst, keep_frames=True).frames
-    assert len(frames) == 6
-    for i, frame in enumerate(frames):
-        if i == failed[0]:
-            assert frame.max() <= 8, "a fail-closed frame must be fully black"
-        else:
-            assert frame.mean() > 60 and lines[i]["regions"], "other frames keep their picture and masks"
+    lines = assert_one_frame_failed_closed(dst, 6)
+    assert all(line["regions"] for line in lines if not line["fail_closed"]), "other frames keep their masks"
 
 
 # --- sizes --------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gamyeon.media import planar
-from gamyeon.media.encode import from_rgb
+from gamyeon.media.encode import from_rgb, tag
 from gamyeon.operators import Blur, Fill, Operator, Pixelate, Shape
 from gamyeon.types import Box, Colour, Region, Source
 
@@ -35,8 +35,7 @@ def yuv_frame(width: int, height: int, fmt: str, colour: Colour, seed: int) -> a
     chroma = (128 + 60 * (x[:, ::2] - y[::2]) + rng.normal(0, 8, (height // 2, width // 2))).clip(16, 240)
     data = np.concatenate([luma.ravel(), chroma.ravel(), (255 - chroma).ravel()]).astype(np.uint8)
     frame = av.VideoFrame.from_ndarray(data.reshape(-1, width), format=fmt)
-    frame.colorspace, frame.color_range = colour.space, colour.range
-    frame.color_primaries, frame.color_trc = colour.primaries, colour.trc
+    tag(frame, colour)
     return frame
 
 
