@@ -9,10 +9,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from conftest import env_without_home_keys, face_picture, leftovers, make_video, probe
 from gamyeon import __version__
 from gamyeon.cli import main
+from gamyeon.ledger.store import Ledger
 
 GAMYEON = Path(sys.executable).with_name("gamyeon")
 
@@ -199,3 +201,45 @@ def test_real_process_success(tmp_path: Path) -> None:
     assert (tmp_path / "out.mp4.mot.txt").exists()
     assert leftovers(tmp_path) == []
     assert len(list((tmp_path / "keys").iterdir())) == 1  # the key went to GAMYEON_KEY_DIR
+
+
+def test_face_precision_chooses_the_bundled_networks_and_the_record_names_them(tmp_path: Path) -> None:
+    """By default video runs the int8 CenterFace and still images the float one; the processing
+    record names the file of each role, so an auditor can tell which network masked what."""
+    src = tmp_path / "in"
+    src.mkdir()
+    make_video(src / "clip.mp4", size=(160, 120), frames=3, picture=face_picture)
+    Image.fromarray(face_picture(0, 160, 120)).save(src / "still.png")
+    expected = {
+        "auto": ("centerface.onnx", "centerface_int8.onnx"),
+        "fp32": ("centerface.onnx", "centerface.onnx"),
+        "int8": ("centerface_int8.onnx", "centerface_int8.onnx"),
+    }
+    for precision, (still, video) in expected.items():
+        ledger = tmp_path / f"{precision}.sqlite"
+        out = tmp_path / f"out-{precision}"
+        assert (
+            main(["anonymize", str(src), "-o", str(out), "-q", "--face-precision", precision, "--ledger", str(ledger)])
+            == 0
+        )
+        assert (out / "clip.mp4").is_file() and (out / "still.png").is_file()
+        with Ledger(str(ledger)) as book:
+            models = next(iter(book.records())).payload["models"]
+        assert (models["face"]["file"], models["face_video"]["file"]) == (still, video)
+        assert len({models["face"]["sha256"], models["face_video"]["sha256"]}) == (2 if still != video else 1)
+
+
+def test_face_precision_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = tmp_path / "in.mp4"
+    make_video(clip, frames=2)
+    with pytest.raises(SystemExit) as exc:
+        main(["anonymize", str(clip), "-o", str(tmp_path / "o.mp4"), "--face-precision", "fp16"])
+    assert exc.value.code == 2 and "--face-precision" in capsys.readouterr().err
+    own = tmp_path / "own.onnx"
+    own.write_bytes(b"")
+    code = main(
+        ["anonymize", str(clip), "-o", str(tmp_path / "o.mp4"), "--face-model", str(own), "--face-precision", "int8"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot be combined with --face-model" in err and "Traceback" not in err
+    assert not (tmp_path / "o.mp4").exists()

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gamyeon.detect.centerface import CenterFace
+from gamyeon.detect.centerface import CenterFace, default_model_path
 from gamyeon.detect.faces import FaceDetector, plan_tiles
 from gamyeon.types import Box, Detection
 
@@ -20,9 +20,10 @@ skimage_data = pytest.importorskip("skimage.data")
 FACE_AREA = Box(170.0, 40.0, 290.0, 200.0)
 
 
-@pytest.fixture(scope="module")
-def detector() -> FaceDetector:
-    return FaceDetector(CenterFace())
+@pytest.fixture(scope="module", params=["fp32", "int8"])
+def detector(request: pytest.FixtureRequest) -> FaceDetector:
+    """Both bundled networks: every test here holds for the float one and the int8 one."""
+    return FaceDetector(CenterFace(default_model_path(request.param)))
 
 
 @pytest.fixture(scope="module")

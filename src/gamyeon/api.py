@@ -14,8 +14,7 @@ from pathlib import Path
 
 from gamyeon import silhouette
 from gamyeon.annotations import export_coco, export_mot
-from gamyeon.detect.centerface import CenterFace
-from gamyeon.detect.faces import FaceDetector
+from gamyeon.detect.face_models import FaceDetectors
 from gamyeon.errors import UsageError
 from gamyeon.files import Job, atomic_outputs, is_image, plan_jobs
 from gamyeon.keys import MasterKey, new_stored_key, read_key
@@ -26,7 +25,7 @@ from gamyeon.options import Options
 from gamyeon.pipeline import anonymize_image, anonymize_video
 from gamyeon.progress import Bar
 from gamyeon.pseudonym import Pseudonymizer
-from gamyeon.stages import load_others, model_paths
+from gamyeon.stages import face_detectors, load_others, model_paths
 from gamyeon.types import Summary
 from gamyeon.vault.writer import VaultWriter
 
@@ -90,11 +89,13 @@ def anonymize(inputs: Sequence[str | Path], output: str | Path, options: Options
     summaries: list[Summary] = []
     try:
         with Ledger(options.processing.ledger) as ledger:
-            faces = FaceDetector(CenterFace(options.face_model), threshold=_threshold(options))
+            faces = face_detectors(options)
+            for video in {not is_image(job.source) for job in jobs}:
+                faces.get(video)  # load (and check) the face models the jobs need before anything is recorded
             # load (and check) the person/text models before anything is recorded; pipelines reuse them
             load_others(options.policy, options.kinds, options.person_model, options.text_model)
             silhouette.segmenter_for(options.policy, options.kinds, options.silhouette_model)
-            run = RunRecord(ledger, dataset_id, options, key, models=model_paths(options, faces.model.path))
+            run = RunRecord(ledger, dataset_id, options, key, models=model_paths(options))
             run.start(sources, output, len(jobs))
             try:
                 pseudonyms = Pseudonymizer(key, dataset_id)
@@ -114,14 +115,10 @@ def anonymize(inputs: Sequence[str | Path], output: str | Path, options: Options
     return summaries
 
 
-def _threshold(options: Options) -> float:
-    return min(options.policy.for_kind(k).threshold for k in options.kinds)
-
-
 def _run_job(
     job: Job,
     options: Options,
-    faces: FaceDetector,
+    faces: FaceDetectors,
     pseudonyms: Pseudonymizer,
     bar: Bar,
     single: bool,
@@ -154,7 +151,7 @@ def _run_job(
         common = dict(
             suffix=job.output.suffix.lower(),
             options=options,
-            faces=faces,
+            faces=faces.get(video=not is_image(job.source)),
             track_ids=track_id,
             summary=summary,
             progress=bar.advance,

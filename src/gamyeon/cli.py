@@ -22,7 +22,7 @@ from gamyeon.errors import GamyeonError
 from gamyeon.ledger import cli as ledger_cli
 from gamyeon.media.encode import CODECS, EncodeSettings
 from gamyeon.operators import REGISTRY, Shape
-from gamyeon.options import SMALL_FACE_MODES, Options
+from gamyeon.options import FACE_PRECISIONS, SMALL_FACE_MODES, Options
 from gamyeon.policy import DEFAULT_KINDS, KIND_GROUPS, PERSON_MODES, Policy, load_policy, parse_kinds
 from gamyeon.types import Summary
 from gamyeon.vault import cli as vault_cli
@@ -111,7 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="key_file",
         help="master key file for pseudonymous track ids (default: new key in the key store)",
     )
-    an.add_argument("--face-model", type=Path, help="use this CenterFace-layout ONNX file instead of the bundled one")
+    an.add_argument("--face-model", type=Path, help="use this CenterFace-layout ONNX file instead of the bundled ones")
+    an.add_argument(
+        "--face-precision",
+        choices=FACE_PRECISIONS,
+        default="auto",
+        help="bundled face model: auto (int8 for video, about 2x faster on CPUs with VNNI; float for still "
+        "images), fp32 or int8 for both (default: auto)",
+    )
     an.add_argument(
         "--person-model", type=Path, help="use this YOLO-format ONNX person detector instead of the bundled SSDLite"
     )
@@ -167,6 +174,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         exports=parse_exports(args.export),
         key_file=args.key_file,
         face_model=args.face_model,
+        face_precision=args.face_precision,
         person_model=args.person_model,
         text_model=args.text_model,
         silhouette_model=args.silhouette_model,

@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from gamyeon.detect.centerface import PRECISIONS
 from gamyeon.errors import UsageError
 from gamyeon.ledger.records import Processing
 from gamyeon.media.encode import EncodeSettings
 from gamyeon.policy import DEFAULT_REGION_KINDS, Policy
 
 SMALL_FACE_MODES = ("auto", "always", "never")
+FACE_PRECISIONS = PRECISIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,10 @@ class Options:
     exports: tuple[str, ...] = ()
     #: master key file for pseudonyms; None: a new key stored in the key store
     key_file: Path | None = None
+    #: a CenterFace-layout ONNX file instead of the bundled ones (for video and still images)
     face_model: Path | None = None
+    #: which bundled CenterFace: auto (int8 for video, float for still images), fp32 or int8
+    face_precision: str = "auto"
     #: a YOLO-format ONNX person detector instead of the bundled SSDLite
     person_model: Path | None = None
     #: a PP-OCR DB-layout ONNX text detector instead of the bundled PP-OCRv6 det
@@ -53,6 +58,10 @@ class Options:
             raise UsageError(f"--detect-every: expected 1..100, got {self.detect_every}")
         if self.small_faces not in SMALL_FACE_MODES:
             raise UsageError(f"--small-faces: expected one of {list(SMALL_FACE_MODES)}, got {self.small_faces!r}")
+        if self.face_precision not in FACE_PRECISIONS:
+            raise UsageError(f"--face-precision: expected one of {list(FACE_PRECISIONS)}, got {self.face_precision!r}")
+        if self.face_model is not None and self.face_precision != "auto":
+            raise UsageError("--face-precision selects a bundled model; it cannot be combined with --face-model")
         if self.fps is not None and not 0 < self.fps <= 1000:
             raise UsageError(f"--fps: expected a rate in (0, 1000], got {self.fps}")
         for kind in self.kinds:

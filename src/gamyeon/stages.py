@@ -28,7 +28,8 @@ import numpy as np
 
 from gamyeon import silhouette
 from gamyeon.detect.base import FrameDetector
-from gamyeon.detect.centerface import default_model_path as centerface_path
+from gamyeon.detect.centerface import model_path as centerface_path
+from gamyeon.detect.face_models import FaceDetectors
 from gamyeon.detect.faces import FaceDetector
 from gamyeon.detect.persons import PersonDetector, PersonModel, head_box
 from gamyeon.detect.silhouette import load_segmenter
@@ -137,18 +138,27 @@ def load_others(
     return _load_others(tuple(k for k in kinds if k in (PLATE, TEXT)), person, text, person_model, text_model)
 
 
-def model_paths(options: Options, face: Path | None = None) -> dict[str, Path]:
-    """Every model file a run with ``options`` uses, by role (for the processing record):
-    the face model (``face``, else the one ``options`` names or the bundled one), and the
-    person, text and silhouette models its kinds and policy need."""
+def model_paths(options: Options) -> dict[str, Path]:
+    """Every model file a run with ``options`` uses, by role (for the processing record): the
+    face models for still images (``face``) and for video (``face_video``), and the person, text
+    and silhouette models its kinds and policy need."""
     detectors = detectors_for(options.kinds)
-    out: dict[str, Path] = {"face": face or options.face_model or centerface_path()}
+    out: dict[str, Path] = {
+        "face": centerface_path(options.face_model, options.face_precision, video=False),
+        "face_video": centerface_path(options.face_model, options.face_precision, video=True),
+    }
     if "person" in detectors:
         out["person"] = options.person_model or ssdlite_path()
     if "text" in detectors:
         out["text"] = options.text_model or text_path()
     out.update(silhouette.model_paths(options.policy, options.kinds, options.silhouette_model))
     return out
+
+
+def face_detectors(options: Options) -> FaceDetectors:
+    """The run's face detectors; their threshold is the lowest of the kinds they serve."""
+    threshold = min(options.policy.for_kind(k).threshold for k in options.kinds)
+    return FaceDetectors(options.face_model, options.face_precision, threshold)
 
 
 def mask_for(box: Box, margin: float, mask_scale: float) -> Box:

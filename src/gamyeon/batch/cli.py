@@ -36,6 +36,7 @@ SHARED = (
     "export",
     "key_file",
     "face_model",
+    "face_precision",
     "person_model",
     "person_mode",
     "text_model",

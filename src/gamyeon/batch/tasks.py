@@ -35,7 +35,7 @@ from gamyeon.annotations import export_coco, export_mot
 from gamyeon.batch import chunks as join
 from gamyeon.batch.plan import chunk_plan
 from gamyeon.batch.spec import ChunkPlan, ChunkResult, Failure, FileResult, FileTask, one_line
-from gamyeon.detect.centerface import CenterFace
+from gamyeon.detect.face_models import FaceDetectors
 from gamyeon.detect.faces import FaceDetector
 from gamyeon.errors import GamyeonError
 from gamyeon.files import atomic_outputs, is_image, sha256_file
@@ -44,6 +44,7 @@ from gamyeon.ledger.records import file_facts
 from gamyeon.options import Options
 from gamyeon.pipeline import anonymize_image, anonymize_video
 from gamyeon.pseudonym import Pseudonymizer
+from gamyeon.stages import face_detectors
 from gamyeon.threads import limit_process_threads
 from gamyeon.types import Summary
 
@@ -76,7 +77,7 @@ class WorkerContext:
     sink: Sink | None = None
     stop: Flag | None = None
     parent_pid: int | None = None  # local workers: stop when re-parented (the parent was killed)
-    detectors: dict[tuple[str, float], FaceDetector] = field(default_factory=dict)
+    detectors: dict[tuple[str, str, float], FaceDetectors] = field(default_factory=dict)
     keys: dict[str, MasterKey] = field(default_factory=dict)
     configured: bool = False
 
@@ -163,12 +164,11 @@ class Reporter:
             self._pending = 0
 
 
-def _detector(options: Options) -> FaceDetector:
-    threshold = min(options.policy.for_kind(k).threshold for k in options.kinds)
-    key = (str(options.face_model or ""), threshold)
-    if key not in _CONTEXT.detectors:
-        _CONTEXT.detectors[key] = FaceDetector(CenterFace(options.face_model), threshold=threshold)
-    return _CONTEXT.detectors[key]
+def _detector(options: Options, video: bool) -> FaceDetector:
+    """The worker's face detector for ``options`` (cached: loading a network costs ~0.3 s)."""
+    wanted = face_detectors(options)
+    key = (str(wanted.own or ""), wanted.precision, wanted.threshold)
+    return _CONTEXT.detectors.setdefault(key, wanted).get(video)
 
 
 def _key(path: str) -> MasterKey:
@@ -226,6 +226,7 @@ def settings_digest(options: Options) -> str:
         "fps": None if options.fps is None else str(options.fps),
         "exports": list(options.exports),
         "face_model": None if options.face_model is None else str(options.face_model),
+        "face_precision": options.face_precision,
         **{
             name: None if path is None else str(path)
             for name, path in (
@@ -255,9 +256,9 @@ def _prepare(task: FileTask) -> FileResult | ChunkPlan:
 def _whole(task: FileTask, reporter: Reporter) -> FileResult:
     """The file in one go: the same steps as ``gamyeon anonymize`` for one file of a folder."""
     options = task.options
-    faces = _detector(options)
-    pseudonyms = Pseudonymizer(_key(task.key_file), task.dataset_id)
     source, output = Path(task.source), Path(task.output)
+    faces = _detector(options, video=not is_image(source))
+    pseudonyms = Pseudonymizer(_key(task.key_file), task.dataset_id)
     summary = Summary(input=task.source, output=task.output, annotations=str(task.annotations()))
     summary.dataset_id = task.dataset_id
 
@@ -390,7 +391,7 @@ def _run_chunk(task: FileTask, plan: ChunkPlan, index: int) -> ChunkResult:
             notes_tmp,
             suffix=task.suffix,
             options=options,
-            faces=_detector(options),
+            faces=_detector(options, video=True),
             track_ids=lambda _kind, track: str(track),  # local ids; linked and pseudonymized at the join
             summary=summary,
             progress=progress,
