@@ -8,7 +8,9 @@ Two bundled copies (``models/PROVENANCE.md``): the float network, and an int8 on
 (``tools/make_centerface_int8.py``) that runs 2-2.5x faster on CPUs with VNNI. Video uses the
 int8 one by default (``--face-precision auto``): detection is most of a video's CPU time, and
 on the evaluation data it covers as many faces (stills 0.974 vs 0.971 at >= 70 %, PETS09 1.000
-both). Still images keep the float network, where a second of CPU does not matter.
+both). Still images keep the float network, where a second of CPU does not matter, and so does
+video when a GPU provider is present (int8 QDQ graphs are a CPU optimisation; on CUDA without
+TensorRT they would run slower than the float network).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import cv2
 import numpy as np
 
 from gamyeon.detect.base import nms
-from gamyeon.detect.onnx import nchw, session
+from gamyeon.detect.onnx import nchw, on_accelerator, session
 from gamyeon.errors import ModelError
 from gamyeon.types import Array
 
@@ -31,7 +33,7 @@ STRIDE = 4
 NMS_IOU = 0.3
 
 
-#: --face-precision: auto (int8 for video, float for still images), fp32 or int8 for both
+#: --face-precision: auto (int8 for video on CPU, else float), fp32 or int8 for both
 PRECISIONS = ("auto", "fp32", "int8")
 BUNDLED = {"fp32": "centerface.onnx", "int8": "centerface_int8.onnx"}
 
@@ -46,7 +48,7 @@ def model_path(own: Path | None, precision: str, video: bool) -> Path:
     if own is not None:
         return own
     if precision == "auto":
-        precision = "int8" if video else "fp32"
+        precision = "int8" if video and not on_accelerator() else "fp32"
     return default_model_path(precision)
 
 

@@ -27,6 +27,11 @@ def providers() -> list[str]:
     return chosen or ["CPUExecutionProvider"]
 
 
+def on_accelerator() -> bool:
+    """Whether sessions run on a GPU/NPU provider rather than the CPU."""
+    return providers()[0] != "CPUExecutionProvider"
+
+
 def session(path: Path, threads: int | None = None) -> ort.InferenceSession:
     """Open ``path`` with all graph optimisations and the best available provider."""
     if not path.is_file():
