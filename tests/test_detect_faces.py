@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gamyeon.detect import onnx
+from gamyeon.detect import centerface, onnx
 from gamyeon.detect.centerface import CenterFace, default_model_path, model_path
 from gamyeon.detect.faces import FaceDetector, plan_tiles
 from gamyeon.types import Box, Detection
@@ -102,7 +102,7 @@ def test_no_confident_face_on_photos_without_people(detector: FaceDetector, name
     assert confident(detector.detect(image)) == []
 
 
-def test_auto_precision_is_int8_for_video_on_the_cpu_only(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_precision_is_int8_for_video_on_a_vnni_cpu_only(monkeypatch: pytest.MonkeyPatch) -> None:
     fp32, int8 = default_model_path("fp32"), default_model_path("int8")
     assert fp32.is_file() and int8.is_file() and fp32 != int8
     for precision in ("fp32", "int8"):
@@ -111,8 +111,22 @@ def test_auto_precision_is_int8_for_video_on_the_cpu_only(monkeypatch: pytest.Mo
     own = Path("/models/own.onnx")
     assert model_path(own, "auto", True) == model_path(own, "auto", False) == own
     assert model_path(None, "auto", video=False) == fp32
+    monkeypatch.setattr(centerface, "has_vnni", lambda: True)
     monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     assert model_path(None, "auto", video=True) == int8
     # on a GPU provider the int8 graph would be slower: auto keeps the float network
     monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     assert model_path(None, "auto", video=True) == fp32
+    # without VNNI the int8 kernels may saturate: auto keeps the float network
+    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setattr(centerface, "has_vnni", lambda: False)
+    assert model_path(None, "auto", video=True) == fp32
+
+
+def test_vnni_is_read_from_the_cpu_flags() -> None:
+    zen4 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni avx512_bf16\nbugs\t\t: sysret_ss_attrs\n"
+    alder = "flags\t\t: fpu avx2 avx_vnni\n"
+    haswell = "flags\t\t: fpu sse2 avx avx2 fma\n"
+    arm = "processor\t: 0\nFeatures\t: fp asimd asimddp\n"
+    assert onnx.vnni_in(zen4) and onnx.vnni_in(alder)
+    assert not onnx.vnni_in(haswell) and not onnx.vnni_in(arm) and not onnx.vnni_in("")

@@ -116,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--face-precision",
         choices=FACE_PRECISIONS,
         default="auto",
-        help="bundled face model: auto (int8 for video on the CPU, about 2x faster on CPUs with VNNI; float "
-        "for still images and on a GPU), fp32 or int8 for both (default: auto)",
+        help="bundled face model: auto (int8 for video on a CPU with VNNI, about 2x faster; float for still "
+        "images, on a GPU and on other CPUs), fp32 or int8 for both (default: auto)",
     )
     an.add_argument(
         "--person-model", type=Path, help="use this YOLO-format ONNX person detector instead of the bundled SSDLite"

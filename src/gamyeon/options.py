@@ -37,7 +37,7 @@ class Options:
     key_file: Path | None = None
     #: a CenterFace-layout ONNX file instead of the bundled ones (for video and still images)
     face_model: Path | None = None
-    #: which bundled CenterFace: auto (int8 for video, float for still images), fp32 or int8
+    #: which bundled CenterFace: auto (int8 for video on a CPU with VNNI, else float), fp32 or int8
     face_precision: str = "auto"
     #: a YOLO-format ONNX person detector instead of the bundled SSDLite
     person_model: Path | None = None

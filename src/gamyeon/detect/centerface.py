@@ -8,9 +8,10 @@ Two bundled copies (``models/PROVENANCE.md``): the float network, and an int8 on
 (``tools/make_centerface_int8.py``) that runs 2-2.5x faster on CPUs with VNNI. Video uses the
 int8 one by default (``--face-precision auto``): detection is most of a video's CPU time, and
 on the evaluation data it covers as many faces (stills 0.974 vs 0.971 at >= 70 %, PETS09 1.000
-both). Still images keep the float network, where a second of CPU does not matter, and so does
-video when a GPU provider is present (int8 QDQ graphs are a CPU optimisation; on CUDA without
-TensorRT they would run slower than the float network).
+both). ``auto`` keeps the float network wherever the int8 one was not measured or would not
+pay: still images (a second of CPU does not matter), GPU providers (int8 QDQ graphs are a CPU
+optimisation; on CUDA without TensorRT they run slower), and CPUs without VNNI (``has_vnni``:
+ONNX Runtime's int8 kernels may saturate there).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import cv2
 import numpy as np
 
 from gamyeon.detect.base import nms
-from gamyeon.detect.onnx import nchw, on_accelerator, session
+from gamyeon.detect.onnx import has_vnni, nchw, on_accelerator, session
 from gamyeon.errors import ModelError
 from gamyeon.types import Array
 
@@ -33,7 +34,7 @@ STRIDE = 4
 NMS_IOU = 0.3
 
 
-#: --face-precision: auto (int8 for video on CPU, else float), fp32 or int8 for both
+#: --face-precision: auto (int8 for video on a CPU with VNNI, else float), fp32 or int8 for both
 PRECISIONS = ("auto", "fp32", "int8")
 BUNDLED = {"fp32": "centerface.onnx", "int8": "centerface_int8.onnx"}
 
@@ -48,7 +49,7 @@ def model_path(own: Path | None, precision: str, video: bool) -> Path:
     if own is not None:
         return own
     if precision == "auto":
-        precision = "int8" if video and not on_accelerator() else "fp32"
+        precision = "int8" if video and has_vnni() and not on_accelerator() else "fp32"
     return default_model_path(precision)
 
 

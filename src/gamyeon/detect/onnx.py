@@ -5,6 +5,7 @@ The CUDA execution provider is used when onnxruntime-gpu provides it; otherwise 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Sequence
@@ -30,6 +31,28 @@ def providers() -> list[str]:
 def on_accelerator() -> bool:
     """Whether sessions run on a GPU/NPU provider rather than the CPU."""
     return providers()[0] != "CPUExecutionProvider"
+
+
+@functools.cache
+def has_vnni() -> bool:
+    """Whether this is an x86-64 CPU with VNNI (AVX512-VNNI or AVX-VNNI), from ``/proc/cpuinfo``.
+
+    ONNX Runtime's int8 convolutions multiply uint8 by int8. With VNNI that is exact; with AVX2
+    alone the intermediate 16-bit sums can saturate, so an int8 network may lose precision there.
+    Where this cannot be told (no ``/proc/cpuinfo``: macOS, Windows), the answer is no.
+    """
+    try:
+        return vnni_in(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return False
+
+
+def vnni_in(cpuinfo: str) -> bool:
+    """Whether a ``/proc/cpuinfo`` text lists a VNNI flag (x86 only: ARM lists "Features")."""
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            return bool({"avx512_vnni", "avx_vnni"} & set(line.partition(":")[2].split()))
+    return False
 
 
 def session(path: Path, threads: int | None = None) -> ort.InferenceSession:
