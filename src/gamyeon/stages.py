@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from gamyeon import silhouette
+from gamyeon.detect import exposure
 from gamyeon.detect.base import FrameDetector
 from gamyeon.detect.centerface import model_path as centerface_path
 from gamyeon.detect.face_models import FaceDetectors
@@ -246,6 +247,12 @@ class FrameWork:
         self, index: int, small: bool, base_image: Callable[[], Array], full_image: Callable[[], Array]
     ) -> list[Detection]:
         base = base_image()
+        gain = exposure.gain_for(base)  # dark frames are brightened for the face detector only
+        base = exposure.lifted(base, gain)
+
+        def full_image_lifted() -> Array:
+            return exposure.lifted(full_image(), gain)
+
         fx = self.width / base.shape[1]
         fy = self.height / base.shape[0]
         rows = self.faces.whole(base)
@@ -255,7 +262,7 @@ class FrameWork:
             rows[:, [1, 3]] *= fy
         passes = [rows]
         if small:
-            passes.append(self.faces.magnified(full_image(), self.plan.small_factor))
+            passes.append(self.faces.magnified(full_image_lifted(), self.plan.small_factor))
         elif self.plan.refine:
             tiny = [
                 (o.box.x1, o.box.y1, o.box.x2, o.box.y2)
@@ -263,7 +270,7 @@ class FrameWork:
                 if kind == "face" and self.plan.is_small(max(o.box.width, o.box.height))
             ]
             if tiny:
-                full = full_image()
+                full = full_image_lifted()
                 if len(tiny) * REFINE_CROP_PIXELS > self.width * self.height * self.plan.small_factor**2:
                     # a crowd of small faces: one magnified pass costs less than the crops
                     passes.append(self.faces.magnified(full, self.plan.small_factor))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from gamyeon.detect import exposure
 from gamyeon.detect.base import nms, to_detections
 from gamyeon.detect.centerface import CenterFace, padded_size
 from gamyeon.types import Array, Detection
@@ -131,6 +132,7 @@ class FaceDetector:
 
     def detect(self, image: Array) -> list[Detection]:
         """Thorough multi-scale detection for still images (speed matters less than recall)."""
+        image = exposure.lifted(image, exposure.gain_for(image))  # see exposure.py: dark pictures
         height, width = image.shape[:2]
         longest = max(height, width)
         passes = []
