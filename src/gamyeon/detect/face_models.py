@@ -15,6 +15,9 @@ from gamyeon.detect.faces import FaceDetector
 
 
 class FaceDetectors:
+    """The CenterFace detectors for ``own`` (a user's file) or the bundled copy ``precision``
+    selects, sharing one score threshold."""
+
     def __init__(self, own: Path | None, precision: str, threshold: float) -> None:
         self.own = own
         self.precision = precision
