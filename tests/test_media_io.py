@@ -567,19 +567,26 @@ def assert_one_frame_failed_closed(dst: Path, count: int) -> list[dict[str, Any]
     return lines
 
 
+def fail_on_call(monkeypatch: pytest.MonkeyPatch, owner: type, name: str, n: int, message: str) -> dict[str, int]:
+    """Patch ``owner.name`` to raise ``RuntimeError(message)`` on its ``n``-th call and run as
+    before otherwise; the returned dict counts the calls (key ``"n"``)."""
+    original = getattr(owner, name)
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise RuntimeError(message)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, flaky)
+    return calls
+
+
 def test_detector_failure_fails_the_frame_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gamyeon.detect.faces import FaceDetector
 
-    original = FaceDetector.whole
-    calls = {"n": 0}
-
-    def flaky(self: FaceDetector, image: np.ndarray, factor: float = 1.0) -> np.ndarray:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("injected detector fault")
-        return original(self, image, factor)
-
-    monkeypatch.setattr(FaceDetector, "whole", flaky)
+    calls = fail_on_call(monkeypatch, FaceDetector, "whole", 2, "injected detector fault")
     src = tmp_path / "in.mp4"
     make_video(src, frames=8)
     dst = tmp_path / "out.mp4"
@@ -597,16 +604,7 @@ def test_masking_failure_fails_the_frame_closed(
     others keep their picture and their masks, and the run completes."""
     from gamyeon.operators import Pixelate
 
-    original = Pixelate.replacement
-    calls = {"n": 0}
-
-    def flaky(self: Pixelate, frame: np.ndarray, bounds: tuple[int, int, int, int]) -> np.ndarray:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("injected operator fault")
-        return original(self, frame, bounds)
-
-    monkeypatch.setattr(Pixelate, "replacement", flaky)
+    fail_on_call(monkeypatch, Pixelate, "replacement", 3, "injected operator fault")
     src = tmp_path / "in.mp4"
     make_video(src, size=size, frames=6, picture=face_picture)
     dst = tmp_path / "out.mp4"
