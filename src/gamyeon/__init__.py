@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("gamyeon")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0+src"
-
+from gamyeon.about import __version__
 from gamyeon.api import anonymize
 from gamyeon.options import Options
 from gamyeon.policy import KindPolicy, Policy, load_policy

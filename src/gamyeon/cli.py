@@ -15,7 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import NoReturn
 
-from gamyeon import __version__
+from gamyeon.about import __version__
 from gamyeon.annotations import parse_exports
 from gamyeon.batch import cli as batch_cli
 from gamyeon.errors import GamyeonError

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from gamyeon import __version__
+from gamyeon.about import __version__
 from gamyeon.batch.local import LocalBackend, WorkerLost
 from gamyeon.batch.manifest import DONE, FAILED, PENDING, RUNNING, FileRecord, read_status, write_status
 from gamyeon.batch.plan import discover

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gamyeon import __version__
+from gamyeon.about import __version__
 from gamyeon.errors import GamyeonError, LedgerError
 from gamyeon.files import Job
 from gamyeon.keys import MasterKey
