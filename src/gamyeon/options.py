@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -14,6 +15,9 @@ from gamyeon.policy import DEFAULT_REGION_KINDS, Policy
 
 SMALL_FACE_MODES = ("auto", "always", "never")
 FACE_PRECISIONS = PRECISIONS
+#: ``Options`` fields that do not change what an output contains: where side files go, which key
+#: (a batch checks the key by its fingerprint), how the run reports, and its legal record
+NOT_IN_OUTPUT = frozenset({"annotations", "key_file", "quiet", "seal_key", "vault", "processing"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +70,25 @@ class Options:
             raise UsageError(f"--fps: expected a rate in (0, 1000], got {self.fps}")
         for kind in self.kinds:
             self.policy.for_kind(kind)
+
+    def output_settings(self) -> dict[str, object]:
+        """Every setting that changes an output's pixels, annotations or exports, as JSON values.
+
+        Derived from the fields themselves, so a field added later counts unless it is listed in
+        ``NOT_IN_OUTPUT``: a resumed batch then refuses to mix settings rather than silently
+        ignoring the new one.
+        """
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in NOT_IN_OUTPUT}
+
+
+def _plain(value: object) -> object:
+    """A JSON-ready copy of an option value (policies by their description)."""
+    if isinstance(value, Policy):
+        return value.describe()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

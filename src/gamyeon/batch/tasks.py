@@ -214,28 +214,7 @@ def _identity(task: FileTask) -> dict[str, object]:
 
 def settings_digest(options: Options) -> str:
     """What in ``options`` changes the pixels or annotations of an output (not keys, not UI)."""
-    e = options.encode
-    payload = {
-        "kinds": list(options.kinds),
-        "policy": options.policy.describe(),
-        "detect_every": options.detect_every,
-        "small_faces": options.small_faces,
-        "encode": [e.codec, e.crf, e.preset, e.pix_fmt],
-        "keep_audio": options.keep_audio,
-        "keep_metadata": options.keep_metadata,
-        "fps": None if options.fps is None else str(options.fps),
-        "exports": list(options.exports),
-        "face_model": None if options.face_model is None else str(options.face_model),
-        "face_precision": options.face_precision,
-        **{
-            name: None if path is None else str(path)
-            for name, path in (
-                ("person_model", options.person_model),
-                ("text_model", options.text_model),
-                ("silhouette_model", options.silhouette_model),
-            )
-        },
-    }
+    payload = options.output_settings()
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
