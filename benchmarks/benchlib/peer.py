@@ -125,6 +125,8 @@ class Peer:
             raise RuntimeError(f"{self.requirements()} did not install into {self.venv}")
 
     def versions(self) -> dict[str, str | None]:
+        if not self.python.exists():  # sections without the peer never create its venv
+            return {}
         probe = subprocess.run([str(self.python), "-c", _PROBE], capture_output=True, text=True, check=False)
         if probe.returncode != 0:
             log.warning("could not read %s's versions: %s", self.name, probe.stderr.strip()[-500:])

@@ -308,6 +308,9 @@ def trim(src: Path, dst: Path, frames: int) -> Path:
         stream = out.add_stream("ffv1", rate=rate)
         stream.width, stream.height = stream_in.codec_context.width, stream_in.codec_context.height
         stream.pix_fmt = "yuv420p"
+        # carry the colour tags, or the copy decodes to other RGB values (BT.601 assumed when untagged)
+        for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
+            setattr(stream.codec_context, attr, getattr(stream_in.codec_context, attr))
         stream.codec_context.time_base = Fraction(1) / Fraction(rate)
         for i, frame in enumerate(inp.decode(video=0)):
             if i >= frames:
