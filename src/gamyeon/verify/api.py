@@ -2,7 +2,7 @@
 
 from gamyeon import verify, VerifyOptions
 result = verify("clip.mp4", "clip.anon.mp4", VerifyOptions(sample=0))
-print(result.passed, result.leak_rate, result.match_rate)
+print(result.passed, result.leak_rate, result.identity.summary())
 """
 
 from __future__ import annotations
@@ -79,15 +79,20 @@ def verify(
             files.append(result)
             d = result.as_dict()
             log.info(
-                "%s: %s frame(s) examined of %d, %s face(s), %s leak(s), %s of %s re-identifiable (%.1f s)",
+                "%s: %s frame(s) examined of %d, %s face(s), %s leak(s), identity attack %s (%.1f s)",
                 pair.anonymized,
                 d["frames_scanned"],
                 result.frames_total,
                 d["faces"],
                 d["leaks"],
-                d["reidentifiable"],
-                d["identity_tested"],
+                "-" if result.identity is None else result.identity.summary(),
                 result.seconds,
             )
+    gallery = None
+    if options.gallery is not None:
+        from gamyeon.verify.gallery import gallery_test
+
+        gallery = gallery_test(verifier, options.gallery, options.gallery_options, options.alpha)
+        log.info("gallery %s: %s", options.gallery, gallery.summary())
     created = datetime.now().astimezone().isoformat(timespec="seconds")
-    return VerifyResult(options, files, model_versions(verifier), time.perf_counter() - started, created)
+    return VerifyResult(options, files, model_versions(verifier), time.perf_counter() - started, created, gallery)

@@ -92,9 +92,11 @@ class IndependentFaces:
     def hog_upsample(width: int, height: int) -> int:
         return 1 if width * height <= HOG_UPSAMPLE_MAX_PIXELS else 0
 
-    def hog(self, image: Array) -> list[tuple[Box, float]]:
+    def hog(self, image: Array, upsample: int | None = None) -> list[tuple[Box, float]]:
+        """HOG faces; ``upsample`` times 2x (None: once on frames up to ``HOG_UPSAMPLE_MAX_PIXELS``)."""
         height, width = image.shape[:2]
-        rects, scores, _ = self._hog.run(np.ascontiguousarray(image), self.hog_upsample(width, height), 0.0)
+        times = self.hog_upsample(width, height) if upsample is None else upsample
+        rects, scores, _ = self._hog.run(np.ascontiguousarray(image), times, 0.0)
         out: list[tuple[Box, float]] = []
         for rect, score in zip(rects, scores, strict=True):
             box = Box(float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1))

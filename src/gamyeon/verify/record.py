@@ -1,7 +1,9 @@
 """What the processing ledger keeps of a verification (``anonymize --verify``, ``verify --ledger``).
 
 The record is evidence that the output was inspected before release (PIPC guidance): the gate's
-verdict and rates, the thresholds and model versions used, and the SHA-256 of each anonymized file
+verdict and rates, the identity attacks' figures against chance (rank-1/rank-5, chance, interval,
+p-value, calibration status, per file and pooled, and the ``--gallery`` test), the thresholds and
+model versions used, and the SHA-256 of each anonymized file
 and of both reports, so that a report shown later can be matched to its record. Per-frame detail
 and the distance list stay in the JSON report (the record would otherwise grow with the video).
 """
@@ -19,6 +21,11 @@ from gamyeon.verify.result import VerifyResult
 ACTION = "verify"
 
 
+def _brief(attack: dict[str, Any]) -> dict[str, Any]:
+    """An identity attack's figures without the per-track list (kept in the JSON report)."""
+    return {k: v for k, v in attack.items() if k != "tracks"}
+
+
 def payload(
     result: VerifyResult, html: Path | None, json_path: Path | None, known: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -28,6 +35,9 @@ def payload(
     summary = result.as_dict()
     identity = dict(summary["identity"])  # type: ignore[call-overload]
     identity.pop("distances", None)
+    for name in ("attack", "gallery"):
+        if identity.get(name) is not None:
+            identity[name] = _brief(identity[name])
     files = []
     for f in result.files:
         anonymized = Path(f.anonymized)
@@ -42,6 +52,7 @@ def payload(
                 "faces": len(f.faces),
                 "leaks": sum(face.leak for face in f.faces),
                 "reidentifiable": sum(face.reidentifiable for face in f.faces),
+                "identity_attack": None if f.identity is None else _brief(f.identity.as_dict()),
             }
         )
     reports = {name: file_facts(p) for name, p in (("html", html), ("json", json_path)) if p is not None}

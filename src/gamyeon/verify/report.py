@@ -17,7 +17,9 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from gamyeon.files import atomic_outputs
+from gamyeon.verify.attack import IdentityAttack
 from gamyeon.verify.result import FileResult, VerifyResult
+from gamyeon.verify.stats import RANKS
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;line-height:1.4}
@@ -73,7 +75,7 @@ def distance_plot(result: VerifyResult) -> bytes:
         ax.hist(distances, bins=24, range=(0.0, 1.2), color="#4a6fa5")
     threshold = result.options.match_threshold
     ax.axvline(threshold, color="#b3261e", ls="--", label=f"match threshold {threshold:g}")
-    ax.set_xlabel("dlib ResNet distance, original face vs. output at the same place")
+    ax.set_xlabel("dlib ResNet distance, original face vs. output at the same place (information, not the gate)")
     ax.set_ylabel("faces")
     ax.set_xlim(0.0, 1.2)
     ax.legend(fontsize=8)
@@ -91,6 +93,14 @@ def _table(headers: list[str], rows: list[list[object]]) -> str:
 def _originals(result: VerifyResult) -> str:
     names = sorted({f.original for f in result.files})
     return ", ".join(names) if len(names) <= 3 else f"{len(names)} original files (see Files)"
+
+
+def _gallery_rows(result: VerifyResult) -> list[list[object]]:
+    g = result.gallery
+    if g is None:
+        return []
+    gate = f"p ≥ {g.gate_alpha:.3g} or cannot measure"
+    return [["identity attack on the --gallery photos", g.summary(), gate, "NO" if g.leak else "yes"]]
 
 
 def render_html(result: VerifyResult) -> str:
@@ -112,13 +122,19 @@ def render_html(result: VerifyResult) -> str:
                 ["leaks (uncovered or still detectable)", result.leaks, None, None],
                 ["leak rate", f"{result.leak_rate:.4f}", f"≤ {o.max_leak_rate:g}", "yes" if result.leak_ok else "NO"],
                 ["leaky frames / examined frames", f"{result.leaky_frames} / {result.frames_scanned}", None, None],
-                ["faces tested by the identity attack", result.identity_tested, None, None],
-                ["re-identifiable (distance < threshold)", result.matches, None, None],
                 [
-                    "re-identifiable rate",
-                    f"{result.match_rate:.4f}",
-                    f"≤ {o.max_match_rate:g}",
-                    "yes" if result.match_ok else "NO",
+                    "identity attack on the footage",
+                    result.identity.summary(),
+                    f"p ≥ {result.identity.gate_alpha:.3g} or cannot measure",
+                    "NO" if result.identity.leak else "yes",
+                ],
+                *_gallery_rows(result),
+                ["faces tested by the recognizer", result.identity_tested, None, None],
+                [
+                    f"distance to own original < {o.match_threshold:g} (information)",
+                    f"{result.matches} ({result.match_rate:.4f})",
+                    None if o.max_match_rate is None else f"≤ {o.max_match_rate:g}",
+                    None if o.max_match_rate is None else ("yes" if result.match_ok else "NO"),
                 ],
                 ["seconds", f"{result.seconds:.1f}", None, None],
             ],
@@ -142,7 +158,7 @@ def render_html(result: VerifyResult) -> str:
                 d["faces"],
                 d["leaks"],
                 d["leaky_frames"],
-                f"{d['reidentifiable']} / {d['identity_tested']}",
+                "-" if f.identity is None else f"{f.identity.status} ({f.identity.identities} tracks)",
                 f.coverage_method,
             ]
         )
@@ -156,7 +172,7 @@ def render_html(result: VerifyResult) -> str:
                 "faces",
                 "leaks",
                 "leaky frames",
-                "re-identifiable / tested",
+                "identity attack",
                 "coverage from",
             ],
             rows,
@@ -168,7 +184,8 @@ def render_html(result: VerifyResult) -> str:
             parts.append(f"<div>{_img(timeline_plot(f), 'leaks over time of ' + f.anonymized)}</div>")
     if not any(f.media == "video" for f in result.files):
         parts.append("<p class='note'>Images only: see the Files table.</p>")
-    parts.append("<h2>Identity attack: distance distribution</h2>")
+    parts.append(_identity(result))
+    parts.append("<h2>Distance of each masked face to its own original (information)</h2>")
     parts.append(_img(distance_plot(result), "distance histogram"))
     parts.append(_method(result))
     parts.append(_evidence(result))
@@ -192,15 +209,114 @@ def _method(result: VerifyResult) -> str:
         f"{o.min_coverage:.0%} of its box is masked, or when a detector still finds a face there in the output; "
         "a face found only in the output is a leak too.</li>"
         f"<li>Identity attack: dlib ResNet 128-d descriptors (5-point alignment) of each original face of at least "
-        f"{o.min_identity_face} px and of the output at the same place and at any face still found there; the "
-        f"closest counts; below {o.match_threshold:g} the face is re-identifiable.</li>"
-        f"<li>Gate: leak rate ≤ {o.max_leak_rate:g} and re-identifiable rate ≤ {o.max_match_rate:g} "
-        "(exit code 0 pass, 1 fail).</li>"
+        f"{o.min_identity_face} px and of the output at the same place, filed by track (the annotations' tracks, "
+        "else faces linked across examined frames). Each track's frames are split into halves; each half is a "
+        "probe against the other half of every track (closed-set identification, rank 1 and 5), combining a "
+        "half's frames by mean descriptor or best-of-k minimum distance. Attacks: <i>originals</i> (original vs "
+        "original: can the recognizer tell these people apart at all? if not, the footage 'cannot be measured'), "
+        "<i>plain</i> (masked vs originals) and <i>parrot</i> (masked vs masked: an attacker who anonymized his "
+        "gallery with the same policy). Chance is the mean share of the probe's identity in the gallery; the "
+        "p-value is the exact Poisson-binomial tail; intervals are Wilson 95 %.</li>"
+        f"<li>Gate: leak rate ≤ {o.max_leak_rate:g}, and no calibrated plain or parrot attack above chance at "
+        f"p &lt; {o.alpha:g} (divided among the attack variants, Bonferroni)"
+        + ("" if o.max_match_rate is None else f", and distance &lt; {o.match_threshold:g} rate ≤ {o.max_match_rate:g}")
+        + " (exit code 0 pass, 1 fail).</li>"
         f"<li>Frames examined:<ul>{sampling}</ul></li>"
         "</ul><p class='note'>No detector finds every face: this report is evidence of inspection on the examined "
         "frames, not proof that no face leaks elsewhere. Faces smaller than the detectors see are not examined.</p>"
         f"<h3>Models and versions</h3>{models}"
     )
+
+
+def _attack_table(attack: IdentityAttack) -> str:
+    rows: list[list[object]] = []
+    for name, by_variant in attack.outcomes.items():
+        for variant in by_variant:
+            row: list[object] = [name, variant]
+            for rank in RANKS:
+                fig = attack.figure(name, variant, rank)
+                if fig is None or not fig.probes:
+                    row += [None, None, None, None]
+                    continue
+                row += [
+                    f"{fig.hits}/{fig.probes} ({fig.rate:.3f})",
+                    f"{fig.chance:.3f}",
+                    f"{fig.ci[0]:.2f}-{fig.ci[1]:.2f}",
+                    f"{fig.p_value:.3g}",
+                ]
+            gate = (name, variant) in attack.gate
+            row.append("gate" if gate else "calibration" if (name, variant) in attack.calibration else "information")
+            rows.append(row)
+    headers = ["attack", "combined by"]
+    for rank in RANKS:
+        headers += [f"rank-{rank}", "chance", "95 % CI", "p"]
+    return _table([*headers, "role"], rows)
+
+
+def _distances(attack: IdentityAttack) -> str:
+    if attack.distances is None:
+        return ""
+    rows = [
+        [name.replace("_", " "), v["count"], v["min"], v["median"], v["max"]]
+        for name, v in attack.distances.as_dict().items()
+        if isinstance(v, dict)
+    ]
+    return "<p>Genuine vs impostor distances (dlib ResNet):</p>" + _table(
+        ["distances", "pairs", "min", "median", "max"], rows
+    )
+
+
+def _attack_block(title: str, attack: IdentityAttack) -> str:
+    status = "fail" if attack.leak else "pass"
+    parts = [
+        f"<h3>{html.escape(title)}</h3>",
+        f"<p class='{status}'>{html.escape(attack.summary())}</p>",
+        f"<p class='note'>Calibration: {html.escape(attack.status)} — {html.escape(attack.reason)}</p>",
+    ]
+    if attack.outcomes:
+        parts.append(_attack_table(attack))
+    parts.append(_distances(attack))
+    if attack.tracks:
+        parts.append(
+            _table(
+                [
+                    "track",
+                    "frames",
+                    "median masked-vs-own distance",
+                    "plain rank-1 hits",
+                    "parrot rank-1 hits",
+                    "probes",
+                ],
+                [
+                    [t.track, t.frames, f"{t.masked_genuine_median:.3f}", t.plain_hits, t.parrot_hits, t.probes]
+                    for t in attack.tracks
+                ],
+            )
+        )
+    return "\n".join(parts)
+
+
+def _identity(result: VerifyResult) -> str:
+    parts = [
+        "<h2>Identity attack: identification against chance</h2>",
+        _attack_block("All files (calibrated files pooled)", result.identity),
+    ]
+    if len(result.files) > 1 or (result.files and result.files[0].identity is not None):
+        for f in result.files:
+            if f.identity is not None and len(result.files) > 1:
+                parts.append(_attack_block(f"File {f.anonymized}", f.identity))
+            elif f.identity is not None and f.identity.tracks:
+                parts.append(_attack_block(f"Per track: {f.anonymized}", f.identity))
+    if result.gallery is not None:
+        parts.append(
+            _attack_block(f"--gallery {result.options.gallery} (the policy on labelled photos)", result.gallery)
+        )
+    elif not result.identity.measured:
+        parts.append(
+            "<p class='note'>The footage cannot show whether the masks hide identity: test the policy on "
+            "identity-labelled photos with <code>--gallery DIR</code>.</p>"
+        )
+    return "\n".join(parts)
 
 
 def _evidence(result: VerifyResult) -> str:

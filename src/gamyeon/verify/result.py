@@ -11,10 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gamyeon.errors import UsageError
+from gamyeon.options import Options
 from gamyeon.types import Box
+from gamyeon.verify.attack import IdentityAttack, IdentitySample, pooled
+from gamyeon.verify.sampling import IDENTITY_FRAMES
 
-#: dlib's ResNet: two descriptors closer than this are the same person (dlib, face_recognition)
+#: dlib's ResNet: two descriptors closer than this are the same person (dlib, face_recognition);
+#: information only (see ``attack.py`` for why a fixed threshold cannot be the gate)
 MATCH_THRESHOLD = 0.6
+#: the identity gate's significance level: identification above chance with p below it fails
+DEFAULT_ALPHA = 0.01
 #: flagged frames shown per file in the report
 DEFAULT_THUMBNAILS = 24
 
@@ -32,8 +38,20 @@ class VerifyOptions:
     sample: int | None = None
     #: the gate: fail when more than this fraction of face instances leak
     max_leak_rate: float = 0.0
-    #: the gate: fail when more than this fraction of identity-tested faces is re-identifiable
-    max_match_rate: float = 0.0
+    #: optional extra gate (off by default): fail when more than this fraction of identity-tested
+    #: faces is within ``match_threshold`` of its own original. A fixed threshold raises false
+    #: alarms where the recognizer cannot tell the people apart (see ``attack.py``)
+    max_match_rate: float | None = None
+    #: the identity gate: fail when a calibrated attack identifies above chance with a p-value
+    #: below this (shared by the attack variants, Bonferroni)
+    alpha: float = DEFAULT_ALPHA
+    #: frames per face track examined for the identity attack (``sampling.py``)
+    identity_frames: int = IDENTITY_FRAMES
+    #: a controller's identity-labelled photos (one folder per person, or ``identities.json``)
+    #: to test the masking policy on (``gallery.py``)
+    gallery: Path | None = None
+    #: how the gallery photos are anonymized (None: gamyeon's default options)
+    gallery_options: Options | None = None
     #: a face in the original counts as covered when at least this fraction of its box was masked
     min_coverage: float = 0.7
     match_threshold: float = MATCH_THRESHOLD
@@ -50,7 +68,7 @@ class VerifyOptions:
     def __post_init__(self) -> None:
         for name in ("max_leak_rate", "max_match_rate", "min_coverage"):
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
+            if value is not None and not 0.0 <= value <= 1.0:
                 raise UsageError(f"--{name.replace('_', '-')}: expected a fraction in [0, 1], got {value}")
         if self.sample is not None and self.sample < 0:
             raise UsageError(f"--sample: expected a frame count >= 0 or 'all', got {self.sample}")
@@ -60,6 +78,10 @@ class VerifyOptions:
             raise UsageError(f"min_face: MTCNN sees faces from 12 px, got {self.min_face}")
         if self.max_thumbnails < 0:
             raise UsageError(f"max_thumbnails: expected >= 0, got {self.max_thumbnails}")
+        if not 0.0 < self.alpha < 0.5:
+            raise UsageError(f"--alpha: expected a significance level in (0, 0.5), got {self.alpha}")
+        if self.identity_frames < 0:
+            raise UsageError(f"--identity-frames: expected >= 0, got {self.identity_frames}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +99,10 @@ class FaceCheck:
     #: candidate); None when the face is too small or only in the output
     distance: float | None
     uncovered: bool
+    #: information: ``distance`` below the match threshold (not the gate, see ``attack.py``)
     reidentifiable: bool
+    #: the track the identity attack filed this face under (annotations' or verify's own)
+    track: str | None = None
 
     @property
     def output_only(self) -> bool:
@@ -96,6 +121,7 @@ class FaceCheck:
             "distance": None if self.distance is None else round(self.distance, 4),
             "uncovered": self.uncovered,
             "reidentifiable": self.reidentifiable,
+            "track": self.track,
             "leak": self.leak,
         }
 
@@ -163,6 +189,10 @@ class FileResult:
     evidence: list[Evidence] = field(default_factory=list)
     undecodable: int = 0  # sampled frames that could not be decoded in one of the files
     seconds: float = 0.0
+    #: descriptors of every identity-tested face (not serialized: the attack's input)
+    samples: list[IdentitySample] = field(default_factory=list)
+    #: the identity attack on this file's faces
+    identity: IdentityAttack | None = None
 
     @property
     def faces(self) -> list[FaceCheck]:
@@ -188,6 +218,7 @@ class FileResult:
             "identity_tested": len(tested),
             "reidentifiable": sum(f.reidentifiable for f in tested),
             "undecodable_frames": self.undecodable,
+            "identity_attack": None if self.identity is None else self.identity.as_dict(),
             "seconds": round(self.seconds, 3),
             "frames": [fr.as_dict() for fr in self.frames],
         }
@@ -207,6 +238,8 @@ class VerifyResult:
     seconds: float = 0.0
     #: when the check ran (ISO 8601, local time with offset)
     created: str = ""
+    #: the ``--gallery`` release test of the masking policy, when asked for
+    gallery: IdentityAttack | None = None
 
     @property
     def faces(self) -> int:
@@ -250,19 +283,33 @@ class VerifyResult:
 
     @property
     def match_ok(self) -> bool:
-        return self.match_rate <= self.options.max_match_rate
+        limit = self.options.max_match_rate
+        return limit is None or self.match_rate <= limit
+
+    @property
+    def identity(self) -> IdentityAttack:
+        """The footage attack over every file (calibrated files pooled into one test)."""
+        return pooled([f.identity for f in self.files if f.identity is not None], self.options.alpha)
+
+    @property
+    def identity_ok(self) -> bool:
+        """No calibrated identity attack (footage or gallery) identifies significantly above chance."""
+        return not self.identity.leak and not (self.gallery is not None and self.gallery.leak)
 
     @property
     def passed(self) -> bool:
-        return self.leak_ok and self.match_ok
+        return self.leak_ok and self.identity_ok and self.match_ok
 
     def verdict(self) -> str:
         """One line for logs and the report header."""
+        limit = self.options.max_match_rate
+        gallery = "" if self.gallery is None else f"; gallery attack {self.gallery.summary()}"
         return (
             f"{'PASS' if self.passed else 'FAIL'}: leak rate {self.leak_rate:.3f} ({self.leaks}/{self.faces} face "
             f"instances, {self.leaky_frames} leaky of {self.frames_scanned} scanned frames; max "
-            f"{self.options.max_leak_rate:g}), re-identifiable {self.match_rate:.3f} ({self.matches}/"
-            f"{self.identity_tested} tested; max {self.options.max_match_rate:g})"
+            f"{self.options.max_leak_rate:g}); identity attack {self.identity.summary()}{gallery}; "
+            f"distance < {self.options.match_threshold:g} to own original {self.matches}/{self.identity_tested}"
+            + ("" if limit is None else f" (max rate {limit:g})")
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -283,12 +330,16 @@ class VerifyResult:
                 "ok": self.leak_ok,
             },
             "identity": {
+                "ok": self.identity_ok and self.match_ok,
+                "attack": self.identity.as_dict(),
+                "gallery": None if self.gallery is None else self.gallery.as_dict(),
+                "alpha": o.alpha,
+                # information: each face's distance to its own original at the same place
                 "tested": self.identity_tested,
                 "reidentifiable": self.matches,
                 "rate": round(self.match_rate, 6),
                 "max_rate": o.max_match_rate,
                 "threshold": o.match_threshold,
-                "ok": self.match_ok,
                 "distances": [round(d, 4) for d in distances],
                 "min_distance": round(min(distances), 4) if distances else None,
             },
@@ -298,6 +349,9 @@ class VerifyResult:
                 "min_identity_face_px": o.min_identity_face,
                 "min_face_px": o.min_face,
                 "mtcnn_threshold": o.mtcnn_threshold,
+                "alpha": o.alpha,
+                "identity_frames_per_track": o.identity_frames,
+                "gallery": None if o.gallery is None else str(o.gallery),
                 "sample": "auto" if o.sample is None else ("all" if o.sample == 0 else o.sample),
             },
             "models": dict(self.models),

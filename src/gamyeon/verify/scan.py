@@ -7,10 +7,14 @@ For every examined frame pair:
    annotations, or the pixel change;
 3. a face still found in the output at the same place is *residual*; a face found in the output
    where none was found in the original counts as a face instance of its own;
-4. faces of at least ``min_identity_face`` px get the identity attack (``identity.py``).
+4. faces of at least ``min_identity_face`` px get descriptors of the original face and of the
+   output at the same place (``identity.py``), filed under their track: the annotations' track of
+   the masked region they lie in, else one linked from verify's own detections (``attack.py``).
 
-A face *leaks* when it is less than ``min_coverage`` covered or still detectable; it is
-*re-identifiable* when its descriptor on the output stays within the match threshold.
+A face *leaks* when it is less than ``min_coverage`` covered or still detectable. After the last
+frame, the file's descriptors go to the identity attack (``attack.footage_attack``): identification
+against chance, calibrated on the same footage. The per-face distance to the face's own original
+(*re-identifiable* below dlib's 0.6) is kept as information; it is not the identity gate.
 
 Videos are read in lockstep, one frame of each at a time, so memory does not depend on length.
 """
@@ -32,6 +36,7 @@ from gamyeon.media.decode import DecodedFrame, VideoReader, to_rgb
 from gamyeon.media.images import load_image, upright_view
 from gamyeon.stages import rotate_view, upright_size
 from gamyeon.types import Array, Box
+from gamyeon.verify.attack import IdentitySample, TrackLinker, footage_attack
 from gamyeon.verify.coverage import PixelChange, mask_coverage
 from gamyeon.verify.detectors import FaceHit, IndependentFaces, same_face
 from gamyeon.verify.evidence import make_evidence
@@ -42,6 +47,10 @@ from gamyeon.verify.sampling import SamplePlan, TrackSpans, plan
 
 log = logging.getLogger(__name__)
 
+#: annotated kinds whose tracks name a face for the identity attack (a person box may hold
+#: someone else's face: persons overlap)
+IDENTITY_KINDS = ("face", "head")
+
 Progress = Callable[[int], None]
 
 
@@ -51,9 +60,12 @@ class Notes:
     def __init__(self, path: Path) -> None:
         self._lines: Iterator[dict[str, Any]] = read_jsonl(path)
         self._pending: dict[str, Any] | None = None
+        #: (region box, track id) of the frame last asked for: the identity attack's tracks
+        self.tracks: list[tuple[Box, str]] = []
 
     def at(self, index: int, width: int, height: int) -> tuple[list[Box], bool]:
         """Mask boxes and fail-closed flag of frame ``index`` (no masks if the file has no line)."""
+        self.tracks = []
         while self._pending is None or int(self._pending["frame"]) < index:
             line = next(self._lines, None)
             if line is None:
@@ -61,9 +73,26 @@ class Notes:
             self._pending = line
         if int(self._pending["frame"]) != index:
             return [], False
+        regions = self._pending.get("regions", [])
+        self.tracks = [
+            (Box(*map(float, r["box"])), str(r["track"]))
+            for r in regions
+            if r.get("track") is not None and r.get("kind", "face") in IDENTITY_KINDS
+        ]
         if self._pending.get("fail_closed"):
             return [Box(0.0, 0.0, float(width), float(height))], True
-        return [Box(*map(float, r["mask"])) for r in self._pending.get("regions", [])], False
+        return [Box(*map(float, r["mask"])) for r in regions], False
+
+
+def track_of(box: Box, regions: list[tuple[Box, str]]) -> str | None:
+    """The track of the annotated region that is the same face as ``box`` (largest overlap)."""
+    best: tuple[float, str] | None = None
+    for region, track in regions:
+        if same_face(region, box):
+            iou = region.iou(box)
+            if best is None or iou > best[0]:
+                best = (iou, track)
+    return None if best is None else best[1]
 
 
 class Verifier:
@@ -92,8 +121,15 @@ class Verifier:
         masks: list[Box] | None,
         reason: str,
         fail_closed: bool = False,
+        tracks: list[tuple[Box, str]] | None = None,
+        linker: TrackLinker | None = None,
+        samples: list[IdentitySample] | None = None,
     ) -> FrameCheck:
-        """Examine one upright RGB frame pair; ``masks`` from the annotations, or None for pixel change."""
+        """Examine one upright RGB frame pair; ``masks`` from the annotations, or None for pixel change.
+
+        ``tracks`` (annotated regions with their track ids) and ``linker`` (verify's own tracks for
+        faces the annotations do not name) file each identity-tested face under a track; its
+        descriptors are appended to ``samples``."""
         o = self.options
         height, width = original.shape[:2]
         found = self.faces.detect(original)
@@ -111,7 +147,11 @@ class Verifier:
                         best = (iou, k)
             owner.append(None if best is None else best[1])
 
-        distances = self._identity(original, output, found, still, owner)
+        distances, descriptors = self._identity(original, output, found, still, owner)
+        names = self._tracks(found, sorted(descriptors), tracks or [], linker or TrackLinker())
+        if samples is not None:
+            for k, (ref, masked) in descriptors.items():
+                samples.append(IdentitySample(index, names[k], ref, masked))
         checks: list[FaceCheck] = []
         for k, face in enumerate(found):
             if change is not None:
@@ -131,6 +171,7 @@ class Verifier:
                     distance=distance,
                     uncovered=covered < o.min_coverage,
                     reidentifiable=distance is not None and distance < o.match_threshold,
+                    track=names.get(k),
                 )
             )
         for hit, own in zip(still, owner, strict=True):
@@ -138,14 +179,30 @@ class Verifier:
                 checks.append(FaceCheck(hit.box, (), None, hit.found_by, None, uncovered=False, reidentifiable=False))
         return FrameCheck(index, seconds, tuple(checks), reason, fail_closed)
 
+    @staticmethod
+    def _tracks(
+        found: list[FaceHit], tested: list[int], regions: list[tuple[Box, str]], linker: TrackLinker
+    ) -> dict[int, str]:
+        """Track per tested face: the annotations' where a masked region is that face, else linked."""
+        names: dict[int, str] = {}
+        for k in tested:
+            track = track_of(found[k].box, regions)
+            if track is not None:
+                names[k] = track
+        rest = [k for k in tested if k not in names]
+        for k, name in zip(rest, linker.link([found[k].box for k in rest]), strict=True):
+            names[k] = name
+        return names
+
     def _identity(
         self, original: Array, output: Array, found: list[FaceHit], still: list[FaceHit], owner: list[int | None]
-    ) -> dict[int, float]:
-        """Distance per original face (index into ``found``) big enough to identify: the closest of
-        the output at the face's own box and at every output hit on it."""
+    ) -> tuple[dict[int, float], dict[int, tuple[Array, Array]]]:
+        """Per original face (index into ``found``) big enough to identify: the distance to the
+        closest of the output at the face's own box and at every output hit on it, and the
+        descriptors of the original face and of the output at the face's box (the attack's)."""
         tested = [k for k, f in enumerate(found) if min(f.box.width, f.box.height) >= self.options.min_identity_face]
         if not tested:
-            return {}
+            return {}, {}
         references = self.embedder.descriptors(original, [found[k].box for k in tested])
         candidates: list[Box] = []
         spans: list[tuple[int, int]] = []
@@ -155,7 +212,9 @@ class Verifier:
             candidates += [hit.box for hit, own in zip(still, owner, strict=True) if own == k]
             spans.append((start, len(candidates)))
         probes = self.embedder.descriptors(output, candidates)
-        return {k: closest(references[i], probes[a:b]) for i, (k, (a, b)) in enumerate(zip(tested, spans, strict=True))}
+        pairs = list(enumerate(zip(tested, spans, strict=True)))
+        distances = {k: closest(references[i], probes[a:b]) for i, (k, (a, b)) in pairs}
+        return distances, {k: (references[i], probes[a]) for i, (k, (a, _)) in pairs}
 
     def _keep(self, result: FileResult, check: FrameCheck, output: Array) -> None:
         result.frames.append(check)
@@ -176,6 +235,7 @@ class Verifier:
             self._scan_image(pair, result)
         else:
             self._scan_video(pair, result, progress or (lambda n: None), on_total or (lambda n: None))
+        result.identity = footage_attack(result.samples, self.options.alpha)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -194,9 +254,15 @@ class Verifier:
         result.sampling = "the whole image"
         masks: list[Box] | None = None
         fail_closed = False
+        tracks: list[tuple[Box, str]] = []
         if pair.annotations is not None:
-            masks, fail_closed = Notes(pair.annotations).at(0, width, height)
-        self._keep(result, self.check_frame(0, None, original, output, masks, "image", fail_closed), output)
+            notes = Notes(pair.annotations)
+            masks, fail_closed = notes.at(0, width, height)
+            tracks = notes.tracks
+        check = self.check_frame(
+            0, None, original, output, masks, "image", fail_closed, tracks, TrackLinker(), result.samples
+        )
+        self._keep(result, check, output)
 
     def _scan_video(self, pair: Pair, result: FileResult, progress: Progress, on_total: Progress) -> None:
         with VideoReader(pair.original) as ro, VideoReader(pair.anonymized) as ra:
@@ -219,7 +285,7 @@ class Verifier:
             total = spans.lines if spans is not None and spans.lines else io.frames
             if not total:
                 total = _count_frames(pair.original)
-            samples = plan(total, self.options.sample, spans)
+            samples = plan(total, self.options.sample, spans, self.options.identity_frames)
             result.width, result.height = size_o
             result.frames_total = total
             result.sampling = samples.description
@@ -246,6 +312,7 @@ class Verifier:
         rot_o, rot_a = ro.info.rotation, ra.info.rotation
         tb = ro.info.time_base
         width, height = result.width, result.height
+        linker = TrackLinker()
         count = 0
         for fo, fa in zip_longest(_frames(ro), _frames(ra)):
             if fo is None or fa is None:
@@ -267,7 +334,18 @@ class Verifier:
             fail_closed = False
             if notes is not None:
                 masks, fail_closed = notes.at(fo.index, width, height)
-            check = self.check_frame(fo.index, float(fo.pts * tb), original, output, masks, reason, fail_closed)
+            check = self.check_frame(
+                fo.index,
+                float(fo.pts * tb),
+                original,
+                output,
+                masks,
+                reason,
+                fail_closed,
+                notes.tracks if notes is not None else None,
+                linker,
+                result.samples,
+            )
             self._keep(result, check, output)
         return count
 

@@ -1,0 +1,213 @@
+"""The identity attack's statistics and decisions, on known cases.
+
+The statistics are checked against brute-force enumeration and scipy; the attack's decisions
+(measured / cannot measure / not measurable, leak or not) on descriptor sets built with numpy
+whose structure is known: separable people, masks that keep or destroy identity, and people the
+recognizer cannot tell apart.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gamyeon.errors import GamyeonError
+from gamyeon.types import Box
+from gamyeon.verify.attack import (
+    CANNOT,
+    MEASURED,
+    NOT_MEASURABLE,
+    IdentitySample,
+    TrackLinker,
+    footage_attack,
+    gallery_attack,
+    pooled,
+)
+from gamyeon.verify.gallery import read_gallery
+from gamyeon.verify.stats import identify, poisson_binomial_sf, rank_chance, rank_figure, wilson
+
+ALPHA = 0.01
+
+
+def test_wilson_interval_known_values() -> None:
+    lo, hi = wilson(5, 10)
+    assert lo == pytest.approx(0.2366, abs=1e-4) and hi == pytest.approx(0.7634, abs=1e-4)
+    lo, hi = wilson(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)
+    lo, hi = wilson(10, 10)
+    assert hi == 1.0 and lo == pytest.approx(0.7225, abs=1e-4)
+    assert wilson(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        wilson(11, 10)
+
+
+def test_poisson_binomial_tail_matches_enumeration_and_binomial() -> None:
+    rng = np.random.default_rng(7)
+    chances = list(rng.uniform(0.05, 0.6, size=9))
+    for hits in range(len(chances) + 2):
+        brute = 0.0
+        for outcome in itertools.product((0, 1), repeat=len(chances)):
+            if sum(outcome) >= hits:
+                brute += math.prod(p if o else 1 - p for o, p in zip(outcome, chances, strict=True))
+        assert poisson_binomial_sf(hits, chances) == pytest.approx(brute, abs=1e-12)
+    stats = pytest.importorskip("scipy.stats")
+    for n, p, k in ((20, 0.154, 4), (6, 1 / 3, 6), (40, 0.25, 17)):
+        assert poisson_binomial_sf(k, [p] * n) == pytest.approx(float(stats.binom.sf(k - 1, n, p)), rel=1e-9)
+    assert poisson_binomial_sf(0, [0.5]) == 1.0 and poisson_binomial_sf(2, [0.5]) == 0.0
+
+
+def test_rank_chance_matches_enumeration() -> None:
+    for gallery, same, rank in ((10, 1, 1), (10, 3, 5), (7, 2, 3), (4, 1, 5), (13, 4, 5)):
+        members = range(gallery)  # the first `same` are the probe's identity
+        draws = list(itertools.combinations(members, min(rank, gallery)))
+        brute = sum(any(m < same for m in d) for d in draws) / len(draws)
+        assert rank_chance(gallery, same, rank) == pytest.approx(brute)
+    assert rank_chance(10, 3, 1) == pytest.approx(0.3)
+    assert rank_chance(5, 0, 1) == 0.0
+
+
+def test_rank_figure_of_a_perfect_and_a_chance_attack() -> None:
+    perfect = rank_figure(1, [(True, 1 / 3)] * 6)
+    assert perfect.rate == 1.0 and perfect.p_value == pytest.approx((1 / 3) ** 6)
+    assert perfect.min_p_value == perfect.p_value
+    none = rank_figure(1, [(False, 0.25)] * 8)
+    assert none.p_value == 1.0 and none.chance == 0.25 and none.ci[0] == 0.0
+
+
+def test_identify_leaves_out_what_is_not_allowed() -> None:
+    labels = ["a", "a", "b", "b", "c"]
+    points = np.array([[0.0], [0.1], [5.0], [5.1], [9.0]])
+    d = np.abs(points - points.T)
+    others = ~np.eye(5, dtype=bool)
+    out = identify(d, labels, labels, others)
+    ones = out.by_rank[1]
+    # "c" has no other photo: nobody can name it, so it is not a probe
+    assert len(ones) == 4 and all(hit for hit, _ in ones)
+    assert [c for _, c in ones] == pytest.approx([0.25] * 4)
+    # with its own photo allowed, every probe hits itself: why leave-one-out matters
+    assert all(hit for hit, _ in identify(d, labels, labels, np.ones((5, 5), dtype=bool)).by_rank[1])
+
+
+def _samples(
+    centres: np.ndarray, frames: int, spread: float, masked: str, rng: np.random.Generator
+) -> list[IdentitySample]:
+    """Tracks ``t0..`` around ``centres``; the masked descriptor keeps identity (``keep``: small
+    noise around the original) or not (``destroy``: one common point plus noise)."""
+    samples = []
+    common = rng.normal(0, 0.3, size=centres.shape[1])
+    for t, centre in enumerate(centres):
+        for f in range(frames):
+            original = centre + rng.normal(0, spread, size=centre.shape)
+            if masked == "keep":
+                out = original + rng.normal(0, 0.02, size=centre.shape)
+            else:
+                out = common + rng.normal(0, 0.05, size=centre.shape)
+            samples.append(IdentitySample(f * 10 + t, f"t{t}", original, out))
+    return samples
+
+
+def test_attack_flags_masks_that_keep_identity_and_passes_masks_that_do_not() -> None:
+    rng = np.random.default_rng(1)
+    centres = rng.normal(0, 0.3, size=(5, 128))
+    keep = footage_attack(_samples(centres, 8, 0.02, "keep", rng), ALPHA)
+    assert keep.status == MEASURED and keep.identities == 5
+    assert keep.leak and "LEAK" in keep.summary()
+    plain = keep.figure("plain", "mean")
+    assert plain is not None and plain.hits == plain.probes == 10 and plain.chance == pytest.approx(0.2)
+    destroy = footage_attack(_samples(centres, 8, 0.02, "destroy", rng), ALPHA)
+    assert destroy.status == MEASURED and not destroy.leak, destroy.summary()
+    parrot = destroy.figure("parrot", "best")
+    assert parrot is not None and parrot.p_value > ALPHA / 4
+    d = destroy.as_dict()
+    assert d["status"] == MEASURED and d["leak"] is False and len(d["tracks"]) == 5  # type: ignore[arg-type]
+    json.dumps(d)
+
+
+def test_no_false_alarm_where_the_recognizer_cannot_tell_the_originals_apart() -> None:
+    """Every track's faces are draws from one distribution (within-person variation as large as
+    between persons): even masks that keep every descriptor unchanged must not be called a leak."""
+    rng = np.random.default_rng(2)
+    centre = rng.normal(0, 0.3, size=(1, 128))
+    samples = []
+    for t in range(5):
+        for f in range(8):
+            original = centre[0] + rng.normal(0, 0.2, size=128)
+            samples.append(IdentitySample(f, f"t{t}", original, original.copy()))
+    result = footage_attack(samples, ALPHA)
+    assert result.status == CANNOT and "cannot tell" in result.reason
+    assert not result.leak
+    assert not pooled([result], ALPHA).leak
+
+
+def test_one_identity_is_not_measurable_and_two_are_too_few() -> None:
+    rng = np.random.default_rng(3)
+    one = footage_attack(_samples(rng.normal(0, 0.3, size=(1, 128)), 6, 0.02, "keep", rng), ALPHA)
+    assert one.status == NOT_MEASURABLE and "one identity" in one.reason and "--gallery" in one.reason
+    assert not one.leak
+    two = footage_attack(_samples(rng.normal(0, 0.3, size=(2, 128)), 6, 0.02, "keep", rng), ALPHA)
+    assert two.status == CANNOT and "too few" in two.reason and not two.leak
+    assert footage_attack([], ALPHA).status == NOT_MEASURABLE
+
+
+def test_pooling_adds_the_probes_of_calibrated_files_only() -> None:
+    rng = np.random.default_rng(4)
+    centres = rng.normal(0, 0.3, size=(3, 128))
+    a = footage_attack(_samples(centres, 6, 0.02, "keep", rng), ALPHA)
+    b = footage_attack(_samples(rng.normal(0, 0.3, size=(1, 128)), 6, 0.02, "keep", rng), ALPHA)
+    both = pooled([a, b, a], ALPHA)
+    fig = both.figure("plain", "mean")
+    assert both.status == MEASURED and fig is not None and fig.probes == 12
+    assert pooled([b], ALPHA).status == NOT_MEASURABLE
+
+
+def test_gallery_attack_leave_one_out() -> None:
+    rng = np.random.default_rng(5)
+    labels = [f"p{i}" for i in range(6) for _ in range(3)]
+    centres = {name: rng.normal(0, 0.3, size=128) for name in set(labels)}
+    originals = np.stack([centres[name] + rng.normal(0, 0.03, size=128) for name in labels])
+    common = rng.normal(0, 0.3, size=128)
+    masked = np.stack([common + rng.normal(0, 0.05, size=128) for _ in labels])
+    result = gallery_attack(labels, originals, masked, ALPHA)
+    assert result.status == MEASURED and not result.leak
+    fig = result.figure("originals", "photo")
+    assert fig is not None and fig.hits == 18 and fig.chance == pytest.approx(2 / 17)
+    leaky = gallery_attack(labels, originals, originals + 0.01, ALPHA)
+    assert leaky.leak
+    assert gallery_attack(["a", "a"], originals[:2], masked[:2], ALPHA).status == NOT_MEASURABLE
+
+
+def test_track_linker_follows_a_moving_face() -> None:
+    linker = TrackLinker()
+    first = linker.link([Box(0, 0, 50, 50), Box(200, 0, 250, 50)])
+    second = linker.link([Box(210, 5, 260, 55), Box(20, 5, 70, 55)])
+    assert second == [first[1], first[0]]
+    third = linker.link([Box(500, 300, 550, 350)])
+    assert third[0] not in first
+
+
+def test_read_gallery_layouts(tmp_path: Path) -> None:
+    folders = tmp_path / "folders"
+    for person in ("ann", "bob"):
+        (folders / person).mkdir(parents=True)
+        (folders / person / "1.jpg").write_bytes(b"x")
+        (folders / person / "notes.txt").write_text("not a photo")
+    assert [(p.name, who) for p, who in read_gallery(folders)] == [("1.jpg", "ann"), ("1.jpg", "bob")]
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for name in ("a.jpg", "b.png"):
+        (flat / name).write_bytes(b"x")
+    (flat / "identities.json").write_text(json.dumps({"identity": {"a.jpg": "ann", "b.png": "bob"}}))
+    assert [who for _, who in read_gallery(flat)] == ["ann", "bob"]
+    (flat / "identities.json").write_text(json.dumps({"identity": {"a.jpg": "ann", "c.png": "bob"}}))
+    with pytest.raises(GamyeonError, match="missing"):
+        read_gallery(flat)
+    (flat / "identities.json").write_text(json.dumps({"identity": {"a.jpg": "ann", "b.png": "ann"}}))
+    with pytest.raises(GamyeonError, match="two or more"):
+        read_gallery(flat)
+    with pytest.raises(GamyeonError):
+        read_gallery(tmp_path / "nowhere")
