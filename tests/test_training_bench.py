@@ -6,6 +6,7 @@ figures it reports are computed as documented.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from benchlib import training
+from benchlib import area, training
 
 
 def test_iou_of_overlapping_disjoint_and_empty_boxes() -> None:
@@ -99,8 +100,36 @@ def test_frame_areas_with_silhouette_pixels_replaces_person_boxes() -> None:
 
 
 def test_fail_closed_frame_counts_as_wholly_masked() -> None:
-    areas = training.frame_areas({"fail_closed": True, "regions": []}, 10, 10)
+    record = {"fail_closed": True, "regions": [{"kind": "face", "mask": [0, 0, 5, 2]}]}
+    areas = training.frame_areas(record, 10, 10)
     assert areas["total"] == 1.0
+    assert areas["face"] == pytest.approx(0.1)
+
+
+def test_silhouette_areas_follow_the_box_rules_of_benchlib_area(tmp_path: Path) -> None:
+    # with person pixels equal to the person boxes, the silhouette path must give area.py's figures
+    records = [
+        {
+            "fail_closed": False,
+            "regions": [{"kind": "person", "mask": [1.5, 0, 6, 8]}, {"kind": "face", "mask": [2, 0, 4, 2]}],
+        },
+        {"fail_closed": True, "regions": []},
+        {"fail_closed": False, "regions": [{"kind": "plate", "mask": [0, 9, 10, 10]}]},
+    ]
+    sidecar = tmp_path / "out.regions.jsonl"
+    sidecar.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    reference = area.masked_area(sidecar, 10, 10)
+    frames = [
+        training.frame_areas(
+            r, 10, 10, training.box_mask([x["mask"] for x in r["regions"] if x["kind"] == "person"], 10, 10)
+        )
+        for r in records
+    ]
+    ours = training.summarize_areas(frames)
+    assert ours["total"] == pytest.approx(reference["total"])
+    for kind, figures in reference["kinds"].items():
+        assert ours[kind]["mean"] == pytest.approx(figures["mean"])
+        assert ours[kind]["max"] == pytest.approx(figures["max"])
 
 
 def test_summarize_areas_mean_and_max_count_absent_kinds_as_zero() -> None:

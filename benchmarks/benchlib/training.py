@@ -51,7 +51,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from benchlib import clips, procs, reencode
+from benchlib import area, clips, procs, reencode
 from benchlib.report import fmt, table
 
 log = logging.getLogger(__name__)
@@ -217,10 +217,9 @@ def frame_areas(
     """Share of the frame masked, per kind present and ``total``, for one sidecar record.
 
     ``person_pixels``: the persons' masked pixels when they are not whole boxes (silhouettes);
-    their boxes in the record are then ignored. A fail-closed frame is masked whole.
+    their boxes in the record are then ignored. A fail-closed frame is masked whole: ``total`` 1,
+    its regions still count for their kinds (the rules of ``benchlib.area``, which box modes use).
     """
-    if record.get("fail_closed"):
-        return {"total": 1.0, "fail_closed": 1.0}
     by_kind: dict[str, list[Sequence[float]]] = {}
     for region in record.get("regions") or []:
         by_kind.setdefault(region["kind"], []).append(region["mask"])
@@ -236,7 +235,7 @@ def frame_areas(
     if person_pixels is not None:
         out["person"] = float(person_pixels.sum()) / pixels
         total |= person_pixels
-    out["total"] = float(total.sum()) / pixels
+    out["total"] = 1.0 if record.get("fail_closed") else float(total.sum()) / pixels
     return out
 
 
@@ -480,12 +479,13 @@ def measure_video(b: BenchLike, gamyeon: Path, video: Video, detector: PersonDet
             ]
             lossless.unlink()  # large, and nothing reads it again
             entry["area_source"] = "persons: magenta pixels of a lossless fill run; other kinds: its sidecar boxes"
+            entry["area"] = summarize_areas(per_frame)
+            entry["fail_closed_frames"] = sum(1 for r in records if r.get("fail_closed"))
         else:
-            records = read_sidecar(Path(f"{out}.regions.jsonl"))
-            per_frame = [frame_areas(r, width, height) for r in records]
-            entry["area_source"] = "sidecar mask boxes"
-        entry["area"] = summarize_areas(per_frame)
-        entry["fail_closed_frames"] = sum(1 for r in records if r.get("fail_closed"))
+            boxes = area.masked_area(Path(f"{out}.regions.jsonl"), width, height)
+            entry["area_source"] = "sidecar mask boxes (benchlib.area)"
+            entry["area"] = {"total": boxes["total"], **boxes["kinds"]}
+            entry["fail_closed_frames"] = boxes["fail_closed"]
         if video.gt is not None:
             anon = detect_recall(detector, out, video.gt, sampled)
             orig = raw["original"]
