@@ -531,6 +531,8 @@ def section(b: BenchLike, gamyeon: Path) -> None:
     raw: dict[str, Any] = {}
     for video in videos(b):
         raw[video.name] = measure_video(b, gamyeon, video, detector)
+        # a long section: keep what is measured even if a later video or the report fails
+        (b.out / "training-partial.json").write_text(json.dumps(raw, indent=1), encoding="utf-8")
     summary = {m: pooled(raw, m) for m in ("reencode", *(m.name for m in MODES))}
     b.results["training"] = {
         "detector": detector.describe(),
