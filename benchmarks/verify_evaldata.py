@@ -1,13 +1,18 @@
 """Show on the shared dev set that ``gamyeon verify`` tells leaks from protection.
 
-For every dev video, for the dev face images as one folder, and for a clip panned over one dev
-photo (the dev videos' faces are too small to identify), three outputs are verified against the
-original with the installed CLI:
+For every dev video, for the dev face images as one folder, and for clips panned over dev photos
+with several people (the dev videos' faces are too small to identify), three outputs are verified
+against the original with the installed CLI:
 
 - the untouched original (a byte copy): should be flagged wherever the detectors see faces;
 - gamyeon's default output (``gamyeon anonymize IN -o OUT``): should pass;
 - a light Gaussian blur (kernel 11) of the faces gamyeon found: should be flagged by the identity
-  attack where faces are large enough to identify.
+  attack where several people's faces are large enough to identify.
+
+Each row shows the identity attack: its calibration (can dlib tell these people apart in the
+originals?) and rank-1 identification of the plain and parrot attacks against chance, with the
+p-value. The ``gallery`` part runs ``verify --gallery DEV/identities`` (the labelled photos) for the
+default policy and for ``--operator blur``.
 
 Everything is written to a temporary folder (``--work``), never into the repository: the dev set
 is for evaluation only. Run from the repository root:
@@ -32,12 +37,21 @@ from typing import Any
 import cv2
 import numpy as np
 from benchlib.report import fmt, table
-from benchlib.verifybench import BLUR_KERNEL, GAMYEON, verify_figures, weak_blur
+from benchlib.verifybench import (
+    ATTACK_HEADERS,
+    BLUR_KERNEL,
+    GAMYEON,
+    attack_cells,
+    rank1_cell,
+    verify_figures,
+    weak_blur,
+)
 
 log = logging.getLogger("verify-evaldata")
 
 DEV = Path("/work/shared/evaldata/dev")
-STILL_FOR_CLIP = "dlib__2008_001322.jpg"  # three faces of 76-90 px
+#: dev photos panned into clips: three faces of 62-88 px; eight faces of 47-73 px among 51
+STILLS_FOR_CLIPS = ("dlib__2008_001322.jpg", "wider_val__0_Parade_Parade_0_873.jpg")
 CLIP_FRAMES = 90
 CLIP_RATE = Fraction(30)
 
@@ -48,7 +62,7 @@ def _run(argv: list[str], env: dict[str, str]) -> int:
 
 
 def _verify(
-    original: Path, anonymized: Path, work: Path, name: str, sample: str, env: dict[str, str]
+    original: Path, anonymized: Path, work: Path, name: str, sample: str, env: dict[str, str], *extra: str
 ) -> dict[str, Any]:
     data = work / f"{name}.verify.json"
     code = _run(
@@ -64,6 +78,7 @@ def _verify(
             "--json",
             str(data),
             "-q",
+            *extra,
         ],
         env,
     )
@@ -129,12 +144,43 @@ def _pan(photo: np.ndarray, frames: int) -> Iterator[np.ndarray]:
         yield np.asarray(cv2.warpAffine(photo, m, (width, height), flags=cv2.INTER_LINEAR, borderValue=(128, 128, 128)))
 
 
+def _gallery(identities: Path, work: Path, env: dict[str, str]) -> str:
+    """``verify --gallery`` on the labelled dev photos, for the default policy and for blur."""
+    photo = next(p for p in sorted(identities.iterdir()) if p.suffix.lower() in (".jpg", ".png"))
+    anon = work / f"gallery.anchor{photo.suffix}"
+    if _run([str(GAMYEON), "anonymize", str(photo), "-o", str(anon), "-q"], env) != 0:
+        return "gallery: anonymize failed"
+    rows: list[list[object]] = []
+    for label, extra in (("default policy", ()), ("--operator blur", ("--operator", "blur"))):
+        name = "gallery." + label.strip("-").split()[0]
+        fig = _verify(photo, anon, work, name, "auto", env, "--gallery", str(identities), *extra)
+        if "error" in fig:
+            rows.append([label, None, None, None, None, None, fig["error"]])
+            continue
+        g = fig["gallery"]
+        rows.append(
+            [
+                label,
+                f"{g['status']} ({g['identities']} identities)",
+                rank1_cell(g["originals"]),
+                rank1_cell(g["plain"]),
+                rank1_cell(g["parrot"]),
+                fmt(fig["seconds"], 1),
+                "FLAGGED" if g["leak"] else "pass",
+            ]
+        )
+    headers = ["--gallery policy", "calibration", "originals rank-1", "plain rank-1", "parrot rank-1", "s", "verdict"]
+    return f"verify --gallery {identities} (leave-one-out, like shared/eval/reid_attack.py)\n\n" + table(headers, rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work", type=Path, help="scratch folder (default: a new temporary folder)")
     p.add_argument("--sample", default="auto", help="verify --sample for the videos (default: auto)")
     p.add_argument("--dev", type=Path, default=DEV)
-    p.add_argument("--parts", default="videos,stills,clip", help="what to run (default: videos,stills,clip)")
+    p.add_argument(
+        "--parts", default="videos,stills,clip,gallery", help="what to run (default: videos,stills,clip,gallery)"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if not args.dev.is_dir():
@@ -147,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def add(name: str, case: str, fig: dict[str, Any]) -> None:
         if "error" in fig:
-            rows.append([name, case, None, None, None, None, fig["error"]])
+            rows.append([name, case, None, None, None, None, None, None, None, None, fig["error"]])
             return
         rows.append(
             [
@@ -155,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
                 case,
                 f"{fig['leaks']}/{fig['faces']}",
                 f"{fig['leaky_frames']}/{fig['frames_scanned']}",
+                *attack_cells(fig["attack"]),
                 f"{fig['reidentifiable']}/{fig['identity_tested']}",
-                fmt(fig["min_distance"], 3),
+                fmt(fig["seconds"], 1),
                 "pass" if fig["passed"] else "FLAGGED",
             ]
         )
@@ -182,10 +229,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"blur k={BLUR_KERNEL}",
                 _verify(stills, blurred_dir, work, "stills.blur", "auto", env),
             )
-    still = stills / STILL_FOR_CLIP
-    if still.is_file() and "clip" in parts:
-        # the dev videos' faces are too small to identify; a clip panned over a dev photo with
-        # faces of 76-90 px shows the identity attack on video with real third-party faces
+    for still in [stills / name for name in STILLS_FOR_CLIPS] if "clip" in parts else []:
+        if not still.is_file():
+            continue
+        # the dev videos' faces are too small to identify; clips panned over dev photos with
+        # several faces of 47-90 px show the identity attack on video with real third-party faces
         clip = work / f"{still.stem}.pan.mp4"
         from gamyeon.media.encode import write_clip
 
@@ -197,11 +245,15 @@ def main(argv: list[str] | None = None) -> int:
         "output verified",
         "leaks / faces",
         "leaky / examined frames",
-        "re-identifiable / tested",
-        "min distance",
+        *ATTACK_HEADERS,
+        "distance < 0.6 to own original (information)",
+        "verify s",
         "verdict",
     ]
     sys.stdout.write(table(headers, rows) + "\n")
+    identities = args.dev / "identities"
+    if "gallery" in parts and identities.is_dir():
+        sys.stdout.write("\n" + _gallery(identities, work, env) + "\n")
     log.info("reports in %s", work)
     return 0
 

@@ -301,6 +301,9 @@ def test_anonymize_with_verify_writes_the_reports_and_records_them(clips: Clips,
     assert payload["files"][0]["anonymized"]["sha256"] == anonymized.payload["output"]["sha256"] == sha256_file(out)
     assert payload["reports"]["json"]["sha256"] == sha256_file(tmp_path / "out.mp4.verify.json")
     assert "distances" not in payload["identity"]  # per-face detail stays in the report
+    attack = payload["identity"]["attack"]
+    assert attack["status"] == data["identity"]["attack"]["status"] and "tracks" not in attack
+    assert payload["files"][0]["identity_attack"]["status"] == data["files"][0]["identity_attack"]["status"]
 
 
 def test_standalone_verify_records_only_with_a_ledger(clips: Clips, tmp_path: Path) -> None:
@@ -461,3 +464,31 @@ def test_no_identity_false_alarm_where_the_originals_cannot_be_told_apart(tmp_pa
     assert result.identity_tested >= 27 and result.match_rate == 1.0  # the fixed threshold would have failed it
     strict = verify(src, copy, VerifyOptions(sample=0, quiet=True), verifier=verifier)
     assert not strict.passed and strict.leak_rate == 1.0  # the leak scan still flags the untouched faces
+
+
+def test_gallery_of_people_the_recognizer_cannot_tell_apart(clips: Clips, tmp_path: Path) -> None:
+    """``--gallery`` end to end (in-process anonymization with the policy flags, HOG faces,
+    leave-one-out attacks) on labelled photos whose "two people" are the same astronaut in six
+    variants: the originals cannot be told apart, so the policy test says "cannot measure", and the
+    gate does not fail on it."""
+    gallery = tmp_path / "gallery"
+    face = face_picture(0, 480, 360)
+    variants = [
+        face,
+        np.ascontiguousarray(face[:, ::-1]),
+        np.clip(face.astype(np.int16) + 35, 0, 255).astype(np.uint8),
+        (face * 0.75).astype(np.uint8),
+        np.ascontiguousarray(np.clip(face.astype(np.int16) + 35, 0, 255).astype(np.uint8)[:, ::-1]),
+        np.ascontiguousarray((face * 0.75).astype(np.uint8)[:, ::-1]),
+    ]
+    for i, picture in enumerate(variants):
+        folder = gallery / ("ann" if i % 2 else "bob")
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{i}.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    run = run_cli(clips, clips.default, tmp_path, "--gallery", str(gallery), "--operator", "fill")
+    g = run.data["identity"]["gallery"]
+    assert g["identities"] == 2 and g["attacks"]["originals"]["photo"]["rank1"]["probes"] == 6
+    assert g["status"] == "cannot measure here" and "cannot tell" in g["reason"] and g["leak"] is False, g["summary"]
+    assert run.data["policy"]["gallery_anonymize"]["default"] is False
+    assert run.code == 0, run.data["verdict"]
+    assert "--gallery" in run.page and "cannot measure here" in run.page

@@ -20,10 +20,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import shutil
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from gamyeon.errors import InputNotFoundError, UsageError
@@ -79,20 +79,23 @@ def _largest_face(verifier: Verifier, picture: Array) -> Box | None:
     return max(boxes, key=lambda b: b.area) if boxes else None
 
 
-def anonymize_photos(photos: list[Path], options: Options | None, work: Path) -> list[Path]:
-    """Anonymize ``photos`` with ``options`` (None: the defaults) into ``work``, in-process.
+def anonymize_photos(pictures: list[Array], options: Options | None, work: Path) -> list[Path]:
+    """Anonymize ``pictures`` (upright RGB) with ``options`` (None: the defaults) into ``work``,
+    in-process.
 
-    Photos are copied under neutral names first (``0001.jpg``...): the masks must not depend on
-    file names, and two people's folders may hold the same file name."""
+    Each picture is written as a PNG under a neutral name first (``0001.png``...): the masks must
+    not depend on file names (two people's folders may hold the same name), and lossless files keep
+    JPEG re-compression out of what is measured (``reid_attack.py`` writes PNG outputs too)."""
     from gamyeon.api import anonymize
     from gamyeon.keys import MasterKey, write_key
 
     source, output = work / "in", work / "out"
     source.mkdir()
     copies = []
-    for i, photo in enumerate(photos):
-        copy = source / f"{i:04d}{photo.suffix.lower()}"
-        shutil.copyfile(photo, copy)
+    for i, picture in enumerate(pictures):
+        copy = source / f"{i:04d}.png"
+        if not cv2.imwrite(str(copy), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
+            raise UsageError(f"--gallery: cannot write {copy}")
         copies.append(copy)
     key = work / "gallery.key"
     write_key(MasterKey.generate(), key)
@@ -114,13 +117,13 @@ def anonymize_photos(photos: list[Path], options: Options | None, work: Path) ->
 def gallery_test(verifier: Verifier, folder: Path, options: Options | None, alpha: float) -> IdentityAttack:
     """The three leave-one-out attacks on ``folder``'s photos anonymized with ``options``."""
     photos = read_gallery(folder)
+    pictures = [_picture(photo) for photo, _ in photos]
     with tempfile.TemporaryDirectory(prefix="gamyeon-verify-gallery-") as tmp:
-        masked_paths = anonymize_photos([p for p, _ in photos], options, Path(tmp))
+        masked_paths = anonymize_photos(pictures, options, Path(tmp))
         labels: list[str] = []
         originals: list[Array] = []
         masked: list[Array] = []
-        for (photo, identity), anon in zip(photos, masked_paths, strict=True):
-            picture = _picture(photo)
+        for (photo, identity), picture, anon in zip(photos, pictures, masked_paths, strict=True):
             box = _largest_face(verifier, picture)
             if box is None:
                 log.info("gallery: no face found in %s, left out", photo)

@@ -2,10 +2,10 @@
 
 The record is evidence that the output was inspected before release (PIPC guidance): the gate's
 verdict and rates, the identity attacks' figures against chance (rank-1/rank-5, chance, interval,
-p-value, calibration status, per file and pooled, and the ``--gallery`` test), the thresholds and
-model versions used, and the SHA-256 of each anonymized file
-and of both reports, so that a report shown later can be matched to its record. Per-frame detail
-and the distance list stay in the JSON report (the record would otherwise grow with the video).
+p-value, calibration status; per file, pooled, and the ``--gallery`` test), the thresholds and
+model versions used, and the SHA-256 of each anonymized file and of both reports, so that a report
+shown later can be matched to its record. Per-frame detail, per-track figures and the distance
+list stay in the JSON report (the record would otherwise grow with the video).
 """
 
 from __future__ import annotations

@@ -224,6 +224,12 @@ class FileResult:
         }
 
 
+def _anonymize_policy(options: Options | None) -> dict[str, object]:
+    """The masking policy the gallery photos were anonymized with."""
+    o = options or Options()
+    return {"kinds": list(o.kinds), "policy": o.policy.describe(), "default": options is None}
+
+
 def _rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
@@ -352,6 +358,7 @@ class VerifyResult:
                 "alpha": o.alpha,
                 "identity_frames_per_track": o.identity_frames,
                 "gallery": None if o.gallery is None else str(o.gallery),
+                "gallery_anonymize": None if o.gallery is None else _anonymize_policy(o.gallery_options),
                 "sample": "auto" if o.sample is None else ("all" if o.sample == 0 else o.sample),
             },
             "models": dict(self.models),
