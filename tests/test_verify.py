@@ -489,6 +489,6 @@ def test_gallery_of_people_the_recognizer_cannot_tell_apart(clips: Clips, tmp_pa
     g = run.data["identity"]["gallery"]
     assert g["identities"] == 2 and g["attacks"]["originals"]["photo"]["rank1"]["probes"] == 6
     assert g["status"] == "cannot measure here" and "cannot tell" in g["reason"] and g["leak"] is False, g["summary"]
-    assert run.data["policy"]["gallery_anonymize"]["default"] is False
+    assert run.data["policy"]["attacker_anonymize"]["default"] is False
     assert run.code == 0, run.data["verdict"]
     assert "--gallery" in run.page and "cannot measure here" in run.page

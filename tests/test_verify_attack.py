@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -105,9 +106,11 @@ def _samples(
             original = centre + rng.normal(0, spread, size=centre.shape)
             if masked == "keep":
                 out = original + rng.normal(0, 0.02, size=centre.shape)
+                again = original + rng.normal(0, 0.02, size=centre.shape)
             else:
                 out = common + rng.normal(0, 0.05, size=centre.shape)
-            samples.append(IdentitySample(f * 10 + t, f"t{t}", original, out))
+                again = common + rng.normal(0, 0.05, size=centre.shape)
+            samples.append(IdentitySample(f * 10 + t, f"t{t}", original, out, remasked=again))
     return samples
 
 
@@ -123,6 +126,13 @@ def test_attack_flags_masks_that_keep_identity_and_passes_masks_that_do_not() ->
     assert destroy.status == MEASURED and not destroy.leak, destroy.summary()
     parrot = destroy.figure("parrot", "best")
     assert parrot is not None and parrot.p_value > ALPHA / 4
+    linkability = destroy.figure("linkability", "mean")
+    assert linkability is not None and ("linkability", "mean") not in destroy.gate  # information only
+    without_parrot = footage_attack(
+        [replace(x, remasked=None) for x in _samples(centres, 8, 0.02, "destroy", rng)], ALPHA
+    )
+    assert without_parrot.figure("parrot", "mean") is None and "parrot attack not run" in without_parrot.reason
+    assert {a for a, _ in without_parrot.gate} == {"plain"}
     d = destroy.as_dict()
     assert d["status"] == MEASURED and d["leak"] is False and len(d["tracks"]) == 5  # type: ignore[arg-type]
     json.dumps(d)

@@ -92,7 +92,7 @@ def verify(
     if options.gallery is not None:
         from gamyeon.verify.gallery import gallery_test
 
-        gallery = gallery_test(verifier, options.gallery, options.gallery_options, options.alpha)
+        gallery = gallery_test(verifier, options.gallery, options.attacker_options, options.alpha)
         log.info("gallery %s: %s", options.gallery, gallery.summary())
     created = datetime.now().astimezone().isoformat(timespec="seconds")
     return VerifyResult(options, files, model_versions(verifier), time.perf_counter() - started, created, gallery)

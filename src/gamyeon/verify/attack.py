@@ -20,10 +20,14 @@ identification (``stats.py``):
   (``best``, best-of-k). Single frames (``frame``: one probe per frame, nearest gallery frame of
   the other half) are reported as information only: frames of one track are strongly correlated,
   so their count overstates the evidence.
-- **three attacks**: ``originals`` (original probes against original gallery: can the recognizer
+- **the attacks**: ``originals`` (original probes against original gallery: can the recognizer
   tell these people apart at all?), ``plain`` (masked probes against the originals: the attacker
-  holds ordinary photos) and ``parrot`` (masked probes against masked gallery: the attacker knows
-  the operator and anonymized his gallery the same way).
+  holds ordinary photos) and ``parrot`` (masked probes against a masked gallery: the attacker knows
+  the operator and anonymized his gallery, the other halves of the original tracks, the same way,
+  in a run of his own: ``remask.py``). ``linkability`` (masked probes against the other half of
+  the same output) is information only: a track keeps one mask from frame to frame by design (no
+  flicker, nothing to average), and the annotations name the track anyway, so matching it says
+  nothing about who the person is.
 
 **Calibration first**: when the ``originals`` attack is not significantly above chance, the
 recognizer cannot separate these people on this footage and a masked face that "matches" means
@@ -71,6 +75,10 @@ class IdentitySample:
     track: str
     original: Array
     masked: Array
+    #: where the face is (the parrot attacker's re-masked picture is described there)
+    box: Box | None = None
+    #: the same face in the parrot attacker's own masking of the original (``remask.py``)
+    remasked: Array | None = None
 
 
 class TrackLinker:
@@ -334,11 +342,15 @@ def footage_attack(samples: Sequence[IdentitySample], alpha: float) -> IdentityA
         return np.stack([getattr(s, kind) for s in halves[(t, h)]])
 
     outcomes: dict[str, dict[str, Outcomes]] = {}
-    for attack, probe_kind, gallery_kind in (
+    attacks = [
         ("originals", "original", "original"),
         ("plain", "masked", "original"),
-        ("parrot", "masked", "masked"),
-    ):
+        ("linkability", "masked", "masked"),
+    ]
+    parrot = all(s.remasked is not None for t in names for s in tracks[t])
+    if parrot:
+        attacks.append(("parrot", "masked", "remasked"))
+    for attack, probe_kind, gallery_kind in attacks:
         mean, best, frame = Outcomes.empty(), Outcomes.empty(), Outcomes.empty()
         for h in (0, 1):
             g = 1 - h
@@ -357,7 +369,10 @@ def footage_attack(samples: Sequence[IdentitySample], alpha: float) -> IdentityA
             )
             frame = frame + identify(d_frames, frame_labels, gallery_labels, np.ones_like(d_frames, dtype=bool))
         outcomes[attack] = {"mean": mean, "best": best, "frame": frame}
-    status, reason = _calibrate(outcomes, FOOTAGE_CALIBRATION, len(FOOTAGE_GATE), alpha)
+    gate = FOOTAGE_GATE if parrot else tuple(t for t in FOOTAGE_GATE if t[0] != "parrot")
+    status, reason = _calibrate(outcomes, FOOTAGE_CALIBRATION, len(gate), alpha)
+    if not parrot:
+        reason += "; parrot attack not run"
     return IdentityAttack(
         "footage",
         status,
@@ -367,7 +382,7 @@ def footage_attack(samples: Sequence[IdentitySample], alpha: float) -> IdentityA
         outcomes=outcomes,
         distances=_footage_distances(tracks, samples),
         tracks=tuple(_track_figures(names, tracks, outcomes)),
-        gate=FOOTAGE_GATE,
+        gate=gate,
         calibration=FOOTAGE_CALIBRATION,
     )
 
@@ -379,7 +394,7 @@ def _track_figures(
     out = []
     n = len(names)
     plain = outcomes["plain"]["mean"].by_rank[1]
-    parrot = outcomes["parrot"]["mean"].by_rank[1]
+    parrot = outcomes["parrot"]["mean"].by_rank[1] if "parrot" in outcomes else []
     for i, t in enumerate(names):
         frames = tracks[t]
         genuine = [float(np.linalg.norm(s.masked - s.original)) for s in frames]
@@ -474,6 +489,11 @@ def pooled(attacks: Sequence[IdentityAttack], alpha: float) -> IdentityAttack:
             slot = outcomes.setdefault(attack, {})
             for variant, o in by_variant.items():
                 slot[variant] = slot.get(variant, Outcomes.empty()) + o
+    gate = tuple(t for t in FOOTAGE_GATE if all(t in a.gate for a in measured))
+    for attack, variant in FOOTAGE_GATE:
+        if (attack, variant) not in gate:
+            outcomes.get(attack, {}).pop(variant, None)
+    outcomes = {k: v for k, v in outcomes.items() if v}
     skipped = len(attacks) - len(measured)
     reason = f"{len(measured)} file(s) measured" + (f", {skipped} could not be (see each file)" if skipped else "")
     return IdentityAttack(
@@ -483,6 +503,6 @@ def pooled(attacks: Sequence[IdentityAttack], alpha: float) -> IdentityAttack:
         alpha,
         identities=sum(a.identities for a in measured),
         outcomes=outcomes,
-        gate=FOOTAGE_GATE,
+        gate=gate,
         calibration=FOOTAGE_CALIBRATION,
     )

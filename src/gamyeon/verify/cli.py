@@ -64,8 +64,9 @@ def _alpha(value: str) -> float:
     return alpha
 
 
-def gallery_options(args: argparse.Namespace) -> Options | None:
-    """The anonymize options of ``--gallery`` from the policy flags (None: all defaults)."""
+def attacker_options(args: argparse.Namespace) -> Options | None:
+    """The anonymize options the parrot attacker and ``--gallery`` mask pictures with, from the
+    policy flags (None: gamyeon's defaults)."""
     flags = (args.policy, args.operator, args.shape, args.mask_scale, args.kinds)
     if all(flag is None for flag in flags):
         return None
@@ -131,7 +132,15 @@ def add_parsers(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
         help="identity-labelled photos (one folder per person, or identities.json) to test the masking policy "
         "on: anonymized with the same policy, then attacked leave-one-out (plain and parrot)",
     )
-    g = p.add_argument_group("policy of --gallery (as for anonymize; default: gamyeon's default policy)")
+    p.add_argument(
+        "--no-parrot",
+        action="store_true",
+        help="skip the parrot attack on videos (it anonymizes the examined frames of the original once more)",
+    )
+    g = p.add_argument_group(
+        "policy the output was made with, for the parrot attack and --gallery (as for anonymize; default: "
+        "gamyeon's default policy)"
+    )
     g.add_argument("--policy", type=Path, help="TOML policy file")
     g.add_argument("--operator", choices=sorted(REGISTRY), help="operator for every kind")
     g.add_argument("--shape", choices=[s.value for s in Shape if s is not Shape.SILHOUETTE], help="mask shape")
@@ -199,7 +208,8 @@ def run(args: argparse.Namespace) -> int:
             alpha=args.alpha,
             identity_frames=args.identity_frames,
             gallery=args.gallery,
-            gallery_options=gallery_options(args),
+            attacker_options=attacker_options(args),
+            parrot=not args.no_parrot,
             max_thumbnails=0 if args.no_thumbnails else DEFAULT_THUMBNAILS,
             quiet=args.quiet,
         )

@@ -3,9 +3,8 @@ identity-labelled photos.
 
 Footage alone rarely holds enough people, seen often enough, to show that an attacker does no
 better than chance (two identities can never reach a 1 % significance). A gallery of labelled
-photos can: verify anonymizes every photo with the same policy as the output (in-process, through
-the public ``gamyeon.anonymize``, into a temporary folder with a throw-away key and ledger, so
-nothing of the test lands in the controller's records), locates the face on the original (dlib's
+photos can: verify anonymizes every photo with the same policy as the output (in-process, see
+``remask.py``), locates the face on the original (dlib's
 HOG detector upsampled once, the largest face; MTCNN when HOG finds none) and runs the closed-set
 leave-one-out attacks of ``shared/eval/reid_attack.py`` (``attack.gallery_attack``): originals
 against the other originals (calibration), masked against the other originals (plain), and masked
@@ -17,22 +16,20 @@ beside them: ``{"identity": {"file.jpg": "alice", ...}}``.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from gamyeon.errors import InputNotFoundError, UsageError
 from gamyeon.files import is_image
-from gamyeon.ledger.records import Processing
 from gamyeon.media.images import load_image, upright_view
 from gamyeon.options import Options
 from gamyeon.types import Array, Box
 from gamyeon.verify.attack import IdentityAttack, gallery_attack
+from gamyeon.verify.remask import anonymize_folder, write_png
 from gamyeon.verify.scan import Verifier
 
 log = logging.getLogger(__name__)
@@ -79,47 +76,17 @@ def _largest_face(verifier: Verifier, picture: Array) -> Box | None:
     return max(boxes, key=lambda b: b.area) if boxes else None
 
 
-def anonymize_photos(pictures: list[Array], options: Options | None, work: Path) -> list[Path]:
-    """Anonymize ``pictures`` (upright RGB) with ``options`` (None: the defaults) into ``work``,
-    in-process.
-
-    Each picture is written as a PNG under a neutral name first (``0001.png``...): the masks must
-    not depend on file names (two people's folders may hold the same name), and lossless files keep
-    JPEG re-compression out of what is measured (``reid_attack.py`` writes PNG outputs too)."""
-    from gamyeon.api import anonymize
-    from gamyeon.keys import MasterKey, write_key
-
-    source, output = work / "in", work / "out"
-    source.mkdir()
-    copies = []
-    for i, picture in enumerate(pictures):
-        copy = source / f"{i:04d}.png"
-        if not cv2.imwrite(str(copy), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
-            raise UsageError(f"--gallery: cannot write {copy}")
-        copies.append(copy)
-    key = work / "gallery.key"
-    write_key(MasterKey.generate(), key)
-    base = options or Options()
-    run = dataclasses.replace(
-        base,
-        quiet=True,
-        key_file=key,
-        annotations=None,
-        exports=(),
-        seal_key=None,
-        vault=None,
-        processing=Processing(ledger=str(work / "ledger.sqlite")),
-    )
-    anonymize([source], output, run)
-    return [output / copy.name for copy in copies]
-
-
 def gallery_test(verifier: Verifier, folder: Path, options: Options | None, alpha: float) -> IdentityAttack:
     """The three leave-one-out attacks on ``folder``'s photos anonymized with ``options``."""
     photos = read_gallery(folder)
     pictures = [_picture(photo) for photo, _ in photos]
     with tempfile.TemporaryDirectory(prefix="gamyeon-verify-gallery-") as tmp:
-        masked_paths = anonymize_photos(pictures, options, Path(tmp))
+        source = Path(tmp) / "in"
+        source.mkdir()
+        for i, picture in enumerate(pictures):
+            write_png(picture, source / f"{i:04d}.png")
+        masked_dir = anonymize_folder(source, options, Path(tmp))
+        masked_paths = [masked_dir / f"{i:04d}.png" for i in range(len(pictures))]
         labels: list[str] = []
         originals: list[Array] = []
         masked: list[Array] = []

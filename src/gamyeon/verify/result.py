@@ -50,8 +50,11 @@ class VerifyOptions:
     #: a controller's identity-labelled photos (one folder per person, or ``identities.json``)
     #: to test the masking policy on (``gallery.py``)
     gallery: Path | None = None
-    #: how the gallery photos are anonymized (None: gamyeon's default options)
-    gallery_options: Options | None = None
+    #: the policy the output was made with, as ``anonymize`` options (None: gamyeon's defaults):
+    #: the parrot attacker masks his own pictures with it (``remask.py``), and so does ``--gallery``
+    attacker_options: Options | None = None
+    #: run the parrot attack on videos (anonymizes the examined frames of the original once more)
+    parrot: bool = True
     #: a face in the original counts as covered when at least this fraction of its box was masked
     min_coverage: float = 0.7
     match_threshold: float = MATCH_THRESHOLD
@@ -358,7 +361,8 @@ class VerifyResult:
                 "alpha": o.alpha,
                 "identity_frames_per_track": o.identity_frames,
                 "gallery": None if o.gallery is None else str(o.gallery),
-                "gallery_anonymize": None if o.gallery is None else _anonymize_policy(o.gallery_options),
+                "parrot": o.parrot,
+                "attacker_anonymize": _anonymize_policy(o.attacker_options),
                 "sample": "auto" if o.sample is None else ("all" if o.sample == 0 else o.sample),
             },
             "models": dict(self.models),

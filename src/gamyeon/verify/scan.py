@@ -22,7 +22,9 @@ Videos are read in lockstep, one frame of each at a time, so memory does not dep
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from itertools import zip_longest
@@ -42,6 +44,7 @@ from gamyeon.verify.detectors import FaceHit, IndependentFaces, same_face
 from gamyeon.verify.evidence import make_evidence
 from gamyeon.verify.identity import FaceEmbedder, closest
 from gamyeon.verify.pairs import MismatchError, Pair
+from gamyeon.verify.remask import anonymize_folder, write_png
 from gamyeon.verify.result import FaceCheck, FileResult, FrameCheck, VerifyOptions
 from gamyeon.verify.sampling import SamplePlan, TrackSpans, plan
 
@@ -151,7 +154,7 @@ class Verifier:
         names = self._tracks(found, sorted(descriptors), tracks or [], linker or TrackLinker())
         if samples is not None:
             for k, (ref, masked) in descriptors.items():
-                samples.append(IdentitySample(index, names[k], ref, masked))
+                samples.append(IdentitySample(index, names[k], ref, masked, found[k].box))
         checks: list[FaceCheck] = []
         for k, face in enumerate(found):
             if change is not None:
@@ -234,7 +237,11 @@ class Verifier:
         if pair.image:
             self._scan_image(pair, result)
         else:
-            self._scan_video(pair, result, progress or (lambda n: None), on_total or (lambda n: None))
+            with tempfile.TemporaryDirectory(prefix="gamyeon-verify-parrot-") as tmp:
+                parrot = Path(tmp) if self.options.parrot else None
+                self._scan_video(pair, result, progress or (lambda n: None), on_total or (lambda n: None), parrot)
+                if parrot is not None and result.samples:
+                    result.samples = self._remask(result.samples, parrot)
         result.identity = footage_attack(result.samples, self.options.alpha)
         result.seconds = time.perf_counter() - started
         return result
@@ -264,7 +271,27 @@ class Verifier:
         )
         self._keep(result, check, output)
 
-    def _scan_video(self, pair: Pair, result: FileResult, progress: Progress, on_total: Progress) -> None:
+    def _remask(self, samples: list[IdentitySample], work: Path) -> list[IdentitySample]:
+        """The parrot attacker's descriptors: the saved original frames anonymized in a run of his
+        own (``remask.py``), described at each face's box."""
+        started = time.perf_counter()
+        masked_dir = anonymize_folder(work / "frames", self.options.attacker_options, work)
+        by_frame: dict[int, list[int]] = {}
+        for i, sample in enumerate(samples):
+            by_frame.setdefault(sample.frame, []).append(i)
+        out = list(samples)
+        for frame, rows in by_frame.items():
+            image = load_image(masked_dir / f"{frame:07d}.png")
+            picture = np.ascontiguousarray(image.pixels)
+            boxes = [samples[i].box or Box(0.0, 0.0, 1.0, 1.0) for i in rows]
+            for i, descriptor in zip(rows, self.embedder.descriptors(picture, boxes), strict=True):
+                out[i] = dataclasses.replace(samples[i], remasked=descriptor)
+        log.debug("parrot: %d frames re-masked and described in %.1f s", len(by_frame), time.perf_counter() - started)
+        return out
+
+    def _scan_video(
+        self, pair: Pair, result: FileResult, progress: Progress, on_total: Progress, parrot: Path | None = None
+    ) -> None:
         with VideoReader(pair.original) as ro, VideoReader(pair.anonymized) as ra:
             io, ia = ro.info, ra.info
             size_o = upright_size(io.width, io.height, io.rotation)
@@ -291,7 +318,7 @@ class Verifier:
             result.sampling = samples.description
             on_total(total)
             notes = Notes(pair.annotations) if pair.annotations is not None else None
-            count = self._lockstep(pair, ro, ra, samples, notes, result, progress)
+            count = self._lockstep(pair, ro, ra, samples, notes, result, progress, parrot)
             result.frames_total = count
             if ro.decode_errors or ra.decode_errors:
                 log.warning(
@@ -307,8 +334,14 @@ class Verifier:
         notes: Notes | None,
         result: FileResult,
         progress: Progress,
+        parrot: Path | None = None,
     ) -> int:
-        """Walk both videos frame by frame; examine the sampled ones. Returns the frame count."""
+        """Walk both videos frame by frame; examine the sampled ones. Returns the frame count.
+
+        With ``parrot``, every original frame that gave the identity attack a face is saved there
+        (``frames/NNNNNNN.png``) for the parrot attacker to mask (``_remask``)."""
+        if parrot is not None:
+            (parrot / "frames").mkdir()
         rot_o, rot_a = ro.info.rotation, ra.info.rotation
         tb = ro.info.time_base
         width, height = result.width, result.height
@@ -346,6 +379,8 @@ class Verifier:
                 linker,
                 result.samples,
             )
+            if parrot is not None and result.samples and result.samples[-1].frame == fo.index:
+                write_png(original, parrot / "frames" / f"{fo.index:07d}.png")
             self._keep(result, check, output)
         return count
 
