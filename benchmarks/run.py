@@ -33,7 +33,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from benchlib import clips, kinds, peer, procs, reencode, scale, timeline, training, vaultbench, verifybench
+from benchlib import clips, kinds, peer, procs, reencode, reid, scale, timeline, training, vaultbench, verifybench
 from benchlib.report import fmt, mib, table
 
 log = logging.getLogger("bench")
@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GAMYEON = ROOT / ".venv" / "bin" / "gamyeon"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 REENCODE_SCRIPT = Path(reencode.__file__).resolve()
-SECTIONS = ("speed", "timing", "coverage", "memory", "verify", "vault", "kinds", "scale", "training")
+SECTIONS = ("speed", "timing", "coverage", "memory", "verify", "vault", "kinds", "scale", "training", "reid")
 PETS = "pets09_s2l1_vtest"
 QUICK_MAX_DEV_FRAMES = 150
 
@@ -746,6 +746,7 @@ def main(argv: list[str] | None = None) -> int:
         "verify": verifybench.section_verify,
         "vault": vaultbench.section_vault,
         "kinds": lambda bench: kinds.section(bench, PYTHON, GAMYEON),
+        "reid": lambda bench: reid.section(bench, PYTHON, GAMYEON),
         "training": lambda bench: training.section(bench, GAMYEON),
     }
     for name in SECTIONS:

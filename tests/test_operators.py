@@ -44,7 +44,13 @@ def boxes(draw: st.DrawFn) -> Box:
 
 colors = st.tuples(*(st.integers(0, 255),) * 3)
 operators: st.SearchStrategy[Operator] = st.one_of(
-    st.builds(Pixelate, blocks=st.integers(1, 64), min_block=st.integers(1, 12)),
+    st.builds(
+        Pixelate,
+        blocks=st.integers(1, 64),
+        min_block=st.integers(1, 12),
+        shift=st.booleans(),
+        noise=st.one_of(st.just(0.0), st.floats(0.0, 128.0)),
+    ),
     st.builds(Blur, ratio=st.floats(0.05, 4.0), min_kernel=st.integers(1, 61)),
     st.builds(Fill, color=colors),
 )
@@ -161,13 +167,21 @@ def test_pipeline_ellipse_mask_of_a_face_cut_by_the_frame_edge() -> None:
 
 
 @SETTINGS
-@given(width=sizes, height=sizes, box=boxes(), op=operators, shape=shapes, seed=st.integers(0, 2**32 - 1))
+@given(
+    width=sizes,
+    height=sizes,
+    box=boxes(),
+    op=operators,
+    shape=shapes,
+    seed=st.integers(0, 2**32 - 1),
+    mask_seed=st.one_of(st.none(), st.integers(0, 2**64 - 1)),
+)
 def test_no_pixel_outside_the_region_changes(
-    width: int, height: int, box: Box, op: Operator, shape: Shape, seed: int
+    width: int, height: int, box: Box, op: Operator, shape: Shape, seed: int, mask_seed: int | None
 ) -> None:
     frame = noise(height, width, seed)
     before = frame.copy()
-    op.apply(frame, box, shape)
+    op.apply(frame, box, shape, mask_seed)
     assert frame.dtype == np.uint8 and frame.shape == before.shape
     outside = ~region_mask(frame.shape, box, shape)
     assert np.array_equal(frame[outside], before[outside])
@@ -192,20 +206,23 @@ def test_fill_paints_every_pixel_of_the_region(
     blocks=st.integers(1, 64),
     min_block=st.integers(1, 12),
     seed=st.integers(0, 2**32 - 1),
+    shift=st.booleans(),
 )
 def test_pixelate_leaves_at_most_blocks_columns_and_rows(
-    width: int, height: int, box: Box, blocks: int, min_block: int, seed: int
+    width: int, height: int, box: Box, blocks: int, min_block: int, seed: int, shift: bool
 ) -> None:
+    """At most ``blocks`` blocks across; a shifted grid may cut one more, partial, block."""
     frame = noise(height, width, seed)
-    op = Pixelate(blocks=blocks, min_block=min_block)
-    op.apply(frame, box, Shape.BOX)
+    op = Pixelate(blocks=blocks, min_block=min_block, shift=shift)
+    op.apply(frame, box, Shape.BOX, seed)
     x1, y1, x2, y2 = box.pixel_bounds(width, height)
     crop = frame[y1:y2, x1:x2]
-    assert column_runs(crop) <= blocks
-    assert column_runs(crop.transpose(1, 0, 2)) <= blocks
+    extra = 1 if shift else 0
+    assert column_runs(crop) <= blocks + extra
+    assert column_runs(crop.transpose(1, 0, 2)) <= blocks + extra
     # and blocks are never narrower than min_block: a w-wide region has at most ceil(w / min_block)
-    assert column_runs(crop) <= math.ceil((x2 - x1) / min_block)
-    assert column_runs(crop.transpose(1, 0, 2)) <= math.ceil((y2 - y1) / min_block)
+    assert column_runs(crop) <= math.ceil((x2 - x1) / min_block) + extra
+    assert column_runs(crop.transpose(1, 0, 2)) <= math.ceil((y2 - y1) / min_block) + extra
 
 
 @SETTINGS
@@ -238,8 +255,8 @@ def test_apply_on_a_rotated_view_writes_only_the_mapped_region(
     view = np.rot90(base, turns)
     assert np.shares_memory(view, base)
     expected_view = np.ascontiguousarray(view).copy()
-    op.apply(expected_view, box, shape)  # the same operation on a contiguous copy
-    op.apply(view, box, shape)
+    op.apply(expected_view, box, shape, seed)  # the same operation on a contiguous copy
+    op.apply(view, box, shape, seed)
     assert np.array_equal(view, expected_view)
     # the underlying array holds the result, and changed only where the view's region maps to
     assert np.array_equal(base, np.rot90(expected_view, -turns))
@@ -252,6 +269,9 @@ def test_apply_on_a_rotated_view_writes_only_the_mapped_region(
     [
         (lambda: Pixelate(blocks=0), "blocks"),
         (lambda: Pixelate(min_block=0), "min_block"),
+        (lambda: Pixelate(noise=-1.0), "noise"),
+        (lambda: Pixelate(noise=float("nan")), "noise"),
+        (lambda: Pixelate(shift=1), "shift"),  # type: ignore[arg-type]
         (lambda: Blur(ratio=0.0), "ratio"),
         (lambda: Blur(min_kernel=0), "min_kernel"),
         (lambda: Fill(color=(0, 0, 256)), "color"),

@@ -48,12 +48,12 @@ def test_defaults_are_relative_pixelation_of_faces() -> None:
         (
             "[kinds.face]\nmask_scale = 2\n[kinds.face.params]\nblocks = 4\n",  # operator defaults to pixelate
             Pixelate,
-            {"blocks": 4, "min_block": 4},
+            {"blocks": 4, "min_block": 4, "shift": True, "noise": 0.0},
             Shape.BOX,
             2.0,
             None,
         ),
-        ("", Pixelate, {"blocks": 6, "min_block": 4}, Shape.BOX, None, None),
+        ("", Pixelate, {"blocks": 6, "min_block": 4, "shift": True, "noise": 0.0}, Shape.BOX, None, None),
     ],
 )
 def test_load_policy_from_toml(
@@ -101,6 +101,21 @@ def test_load_accepts_str_path(tmp_path: Path) -> None:
         ('[kinds.face]\noperator = "pixelate"\n[kinds.face.params]\nblocks = "six"\n', PolicyError, "pixelate"),
         ('[kinds.face]\noperator = "fill"\n[kinds.face.params]\ncolor = [0, 0, 300]\n', PolicyError, "300"),
         ('[kinds.face]\noperator = "blur"\n[kinds.face.params]\nratio = -1.0\n', PolicyError, "got -1.0"),
+        ("[kinds.face.params]\nnoise = -3\n", PolicyError, "pixelate.noise: expected a number in 0..128, got -3"),
+        (
+            '[kinds.face.params]\nnoise = "lots"\n',
+            PolicyError,
+            "pixelate.noise: expected a number in 0..128, got 'lots'",
+        ),
+        ("[kinds.face.params]\nshift = 1\n", PolicyError, "pixelate.shift: expected true or false, got 1"),
+        ("[kinds.face.outline]\ntop = 3.0\n", PolicyError, "kinds.face.outline.top: expected 0..2.0, got 3.0"),
+        (
+            '[kinds.face.outline]\nsides = "wide"\n',
+            PolicyError,
+            "kinds.face.outline.sides: expected a number, got 'wide'",
+        ),
+        ("[kinds.face.outline]\nleft = 0.2\n", PolicyError, "kinds.face.outline: unknown key(s) ['left']"),
+        ("[kinds.face]\noutline = 0.5\n", PolicyError, "kinds.face.outline: expected a table, got float"),
         ("[kinds.face\noperator = ", PolicyError, "not valid TOML"),
         ('[kinds.face]\noperator = "fill"\noperator = "blur"\n', PolicyError, "not valid TOML"),
     ],
@@ -222,3 +237,21 @@ def test_parse_kinds(value: str | None, expected: tuple[str, ...]) -> None:
 def test_parse_kinds_rejects_unknown(value: str, names: str) -> None:
     with pytest.raises(PolicyError, match=re.escape(names)):
         parse_kinds(value)
+
+
+def test_outline_from_toml_keeps_unnamed_sides(tmp_path: Path) -> None:
+    default = Policy().for_kind("face").outline
+    kp = load_policy(write(tmp_path, "[kinds.face.outline]\ntop = 0.8\n")).for_kind("face")
+    assert kp.outline.top == 0.8
+    assert (kp.outline.sides, kp.outline.bottom) == (default.sides, default.bottom)
+    assert kp.describe()["outline"] == {"top": 0.8, "sides": default.sides, "bottom": default.bottom}
+    # a kind without an outline gets one from the file; zero turns the face's off
+    head = load_policy(write(tmp_path, "[kinds.head.outline]\nsides = 0.1\n")).for_kind("head")
+    assert head.outline.sides == 0.1 and head.outline.top == 0.0
+    off = load_policy(write(tmp_path, "[kinds.face.outline]\ntop = 0\nsides = 0\nbottom = 0\n"))
+    assert off.for_kind("face").outline.is_empty
+
+
+def test_seeded_pixelate_params_from_toml(tmp_path: Path) -> None:
+    kp = load_policy(write(tmp_path, "[kinds.face.params]\nshift = false\nnoise = 0\n")).for_kind("face")
+    assert isinstance(kp.operator, Pixelate) and not kp.operator.seeded

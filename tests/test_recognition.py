@@ -8,7 +8,7 @@ know where the face was: if dlib no longer finds a face, the descriptor is compu
 original location, and otherwise the closest of the re-detected and the original location counts.
 
 Masks are made like the pipeline does (``stages.mask_for`` on the CenterFace box, the default face
-policy's operator, shape and mask scale). Weak masks -- a light 11 px Gaussian blur and a fixed
+policy's operator, shape, mask scale and head outline). Weak masks -- a light 11 px Gaussian blur and a fixed
 16 px mosaic -- must stay *below* 0.6, which shows the test can fail. A 16 px mosaic already
 defeats dlib when the face is only 90-180 px wide (as in the native and 2x pictures), so that
 control runs on a 4x picture, where the face is about 370 px wide.
@@ -127,12 +127,13 @@ def distance_after(models: Models, scene: Scene, masked: npt.NDArray[np.uint8]) 
     return min(float(np.linalg.norm(descriptor(models, masked, r) - scene.reference)) for r in candidates)
 
 
-def policy_masked(scene: Scene, operator: Operator | None) -> npt.NDArray[np.uint8]:
-    """The picture masked like the pipeline: default face policy, ``operator`` if given instead."""
+def policy_masked(scene: Scene, operator: Operator | None, seed: int | None = None) -> npt.NDArray[np.uint8]:
+    """The picture masked like the pipeline: default face policy (head outline, seeded mosaic
+    grid), ``operator`` if given instead."""
     kp = Policy().for_kind("face")
-    mask = mask_for(scene.box, 0.0, kp.mask_scale)
+    mask = mask_for(scene.box, 0.0, kp.mask_scale, kp.outline)
     out = scene.image.copy()
-    (operator or kp.operator).apply(out, mask, kp.shape)
+    (operator or kp.operator).apply(out, mask, kp.shape, seed)
     assert not np.array_equal(out, scene.image)
     return out
 
@@ -176,6 +177,15 @@ def test_masked_face_no_longer_matches(models: Models, scene: Scene, operator: O
     distance = distance_after(models, scene, policy_masked(scene, operator))
     print(f"\n{scene.name} {operator.name if operator else 'default'}: distance {distance:.3f}")
     assert distance >= MATCH
+
+
+@pytest.mark.parametrize("scene", ["native", "2x", "4x"], indirect=True)
+def test_no_grid_offset_of_the_default_mosaic_matches(models: Models, scene: Scene) -> None:
+    """The default mosaic's grid offset comes from a secret seed: whatever offset a seed gives,
+    the face must not match (five seeds, i.e. five offsets)."""
+    distances = [distance_after(models, scene, policy_masked(scene, None, seed)) for seed in range(5)]
+    print(f"\n{scene.name} default, 5 grid offsets: min distance {min(distances):.3f}")
+    assert min(distances) >= MATCH
 
 
 @pytest.mark.parametrize("scene", ["native", "2x", "4x"], indirect=True)

@@ -7,6 +7,7 @@ summaries = anonymize(["clip.mp4"], "out.mp4", Options(keep_audio=True))
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import Sequence
@@ -148,9 +149,11 @@ def _run_job(
             sealer = VaultWriter(
                 rest[-1], key, dataset_id=pseudonyms.dataset_id, source=str(job.relative), track_ids=track_id
             )
+        # the operators' randomness (mosaic grid, noise) is keyed per file: reproducible by the key holder only
+        secret = key.derive("mask-seed", f"{pseudonyms.dataset_id}/{job.relative}")
         common = dict(
             suffix=job.output.suffix.lower(),
-            options=options,
+            options=dataclasses.replace(options, policy=options.policy.keyed(secret)),
             faces=faces.get(video=not is_image(job.source)),
             track_ids=track_id,
             summary=summary,

@@ -7,8 +7,12 @@ of precedence (flags win). Example file::
     [kinds.face]
     operator = "pixelate"      # pixelate | blur | fill
     shape = "box"              # box | ellipse (| silhouette, for kinds.person only)
-    mask_scale = 1.3
+    mask_scale = 1.1
     threshold = 0.2
+    [kinds.face.outline]      # reach beyond the face box, in face-box units (see headshape)
+    top = 0.4
+    sides = 0.2
+    bottom = 0.08
     [kinds.face.params]
     blocks = 6
 """
@@ -16,6 +20,9 @@ of precedence (flags win). Example file::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
+import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from gamyeon.errors import PolicyError
+from gamyeon.headshape import HEAD, NONE, Outline
 from gamyeon.operators import REGISTRY, Fill, Operator, Pixelate, Shape
+from gamyeon.types import Region
 
 #: Names accepted by ``--kinds`` -> region kinds they enable.
 #: ``persons`` masks whole bodies; ``heads`` masks, for each tracked person whose face is not
@@ -52,6 +61,8 @@ class KindPolicy:
     shape: Shape = Shape.BOX
     mask_scale: float = 1.3
     threshold: float = 0.2
+    #: how far the mask reaches beyond the detected box on each side before ``mask_scale``
+    outline: Outline = NONE
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.mask_scale <= 4.0:
@@ -66,6 +77,7 @@ class KindPolicy:
             "shape": self.shape.value,
             "mask_scale": self.mask_scale,
             "threshold": self.threshold,
+            "outline": self.outline.describe(),
         }
 
 
@@ -80,7 +92,7 @@ def _default_kinds() -> dict[str, KindPolicy]:
       search, so nothing of the glyphs is kept; the DB score threshold rapidocr uses (0.5).
     """
     return {
-        "face": KindPolicy(operator=Pixelate()),
+        "face": KindPolicy(operator=Pixelate(), mask_scale=1.1, outline=HEAD),
         "head": KindPolicy(operator=Pixelate(), mask_scale=1.2, threshold=0.25),
         "person": KindPolicy(operator=Pixelate(blocks=8), mask_scale=1.1, threshold=0.25),
         "plate": KindPolicy(operator=Fill(), mask_scale=1.15, threshold=0.5),
@@ -88,9 +100,18 @@ def _default_kinds() -> dict[str, KindPolicy]:
     }
 
 
+#: the mask secret of a policy that was given none: random per process, so unknown to anyone
+_PROCESS_SECRET = secrets.token_bytes(32)
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
+    """``secret`` seeds the operators' randomness (``mask_seed``); it is never described or
+    printed. ``gamyeon.api`` sets it from the run's pseudonym key (``keyed``); without one a
+    random per-process secret is used, so masks are unpredictable but not reproducible."""
+
     kinds: Mapping[str, KindPolicy] = field(default_factory=_default_kinds)
+    secret: bytes | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for kind, kp in self.kinds.items():
@@ -109,6 +130,24 @@ class Policy:
     def describe(self) -> dict[str, object]:
         return {kind: kp.describe() for kind, kp in sorted(self.kinds.items())}
 
+    def keyed(self, secret: bytes) -> Policy:
+        """A copy whose masks are seeded from ``secret`` (e.g. derived from the run's key)."""
+        if not isinstance(secret, bytes) or len(secret) < 16:
+            raise PolicyError(f"mask secret: expected at least 16 bytes, got {type(secret).__name__}")
+        return dataclasses.replace(self, secret=secret)
+
+    def mask_seed(self, region: Region) -> int:
+        """The seed of ``region``'s operator: HMAC-SHA256 of the policy secret over the region's
+        kind and track, so one track keeps one mosaic grid and noise pattern on every frame
+        (perturbing each frame anew would let an attacker average them away), different tracks
+        get independent ones, and without the secret nobody can recompute them -- an attacker
+        who pixelates his own gallery cannot reproduce the grid a given face was masked with.
+        A region without a track (none in practice) is keyed by its mask's position."""
+        secret = self.secret if self.secret is not None else _PROCESS_SECRET
+        ident = str(region.track) if region.track is not None else ",".join(f"{v:.0f}" for v in region.mask.as_list(0))
+        digest = hmac.new(secret, f"mask-seed:{region.kind}:{ident}".encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big")
+
     def uses_silhouette(self, kinds: tuple[str, ...]) -> bool:
         """Whether a run protecting region ``kinds`` masks persons by their silhouette."""
         return SILHOUETTE_KIND in kinds and self.for_kind(SILHOUETTE_KIND).shape is Shape.SILHOUETTE
@@ -126,7 +165,9 @@ class Policy:
             shape = Shape.BOX
         else:
             return self
-        return Policy(kinds={**self.kinds, SILHOUETTE_KIND: dataclasses.replace(person, shape=shape)})
+        return dataclasses.replace(
+            self, kinds={**self.kinds, SILHOUETTE_KIND: dataclasses.replace(person, shape=shape)}
+        )
 
     def with_overrides(
         self,
@@ -149,7 +190,7 @@ class Policy:
             if threshold is not None:
                 changes["threshold"] = float(threshold)
             new[kind] = dataclasses.replace(kp, **changes)
-        return Policy(kinds=new)
+        return dataclasses.replace(self, kinds=new)
 
 
 def parse_shape(value: str) -> Shape:
@@ -174,7 +215,21 @@ def make_operator(name: str, params: Mapping[str, Any]) -> Operator:
         raise PolicyError(f"operator {name}: {err}") from None
 
 
-_KIND_KEYS = {"operator", "shape", "mask_scale", "threshold", "params"}
+_KIND_KEYS = {"operator", "shape", "mask_scale", "threshold", "params", "outline"}
+_OUTLINE_KEYS = ("top", "sides", "bottom")
+
+
+def parse_outline(kind: str, table: object, base: Outline) -> Outline:
+    """``[kinds.KIND.outline]`` -> ``Outline``; sides not given keep ``base``'s reach."""
+    if not isinstance(table, Mapping):
+        raise PolicyError(f"kinds.{kind}.outline: expected a table, got {type(table).__name__}")
+    unknown = sorted(set(table) - set(_OUTLINE_KEYS))
+    if unknown:
+        raise PolicyError(f"kinds.{kind}.outline: unknown key(s) {unknown}; expected some of {list(_OUTLINE_KEYS)}")
+    try:
+        return dataclasses.replace(base, **table)
+    except (TypeError, ValueError) as err:
+        raise PolicyError(f"kinds.{kind}.{err}") from None
 
 
 def _kind_from_table(kind: str, table: Mapping[str, Any], base: KindPolicy | None) -> KindPolicy:
@@ -197,7 +252,8 @@ def _kind_from_table(kind: str, table: Mapping[str, Any], base: KindPolicy | Non
         threshold = float(table.get("threshold", base.threshold))
     except (TypeError, ValueError):
         raise PolicyError(f"kinds.{kind}: mask_scale and threshold must be numbers") from None
-    return KindPolicy(operator=operator, shape=shape, mask_scale=mask_scale, threshold=threshold)
+    outline = parse_outline(kind, table["outline"], base.outline) if "outline" in table else base.outline
+    return KindPolicy(operator=operator, shape=shape, mask_scale=mask_scale, threshold=threshold, outline=outline)
 
 
 def policy_from_mapping(data: Mapping[str, Any]) -> Policy:

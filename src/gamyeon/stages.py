@@ -39,6 +39,8 @@ from gamyeon.detect.ssdlite import default_model_path as ssdlite_path
 from gamyeon.detect.text import PLATE, TEXT, PpOcrDet, TextDetector
 from gamyeon.detect.text import default_model_path as text_path
 from gamyeon.detect.yolo import YoloPerson
+from gamyeon.headshape import NONE as NO_OUTLINE
+from gamyeon.headshape import Outline
 from gamyeon.operators import Shape
 from gamyeon.options import Options
 from gamyeon.policy import Policy
@@ -162,10 +164,11 @@ def face_detectors(options: Options) -> FaceDetectors:
     return FaceDetectors(options.face_model, options.face_precision, threshold)
 
 
-def mask_for(box: Box, margin: float, mask_scale: float) -> Box:
+def mask_for(box: Box, margin: float, mask_scale: float, outline: Outline = NO_OUTLINE) -> Box:
     """The area to mask for an estimated ``box``, *not* clipped to the frame: an ellipse must be
-    fitted to the whole mask, or a face at the edge keeps its corner (operators clip)."""
-    return box.padded(margin, margin).scaled(mask_scale).padded(MIN_MARGIN_PX, MIN_MARGIN_PX)
+    fitted to the whole mask, or a face at the edge keeps its corner (operators clip).
+    ``outline`` first grows a face box to the head (``gamyeon.headshape``)."""
+    return outline.around(box).padded(margin, margin).scaled(mask_scale).padded(MIN_MARGIN_PX, MIN_MARGIN_PX)
 
 
 class FrameWork:
@@ -348,7 +351,7 @@ class FrameWork:
                 wanted.append((est.kind, est.box))
             for kind, box in wanted:
                 kp = self.policy.for_kind(kind)
-                mask = mask_for(box, est.margin, kp.mask_scale)
+                mask = mask_for(box, est.margin, kp.mask_scale, kp.outline)
                 if mask.clipped(self.width, self.height).area <= 0:
                     continue
                 out.append(Region(kind, box.clipped(self.width, self.height), mask, est.score, est.track, est.source))
@@ -390,7 +393,8 @@ def apply_regions(view: Array, regions: list[Region], policy: Policy, segmenter:
             inside[i] = silhouette_mask(view, region, segmenter)
     for i, region in enumerate(regions):
         kp = policy.for_kind(region.kind)
+        seed = policy.mask_seed(region)
         if i in inside:
-            kp.operator.apply_inside(view, region.mask, inside[i])
+            kp.operator.apply_inside(view, region.mask, inside[i], seed)
         else:
-            kp.operator.apply(view, region.mask, kp.shape)
+            kp.operator.apply(view, region.mask, kp.shape, seed)

@@ -59,14 +59,18 @@ class Operator(ABC):
 
     name: ClassVar[str]
 
-    def apply(self, frame: Array, box: Box, shape: Shape = Shape.BOX) -> None:
-        """Mask ``box`` of ``frame`` (H x W x 3 uint8, RGB) in place."""
+    def apply(self, frame: Array, box: Box, shape: Shape = Shape.BOX, seed: int | None = None) -> None:
+        """Mask ``box`` of ``frame`` (H x W x 3 uint8, RGB) in place.
+
+        ``seed`` drives the operator's randomness, if it has any (``Pixelate.shift``/``noise``);
+        the caller passes one per track, so that a track is masked the same way on every frame.
+        """
         height, width = frame.shape[:2]
         x1, y1, x2, y2 = box.pixel_bounds(width, height)
         if x2 <= x1 or y2 <= y1:
             return
         crop = frame[y1:y2, x1:x2]
-        replaced = self.replacement(frame, (x1, y1, x2, y2))
+        replaced = self.replacement(frame, (x1, y1, x2, y2), seed)
         if shape is Shape.ELLIPSE:
             # The ellipse is the one inscribed in the whole box, also where the box reaches past
             # the frame edge. Inscribing it in the clipped part instead left pixels of a face cut
@@ -78,7 +82,7 @@ class Operator(ABC):
         else:  # BOX, and SILHOUETTE without a segmentation (see Shape)
             crop[...] = replaced
 
-    def apply_inside(self, frame: Array, box: Box, inside: Array) -> None:
+    def apply_inside(self, frame: Array, box: Box, inside: Array, seed: int | None = None) -> None:
         """Mask, in place, the pixels of ``box`` of ``frame`` where ``inside`` is True.
 
         ``inside`` is a boolean mask over ``box.pixel_bounds`` of the frame (rows, columns); the
@@ -95,7 +99,7 @@ class Operator(ABC):
         if x2 <= x1 or y2 <= y1 or not inside.any():
             return
         crop = frame[y1:y2, x1:x2]
-        replaced = self.replacement(frame, (x1, y1, x2, y2))
+        replaced = self.replacement(frame, (x1, y1, x2, y2), seed)
         copy_where(crop, replaced, inside)
 
     def reach(self, height: int, width: int) -> int:
@@ -104,8 +108,9 @@ class Operator(ABC):
         return 0
 
     @abstractmethod
-    def replacement(self, frame: Array, bounds: tuple[int, int, int, int]) -> Array:
-        """The new pixels for ``frame[y1:y2, x1:x2]`` (same shape, uint8). Must not mutate ``frame``."""
+    def replacement(self, frame: Array, bounds: tuple[int, int, int, int], seed: int | None = None) -> Array:
+        """The new pixels for ``frame[y1:y2, x1:x2]`` (same shape, uint8). Must not mutate ``frame``.
+        The same ``seed`` (or None) and pixels must give the same result."""
 
     def params(self) -> dict[str, object]:
         """The operator's parameters, for reports and the processing record."""

@@ -40,7 +40,7 @@ class Blur(Operator):
     def reach(self, height: int, width: int) -> int:
         return self.kernel(height, width) // 2
 
-    def replacement(self, frame: Array, bounds: tuple[int, int, int, int]) -> Array:
+    def replacement(self, frame: Array, bounds: tuple[int, int, int, int], seed: int | None = None) -> Array:
         x1, y1, x2, y2 = bounds
         fh, fw = frame.shape[:2]
         k = self.kernel(y2 - y1, x2 - x1)

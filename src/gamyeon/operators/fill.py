@@ -20,7 +20,7 @@ class Fill(Operator):
         if len(self.color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in self.color):
             raise ValueError(f"fill.color must be three integers 0..255, got {self.color!r}")
 
-    def replacement(self, frame: Array, bounds: tuple[int, int, int, int]) -> Array:
+    def replacement(self, frame: Array, bounds: tuple[int, int, int, int], seed: int | None = None) -> Array:
         x1, y1, x2, y2 = bounds
         out = np.empty((y2 - y1, x2 - x1, frame.shape[2]), dtype=frame.dtype)
         out[...] = np.asarray(self.color, dtype=frame.dtype)
