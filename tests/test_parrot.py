@@ -4,6 +4,8 @@ masks, and the seeded mosaic (grid shift, block noise) keyed per track by a secr
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import re
 
 import numpy as np
 import numpy.typing as npt
@@ -45,11 +47,34 @@ def test_default_face_mask_reaches_further_above_than_below() -> None:
     face = Box(100.0, 200.0, 200.0, 320.0)
     mask = mask_for(face, 0.0, kp.mask_scale, kp.outline)
     above, below = face.y1 - mask.y1, mask.y2 - face.y2
-    assert above > 2.5 * below
+    assert above > 2 * below
     assert mask.x1 < face.x1 - 0.2 * face.width and mask.x2 > face.x2 + 0.2 * face.width
+    # no side of the mask is smaller than the centred scale alone gives
+    plain = mask_for(face, 0.0, kp.mask_scale)
+    assert mask.x1 <= plain.x1 and mask.y1 <= plain.y1 and mask.x2 >= plain.x2 and mask.y2 >= plain.y2
     # the other kinds keep their plain scaled box
     for kind in ("head", "person", "plate", "text"):
         assert Policy().for_kind(kind).outline.is_empty
+
+
+def test_outline_grows_only_on_faces_large_enough_to_show_hair() -> None:
+    """Below ``from_px`` the mask is the plain scaled box (crowds and CCTV keep their masks);
+    from ``full_px`` on the whole outline applies, and in between it grows steadily."""
+    outline = Outline(top=0.5, sides=0.25, bottom=0.1, from_px=16.0, full_px=48.0)
+
+    def face(height: float) -> Box:
+        return Box(10.0, 10.0, 10.0 + 0.8 * height, 10.0 + height)
+
+    assert outline.around(face(12.0)) == face(12.0) and outline.around(face(16.0)) == face(16.0)
+    full = outline.around(face(48.0))
+    assert full.y1 == pytest.approx(10.0 - 24.0) and full.x1 == pytest.approx(10.0 - 0.25 * 0.8 * 48.0)
+    tops = [face(h).y1 - outline.around(face(h)).y1 for h in range(16, 60, 2)]
+    assert all(b >= a for a, b in itertools.pairwise(tops))
+    half = outline.around(face(32.0))
+    assert face(32.0).y1 - half.y1 == pytest.approx(0.5 * 0.5 * 32.0)
+    # the default face policy: a 12 px face gets exactly the mask it always had
+    kp = Policy().for_kind("face")
+    assert mask_for(face(12.0), 0.0, kp.mask_scale, kp.outline) == mask_for(face(12.0), 0.0, kp.mask_scale)
 
 
 @pytest.mark.parametrize(
@@ -60,10 +85,12 @@ def test_default_face_mask_reaches_further_above_than_below() -> None:
         ({"bottom": float("nan")}, "outline.bottom: expected a number"),
         ({"top": "0.5"}, "outline.top: expected a number, got '0.5'"),
         ({"top": True}, "outline.top: expected a number, got True"),
+        ({"from_px": -1.0}, "outline.from_px: expected 0..4096.0, got -1.0"),
+        ({"from_px": 40.0, "full_px": 20.0}, "outline.full_px: expected >= from_px (40.0), got 20.0"),
     ],
 )
 def test_outline_rejects_bad_values(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         Outline(**kwargs)  # type: ignore[arg-type]
 
 

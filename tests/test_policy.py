@@ -244,7 +244,13 @@ def test_outline_from_toml_keeps_unnamed_sides(tmp_path: Path) -> None:
     kp = load_policy(write(tmp_path, "[kinds.face.outline]\ntop = 0.8\n")).for_kind("face")
     assert kp.outline.top == 0.8
     assert (kp.outline.sides, kp.outline.bottom) == (default.sides, default.bottom)
-    assert kp.describe()["outline"] == {"top": 0.8, "sides": default.sides, "bottom": default.bottom}
+    assert kp.describe()["outline"] == {
+        "top": 0.8,
+        "sides": default.sides,
+        "bottom": default.bottom,
+        "from_px": default.from_px,
+        "full_px": default.full_px,
+    }
     # a kind without an outline gets one from the file; zero turns the face's off
     head = load_policy(write(tmp_path, "[kinds.head.outline]\nsides = 0.1\n")).for_kind("head")
     assert head.outline.sides == 0.1 and head.outline.top == 0.0

@@ -37,15 +37,28 @@ from benchlib.report import fmt, table
 
 log = logging.getLogger(__name__)
 
-#: the policies compared: name -> extra ``gamyeon anonymize`` arguments
+#: the face policy before the head outline and the shifted grid (centred 1.3 scale, mosaic grid
+#: at the mask's corner), as a policy file: the "before" row
+LEGACY_POLICY = """[kinds.face]
+mask_scale = 1.3
+[kinds.face.outline]
+top = 0
+sides = 0
+bottom = 0
+[kinds.face.params]
+shift = false
+"""
+LEGACY = "before (1.3 box, fixed grid)"
+#: the policies compared: name -> extra ``gamyeon anonymize`` arguments ({legacy}: LEGACY_POLICY's path)
 VARIANTS: dict[str, tuple[str, ...]] = {
+    LEGACY: ("--policy", "{legacy}"),
     "default": (),
     "fill": ("--operator", "fill"),
     "blur": ("--operator", "blur"),
     "pixelate": ("--operator", "pixelate"),
 }
 #: augmented copies per dev identity photo
-AUGMENTED = 5
+AUGMENTED = 4
 SEED = 20261203
 
 
@@ -192,13 +205,15 @@ def score_augmented(folder: Path, masked: Path, labels: dict[str, dict[str, str]
     return result
 
 
-def run_reid_attack(python: Path, script: Path, ident_dir: Path, tool: str, work: Path) -> Rank1 | None:
+def run_reid_attack(
+    python: Path, script: Path, ident_dir: Path, tool: str, work: Path, env: dict[str, str]
+) -> Rank1 | None:
     """``reid_attack.py`` on ``ident_dir`` with the shell template ``tool``; None if it failed."""
     out = work / "result.json"
     out.unlink(missing_ok=True)
     argv = [str(python), str(script), str(ident_dir), tool, "--work", str(work), "--json", str(out)]
     log.info("eval: %s", shlex.join(argv))
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     (work / "reid_attack.log").write_text(f"$ {shlex.join(argv)}\n{proc.stdout}\n{proc.stderr}", encoding="utf-8")
     if proc.returncode != 0 or not out.exists():
         log.warning("reid_attack failed (exit %d): %s", proc.returncode, proc.stdout[-300:] + proc.stderr[-300:])
@@ -212,6 +227,10 @@ def run_reid_attack(python: Path, script: Path, ident_dir: Path, tool: str, work
     )
 
 
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name).strip("-")
+
+
 def _row(name: str, r: Rank1 | None) -> list[object]:
     if r is None:
         return [name, "failed", "", "", "", ""]
@@ -222,7 +241,10 @@ def section(b: Any, python: Path, gamyeon: Path) -> None:
     """Plain and parrot rank-1 per policy on the dev identities, then on the augmented set."""
     ident = b.dev / "identities"
     script = b.eval_scripts / "reid_attack.py"
-    figures: dict[str, Any] = {"variants": {name: list(args) for name, args in VARIANTS.items()}}
+    figures: dict[str, Any] = {
+        "variants": {name: list(args) for name, args in VARIANTS.items()},
+        "legacy_policy": LEGACY_POLICY,
+    }
     b.results["reid"] = figures
     b.emit("\n## Re-identification: plain and parrot attacks\n")
     if not (ident / "identities.json").exists() or not script.exists():
@@ -230,13 +252,17 @@ def section(b: Any, python: Path, gamyeon: Path) -> None:
         figures["skipped"] = True
         return
     out = b.out / "reid"
+    out.mkdir(parents=True, exist_ok=True)
+    legacy = out / "legacy-policy.toml"
+    legacy.write_text(LEGACY_POLICY, encoding="utf-8")
+    variants = {name: tuple(str(legacy) if a == "{legacy}" else a for a in args) for name, args in VARIANTS.items()}
     head = ["policy", "photos", "rank-1 vs originals", "parrot rank-1", "chance", "SE at chance"]
     dev: dict[str, Rank1 | None] = {}
-    for name, extra in VARIANTS.items():
-        work = out / "dev" / name
+    for name, extra in variants.items():
+        work = out / "dev" / slug(name)
         work.mkdir(parents=True, exist_ok=True)
-        tool = " ".join([shlex.quote(str(gamyeon)), "anonymize", "{in}", "-o", "{out}", "-q", *extra])
-        dev[name] = run_reid_attack(python, script, ident, tool, work)
+        tool = " ".join([shlex.quote(str(gamyeon)), "anonymize", "{in}", "-o", "{out}", "-q", *map(shlex.quote, extra)])
+        dev[name] = run_reid_attack(python, script, ident, tool, work, b.env)
     figures["dev"] = {k: (v.as_dict() if v else None) for k, v in dev.items()}
     b.emit(
         "Dev identity photos, `reid_attack.py IDENT 'gamyeon anonymize {in} -o {out} -q [--operator OP]'`: "
@@ -249,11 +275,11 @@ def section(b: Any, python: Path, gamyeon: Path) -> None:
     folder = out / "augmented" / "in"
     labels = build_augmented(ident, folder, per_photo)
     augmented: dict[str, dict[str, Rank1] | None] = {}
-    for name, extra in VARIANTS.items():
-        masked = out / "augmented" / name
+    for name, extra in variants.items():
+        masked = out / "augmented" / slug(name)
         masked.mkdir(parents=True, exist_ok=True)
         argv = [str(gamyeon), "anonymize", str(folder), "-o", str(masked), "-q", *extra]
-        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=b.env)
         if proc.returncode != 0:
             log.warning("%s failed (exit %d): %s", shlex.join(argv), proc.returncode, proc.stderr[-300:])
             augmented[name] = None

@@ -7,12 +7,12 @@ of precedence (flags win). Example file::
     [kinds.face]
     operator = "pixelate"      # pixelate | blur | fill
     shape = "box"              # box | ellipse (| silhouette, for kinds.person only)
-    mask_scale = 1.1
+    mask_scale = 1.3
     threshold = 0.2
     [kinds.face.outline]      # reach beyond the face box, in face-box units (see headshape)
-    top = 0.4
-    sides = 0.2
-    bottom = 0.08
+    top = 0.3
+    sides = 0.1
+    bottom = 0.0
     [kinds.face.params]
     blocks = 6
 """
@@ -92,7 +92,7 @@ def _default_kinds() -> dict[str, KindPolicy]:
       search, so nothing of the glyphs is kept; the DB score threshold rapidocr uses (0.5).
     """
     return {
-        "face": KindPolicy(operator=Pixelate(), mask_scale=1.1, outline=HEAD),
+        "face": KindPolicy(operator=Pixelate(), outline=HEAD),
         "head": KindPolicy(operator=Pixelate(), mask_scale=1.2, threshold=0.25),
         "person": KindPolicy(operator=Pixelate(blocks=8), mask_scale=1.1, threshold=0.25),
         "plate": KindPolicy(operator=Fill(), mask_scale=1.15, threshold=0.5),
@@ -216,7 +216,7 @@ def make_operator(name: str, params: Mapping[str, Any]) -> Operator:
 
 
 _KIND_KEYS = {"operator", "shape", "mask_scale", "threshold", "params", "outline"}
-_OUTLINE_KEYS = ("top", "sides", "bottom")
+_OUTLINE_KEYS = ("top", "sides", "bottom", "from_px", "full_px")
 
 
 def parse_outline(kind: str, table: object, base: Outline) -> Outline:
