@@ -179,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample", default="auto", help="verify --sample for the videos (default: auto)")
     p.add_argument("--dev", type=Path, default=DEV)
     p.add_argument(
+        "--clip-stills",
+        default=",".join(STILLS_FOR_CLIPS),
+        help=f"dev photos (images/faces) to pan into clips (default: {','.join(STILLS_FOR_CLIPS)})",
+    )
+    p.add_argument(
         "--parts", default="videos,stills,clip,gallery", help="what to run (default: videos,stills,clip,gallery)"
     )
     args = p.parse_args(argv)
@@ -229,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"blur k={BLUR_KERNEL}",
                 _verify(stills, blurred_dir, work, "stills.blur", "auto", env),
             )
-    for still in [stills / name for name in STILLS_FOR_CLIPS] if "clip" in parts else []:
+    for still in [stills / name for name in args.clip_stills.split(",")] if "clip" in parts else []:
         if not still.is_file():
             continue
         # the dev videos' faces are too small to identify; clips panned over dev photos with
