@@ -266,14 +266,14 @@ def _distances(attack: IdentityAttack) -> str:
     )
 
 
-def _attack_block(title: str, attack: IdentityAttack) -> str:
+def _attack_block(title: str, attack: IdentityAttack, figures: bool = True) -> str:
     status = "fail" if attack.leak else "pass"
     parts = [
         f"<h3>{html.escape(title)}</h3>",
         f"<p class='{status}'>{html.escape(attack.summary())}</p>",
         f"<p class='note'>Calibration: {html.escape(attack.status)} — {html.escape(attack.reason)}</p>",
     ]
-    if attack.outcomes:
+    if attack.outcomes and figures:
         parts.append(_attack_table(attack))
     parts.append(_distances(attack))
     if attack.tracks:
@@ -301,12 +301,13 @@ def _identity(result: VerifyResult) -> str:
         "<h2>Identity attack: identification against chance</h2>",
         _attack_block("All files (calibrated files pooled)", result.identity),
     ]
-    if len(result.files) > 1 or (result.files and result.files[0].identity is not None):
-        for f in result.files:
-            if f.identity is not None and len(result.files) > 1:
-                parts.append(_attack_block(f"File {f.anonymized}", f.identity))
-            elif f.identity is not None and f.identity.tracks:
-                parts.append(_attack_block(f"Per track: {f.anonymized}", f.identity))
+    for f in result.files:
+        if f.identity is None:
+            continue
+        if len(result.files) > 1:
+            parts.append(_attack_block(f"File {f.anonymized}", f.identity))
+        else:  # the pooled block above holds its figures; here its calibration, distances and tracks
+            parts.append(_attack_block(f"Tracks of {f.anonymized}", f.identity, figures=False))
     if result.gallery is not None:
         parts.append(
             _attack_block(f"--gallery {result.options.gallery} (the policy on labelled photos)", result.gallery)
