@@ -37,8 +37,8 @@ from benchlib.report import fmt, table
 
 log = logging.getLogger(__name__)
 
-#: the face policy before the head outline and the shifted grid (centred 1.3 scale, mosaic grid
-#: at the mask's corner), as a policy file: the "before" row
+#: the policy before the head outline and the shifted grid (faces: centred 1.3 scale; every
+#: mosaic's grid at the mask's corner), as a policy file: the "before" row
 LEGACY_POLICY = """[kinds.face]
 mask_scale = 1.3
 [kinds.face.outline]
@@ -46,6 +46,11 @@ top = 0
 sides = 0
 bottom = 0
 [kinds.face.params]
+shift = false
+[kinds.head.params]
+shift = false
+[kinds.person.params]
+blocks = 8
 shift = false
 """
 LEGACY = "before (1.3 box, fixed grid)"
