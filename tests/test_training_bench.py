@@ -160,3 +160,29 @@ def test_hog_boxes_map_windows_back_to_the_frame_and_shrink_them() -> None:
 def test_hog_scale_enlarges_small_frames_only() -> None:
     assert training.hog_scale(360) == pytest.approx(96 / (0.11 * 360))
     assert training.hog_scale(1080) == 1.0
+
+
+def test_render_reports_each_mode_and_the_pooled_ratio() -> None:
+    def det(found: int) -> dict[str, float]:
+        return {"persons": 10, "found": found, "recall": found / 10, "recall_ratio": found / 8, "fp_per_frame": 1.0}
+
+    area_ = {"total": {"mean": 0.05, "max": 0.2}, "face": {"mean": 0.01, "max": 0.02}}
+    modes = {
+        m.name: {"area": area_, "fail_closed_frames": 0, "detector": det(f)}
+        for m, f in zip(training.MODES, (8, 6, 0, 1), strict=True)
+    }
+    video = {"original": det(8), "reencode": det(8), "modes": modes}
+    raw = {"pets09_x": video, "other": {"modes": {"faces": {"error": "exit code 2: boom"}}}}
+    results = {
+        "detector": "HOG",
+        "videos": raw,
+        "pooled": {m: training.pooled(raw, m) for m in ("reencode", *(m.name for m in training.MODES))},
+    }
+    assert results["pooled"]["default"]["ratio"] == pytest.approx(0.75)
+    parts: list[str] = []
+    training.render(results, parts.append)
+    text = "\n".join(parts)
+    assert "| pets09_x | default (`faces,heads,plates`) | 10 | 0.800 | 0.600 | **0.750** |" in text
+    assert "| **pooled** | `--person-mode silhouette` | 10 | 0.800 | 0.100 | **0.125** |" in text
+    assert "exit code 2: boom" in text
+    assert "5.0 % (20.0 %)" in text

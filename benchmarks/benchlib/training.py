@@ -40,7 +40,7 @@ import json
 import logging
 import math
 import shlex
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -533,17 +533,25 @@ def section(b: BenchLike, gamyeon: Path) -> None:
         raw[video.name] = measure_video(b, gamyeon, video, detector)
         # a long section: keep what is measured even if a later video or the report fails
         (b.out / "training-partial.json").write_text(json.dumps(raw, indent=1), encoding="utf-8")
-    summary = {m: pooled(raw, m) for m in ("reencode", *(m.name for m in MODES))}
     b.results["training"] = {
         "detector": detector.describe(),
         "quick_frames": QUICK_FRAMES if b.quick else None,
         "videos": raw,
-        "pooled": summary,
+        "pooled": {m: pooled(raw, m) for m in ("reencode", *(m.name for m in MODES))},
         "published_context": PUBLISHED,
     }
-    quick = f" (--quick: inputs cut to their first {QUICK_FRAMES} frames)" if b.quick else ""
-    b.emit(f"## Training value: what each masking mode keeps, and what it masks{quick}\n")
-    b.emit(
+    render(b.results["training"], b.emit)
+
+
+def render(results: dict[str, Any], emit: Callable[[str], None]) -> None:
+    """The section's Markdown from its raw figures (``results.json``'s ``training``), so a saved run
+    can be reported again."""
+    raw, summary = results["videos"], results["pooled"]
+    detector_text = results["detector"]
+    quick_frames = results.get("quick_frames")
+    quick = f" (--quick: inputs cut to their first {quick_frames} frames)" if quick_frames else ""
+    emit(f"## Training value: what each masking mode keeps, and what it masks{quick}\n")
+    emit(
         "Each mode is the installed CLI with its default operators: `gamyeon anonymize IN -o OUT.mp4 -q FLAGS`. "
         "Frame area masked = share of the frame's pixels masked, mean (max) over frames; box modes from the "
         "union of the sidecar's mask boxes, silhouettes from the pixels of a second, lossless run with persons "
@@ -561,8 +569,8 @@ def section(b: BenchLike, gamyeon: Path) -> None:
             rows.append(
                 [name, mode.label, total, *(_area_cell(area, k) for k in KINDS), e["fail_closed_frames"] or None]
             )
-    b.emit(table(["video", "mode", "**masked, mean (max)**", *KINDS, "fail-closed frames"], rows))
-    b.emit(
+    emit(table(["video", "mode", "**masked, mean (max)**", *KINDS, "fail-closed frames"], rows))
+    emit(
         "\nPer kind: mean share of the frame masked by that kind's masks (kinds overlap: a face inside a person "
         "box counts for both; the total counts each pixel once). — = the kind masked nothing.\n"
     )
@@ -606,8 +614,8 @@ def section(b: BenchLike, gamyeon: Path) -> None:
         if p is not None:
             row: list[object] = ["**pooled**", label, p["persons"], fmt(p["recall_original"], 3)]
             rows.append([*row, fmt(p["recall_anonymized"], 3), f"**{fmt(p['ratio'], 3)}**", None, None])
-    b.emit(f"### Person detector recall, original vs anonymized ({detector.describe()})\n")
-    b.emit(
+    emit(f"### Person detector recall, original vs anonymized ({detector_text})\n")
+    emit(
         table(
             [
                 "video",
@@ -622,7 +630,7 @@ def section(b: BenchLike, gamyeon: Path) -> None:
             rows,
         )
     )
-    b.emit(
+    emit(
         f"\nEvery {STRIDE}th frame of videos longer than {STRIDE_ABOVE} frames, every frame otherwise. Kept = "
         "persons found on anonymized frames / persons found on the originals. The re-encode row is the control: "
         "the input through gamyeon's default encoder settings with nothing masked, so the codec's share of a loss "
@@ -642,9 +650,9 @@ def section(b: BenchLike, gamyeon: Path) -> None:
                 None if p is None else fmt(p["ratio"], 2),
             ]
         )
-    b.emit("### What each mode protects and keeps\n")
-    b.emit(table(["mode", "masks", "keeps for training", "frame area masked (PETS09)", "persons kept (HOG)"], rows))
-    b.emit(
+    emit("### What each mode protects and keeps\n")
+    emit(table(["mode", "masks", "keeps for training", "frame area masked (PETS09)", "persons kept (HOG)"], rows))
+    emit(
         f"\nContext, not our measurement: {PUBLISHED}. In that study masking faces cost the detector almost "
         "nothing and masking whole bodies almost everything.\n"
     )
