@@ -313,6 +313,15 @@ def _calibrate(
     )
 
 
+def identities(samples: Sequence[IdentitySample]) -> int:
+    """Tracks the footage attack can use: seen in two or more examined frames (the parrot
+    attacker's re-masking is only worth its cost with two or more)."""
+    counts: dict[str, int] = {}
+    for s in samples:
+        counts[s.track] = counts.get(s.track, 0) + 1
+    return sum(n >= 2 for n in counts.values())
+
+
 def footage_attack(samples: Sequence[IdentitySample], alpha: float) -> IdentityAttack:
     """The attack on one file's identity-tested faces (see the module docstring)."""
     by_track: dict[str, list[IdentitySample]] = {}

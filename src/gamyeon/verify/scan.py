@@ -38,7 +38,7 @@ from gamyeon.media.decode import DecodedFrame, VideoReader, to_rgb
 from gamyeon.media.images import load_image, upright_view
 from gamyeon.stages import rotate_view, upright_size
 from gamyeon.types import Array, Box
-from gamyeon.verify.attack import IdentitySample, TrackLinker, footage_attack
+from gamyeon.verify.attack import IdentitySample, TrackLinker, footage_attack, identities
 from gamyeon.verify.coverage import PixelChange, mask_coverage
 from gamyeon.verify.detectors import FaceHit, IndependentFaces, same_face
 from gamyeon.verify.evidence import make_evidence
@@ -240,7 +240,7 @@ class Verifier:
             with tempfile.TemporaryDirectory(prefix="gamyeon-verify-parrot-") as tmp:
                 parrot = Path(tmp) if self.options.parrot else None
                 self._scan_video(pair, result, progress or (lambda n: None), on_total or (lambda n: None), parrot)
-                if parrot is not None and result.samples:
+                if parrot is not None and identities(result.samples) >= 2:
                     result.samples = self._remask(result.samples, parrot)
         result.identity = footage_attack(result.samples, self.options.alpha)
         result.seconds = time.perf_counter() - started
