@@ -235,13 +235,14 @@ def _setup_logging(quiet: bool, verbose: bool) -> _StderrHandler:
 def _cmd_anonymize(args: argparse.Namespace) -> int:
     from gamyeon.api import anonymize
 
-    summaries = anonymize(args.inputs, args.output, options_from_args(args))
+    options = options_from_args(args)
+    summaries = anonymize(args.inputs, args.output, options)
     for s in summaries:
         log_summary(s)
     if args.summary_json:
         args.summary_json.write_text(json.dumps([s.as_dict() for s in summaries], indent=2), encoding="utf-8")
     if args.verify:
-        return verify_cli.after_anonymize(summaries, args.quiet, args.ledger)
+        return verify_cli.after_anonymize(summaries, args.quiet, args.ledger, options)
     return 0
 
 

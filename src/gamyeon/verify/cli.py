@@ -226,25 +226,29 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_PASS if result.passed else EXIT_FAIL
 
 
-def after_anonymize(summaries: Sequence[Summary], quiet: bool, ledger: str | None = None) -> int:
+def after_anonymize(
+    summaries: Sequence[Summary], quiet: bool, ledger: str | None = None, options: Options | None = None
+) -> int:
     """``anonymize --verify``: verify each output against its input with the default gate, write
     ``OUTPUT.verify.html`` / ``OUTPUT.verify.json`` beside it; 1 if any fails.
 
     Each result is recorded (``verify.record``) in ``ledger``, the run's ledger (None: the default
     one), under the run's dataset id, so the release evidence sits next to the processing record.
+    ``options``: the anonymize run's, with which the parrot attacker masks his own pictures.
     """
     from gamyeon.verify import record
     from gamyeon.verify.api import verify
     from gamyeon.verify.report import write_reports
     from gamyeon.verify.scan import Verifier
 
-    options = VerifyOptions(quiet=quiet)
-    verifier = Verifier(options)
+    verifier = Verifier(VerifyOptions(quiet=quiet))
     failed = 0
     for s in summaries:
         output = Path(s.output)
         notes = Path(s.annotations) if s.annotations else None
-        one = VerifyOptions(annotations=notes if notes is not None and notes.is_file() else None, quiet=quiet)
+        one = VerifyOptions(
+            annotations=notes if notes is not None and notes.is_file() else None, quiet=quiet, attacker_options=options
+        )
         result = verify(s.input, output, one, verifier=verifier)
         html, json_path = default_reports(output)
         write_reports(result, html, json_path)
