@@ -221,3 +221,15 @@ def test_read_gallery_layouts(tmp_path: Path) -> None:
         read_gallery(flat)
     with pytest.raises(GamyeonError):
         read_gallery(tmp_path / "nowhere")
+
+
+def test_cli_rejects_bad_identity_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gamyeon.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["verify", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), "--alpha", "0.7"])
+    assert stop.value.code == 2 and "significance level" in capsys.readouterr().err
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    (tmp_path / "b.jpg").write_bytes(b"y")
+    code = main(["verify", str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg"), "--gallery", str(tmp_path / "none")])
+    assert code == 2 and "--gallery" in capsys.readouterr().err

@@ -69,6 +69,10 @@ def verify(
     options = options or VerifyOptions()
     started = time.perf_counter()
     pairs = pair_inputs(Path(original), Path(anonymized), options.annotations)
+    if options.gallery is not None:
+        from gamyeon.verify.gallery import read_gallery
+
+        read_gallery(options.gallery)  # a bad gallery fails before the files are scanned
     verifier = verifier.with_options(options) if verifier is not None else Verifier(options)
     files = []
     with Bar(options.quiet) as bar:
