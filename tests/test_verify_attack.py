@@ -233,3 +233,13 @@ def test_cli_rejects_bad_identity_options(tmp_path: Path, capsys: pytest.Capture
     (tmp_path / "b.jpg").write_bytes(b"y")
     code = main(["verify", str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg"), "--gallery", str(tmp_path / "none")])
     assert code == 2 and "--gallery" in capsys.readouterr().err
+
+
+def test_pairwise_distances_match_numpy() -> None:
+    from gamyeon.verify.attack import _pairwise
+
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(5, 128)), rng.normal(size=(7, 128))
+    expected = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    assert np.allclose(_pairwise(a, b), expected, atol=1e-9)
+    assert _pairwise(a, np.zeros((0, 128))).shape == (5, 0)

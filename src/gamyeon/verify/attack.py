@@ -282,7 +282,9 @@ def _pairwise(a: Array, b: Array) -> Array:
     """Euclidean distances between the rows of ``a`` and of ``b``."""
     if a.size == 0 or b.size == 0:
         return np.zeros((len(a), len(b)), dtype=np.float64)
-    return np.asarray(np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2), dtype=np.float64)
+    # |a|^2 + |b|^2 - 2 a.b: memory N x M, not N x M x 128 (crowds give thousands of faces)
+    squared = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
+    return np.asarray(np.sqrt(np.maximum(squared, 0.0)), dtype=np.float64)
 
 
 def _calibrate(
