@@ -84,7 +84,10 @@ class KindPolicy:
 def _default_kinds() -> dict[str, KindPolicy]:
     """Defaults per kind, and why:
 
-    * face, head: pixelate, 6 blocks across (defeats face recognition, keeps the scene usable);
+    * face, head: pixelate, 6 blocks across (defeats face recognition, keeps the scene usable),
+      the grid shifted by a secret per-track offset (``Pixelate.shift``: an attacker who
+      pixelates his own gallery cannot reproduce the mosaic); faces masked with the head outline
+      (``headshape.HEAD``: hair above, ears beside), since hair and head shape identify too;
     * person: pixelate 8 blocks across the body's longer side -- gait, clothes and build stop
       identifying while the silhouette stays for training; threshold 0.25 (SSDLite scores of
       small pedestrians are low);
