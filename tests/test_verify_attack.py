@@ -243,3 +243,28 @@ def test_pairwise_distances_match_numpy() -> None:
     expected = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
     assert np.allclose(_pairwise(a, b), expected, atol=1e-9)
     assert _pairwise(a, np.zeros((0, 128))).shape == (5, 0)
+
+
+def test_identity_frames_are_spread_over_face_tracks(tmp_path: Path) -> None:
+    from gamyeon.verify.sampling import TrackSpans, plan
+
+    def spans(tracks: dict[str, tuple[int, int, str]]) -> TrackSpans:
+        notes = tmp_path / "n.jsonl"
+        lines = []
+        for i in range(200):
+            regions = [
+                {"track": t, "kind": kind, "source": "detected", "box": [0, 0, 1, 1], "mask": [0, 0, 1, 1]}
+                for t, (a, b, kind) in tracks.items()
+                if a <= i <= b
+            ]
+            lines.append(json.dumps({"frame": i, "regions": regions}))
+        notes.write_text("\n".join(lines) + "\n")
+        return TrackSpans.read(notes)
+
+    two = plan(200, 4, spans({"a": (10, 90, "face"), "b": (100, 190, "head"), "p": (0, 199, "person")}), 8)
+    assert two.frames is not None
+    chosen = [f for f, why in two.frames.items() if why == "identity"]
+    assert sum(10 <= f <= 90 for f in chosen) >= 6 and sum(100 <= f <= 190 for f in chosen) >= 6
+    assert "for the identity attack" in two.description
+    one = plan(200, 4, spans({"a": (10, 90, "face"), "p": (0, 199, "person")}), 8)
+    assert one.frames is not None and "identity" not in one.frames.values()

@@ -17,9 +17,9 @@ about 6 s to load the models and decode both videos, against about 20 s to anony
 - for the identity attack, which needs several frames of each person (it splits every track in
   two halves, see ``attack.py``): up to ``identity_frames`` (default ``IDENTITY_FRAMES`` = 8)
   frames spread evenly over each face or head track of the annotations, at most
-  ``IDENTITY_BUDGET`` (24) in all, fewer per track when there are many. Without annotations the
+  ``IDENTITY_BUDGET`` (24) in all, fewer per track when there are many; none with a single face
+  track (identification needs two people at least). Without annotations the
   tracks are not known in advance and the evenly spaced frames serve (16 frames: 8 per half).
-  On the 960 x 540 demo clip (one person) this adds 8 frames, about 4 s.
 
 ``--sample N`` takes N evenly spaced frames (plus the same share of boundary frames);
 ``--sample all`` (or 0) takes every frame.
@@ -86,8 +86,8 @@ class TrackSpans:
         longest ones, two frames each), sorted, within ``[0, total)``."""
         by_length = sorted(self.faces, key=lambda t: (self.first[t] - self.last[t], t))
         tracks = by_length[: IDENTITY_BUDGET // 2]
-        if not tracks or per_track <= 0:
-            return []
+        if len(tracks) < 2 or per_track <= 0:
+            return []  # one face track: nobody to tell it from, the attack cannot measure
         each = max(2, min(per_track, IDENTITY_BUDGET // len(tracks)))
         frames: set[int] = set()
         for t in tracks:
