@@ -75,8 +75,8 @@ class Pixelate(Operator):
         rng = np.random.default_rng(seed) if seed is not None and self.seeded else None
         ox, oy = (int(v) for v in rng.integers(0, block, size=2)) if rng is not None and self.shift else (0, 0)
         rows, cols = math.ceil((height + oy) / block), math.ceil((width + ox) / block)
-        # the crop placed at (oy, ox) of a whole number of blocks, edge pixels repeated into the
-        # margins so that a part block averages only real colours
+        # the crop placed at (oy, ox) of a whole number of blocks; the margins repeat the edge
+        # pixels, so a part block holds only colours of the region (leaning to its edge pixels)
         padded = np.pad(crop, ((oy, rows * block - height - oy), (ox, cols * block - width - ox), (0, 0)), mode="edge")
         small = resize(padded, cols, rows, cv2.INTER_AREA)  # whole blocks: each cell is its block's mean
         if rng is not None and self.noise > 0.0:
