@@ -1,10 +1,12 @@
-"""The identity attack: does face recognition still match the masked face to the original?
+"""Face descriptors for the identity attack (``attack.py``).
 
 dlib's ResNet face descriptor (the model behind ``face_recognition``, models from
-``face-recognition-models``) maps a face to 128 numbers; two faces closer than 0.6 (Euclidean)
-are the same person. The attacker is assumed to know where the face was: the descriptor of the
-original face is compared with descriptors computed on the output at the same place and at every
-face a detector still finds there, and the closest counts.
+``face-recognition-models``) maps a face to 128 numbers; dlib calls two faces closer than 0.6
+(Euclidean) the same person. The attacker is assumed to know where the face was: descriptors are
+computed on the original and on the output at the same place. ``closest`` gives each face's
+distance to its own original (also at every face a detector still finds there), reported as
+information: whether 0.6 separates people depends on the footage, which is why the gate is
+identification against chance, calibrated on the originals (``attack.py``).
 """
 
 from __future__ import annotations

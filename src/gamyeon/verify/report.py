@@ -323,7 +323,8 @@ def _identity(result: VerifyResult) -> str:
 def _evidence(result: VerifyResult) -> str:
     parts = [
         "<h2>Flagged frames (from the anonymized output only)</h2>",
-        "<p class='note'>Red: leak (uncovered or still detectable); orange: covered but re-identifiable. "
+        "<p class='note'>Red: leak (uncovered or still detectable); orange: covered, but within the match "
+        "threshold of its own original (information, not the gate). "
         "Pictures are cut from the anonymized output, never from the original; where the output leaks, "
         "they show that leak.</p>",
     ]
