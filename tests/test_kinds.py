@@ -181,6 +181,81 @@ def test_no_head_region_when_the_face_is_found(persons: PersonDetector) -> None:
     assert sorted(r.kind for r in work.regions(0)) == ["face", "face"]
 
 
+def test_a_face_just_below_a_shoulder_box_head_estimate_suppresses_it(persons: PersonDetector) -> None:
+    """A box from the shoulders up (close view) puts the face below the centre of its head
+    estimate; the face's mask still covers most of the estimate, so no head is added."""
+    work = framework(("face", "head"), persons)
+    shoulders = Detection("person", Box(200, 100, 480, 260), 0.9)
+    head = head_box(shoulders.box)
+    face = Detection("face", Box(300, head.y2 - 40, 380, head.y2 + 60), 0.9)  # centre below the estimate
+    assert not (head.y1 <= face.box.center[1] <= head.y2)
+    work.observe(0, [shoulders, face])
+    assert [r.kind for r in work.regions(0)] == ["face"]
+
+
+def test_a_neighbours_face_does_not_suppress_a_head(persons: PersonDetector) -> None:
+    """Two people side by side: the left one's face is found, the right one's is not. The right
+    one keeps a head region; the left one gets none."""
+    work = framework(("face", "head"), persons)
+    left = Detection("person", Box(100, 100, 160, 300), 0.9)
+    right = Detection("person", Box(150, 105, 210, 305), 0.9)  # shoulders overlap the left box
+    lx, ly = head_box(left.box).center
+    face = Detection("face", Box(lx - 9, ly - 11, lx + 9, ly + 11), 0.9)
+    work.observe(0, [left, right, face])
+    heads = [r for r in work.regions(0) if r.kind == "head"]
+    assert [r.box for r in heads] == [head_box(right.box)]
+
+
+def test_a_small_face_behind_does_not_suppress_a_near_head(persons: PersonDetector) -> None:
+    """A face a quarter of the size a near person's head would have is someone farther away."""
+    work = framework(("face", "head"), persons)
+    near = Detection("person", Box(100, 50, 300, 450), 0.9)
+    hx, hy = head_box(near.box).center
+    far_face = Detection("face", Box(hx - 6, hy - 8, hx + 6, hy + 8), 0.9)
+    work.observe(0, [near, far_face])
+    assert sorted(r.kind for r in work.regions(0)) == ["face", "head"]
+
+
+def test_a_track_of_detections_that_never_agree_gets_no_head(persons: PersonDetector) -> None:
+    """Pieces of one body reported by different tiles, chained by the tracker (each jump is about
+    a box size in one detection interval), are not one person seen twice: no head estimate, which
+    the jump's speed would otherwise sweep across the picture."""
+    work = framework(("face", "head"), persons)
+    every = work.plan.every("person")
+    work.observe(0, [Detection("person", Box(300, 100, 400, 400), 0.8)], detectors=frozenset({"person"}))
+    work.observe(every, [Detection("person", Box(120, 110, 260, 410), 0.8)], detectors=frozenset({"person"}))
+    assert len(work.store) == 1  # the tracker chained the two
+    assert [r.kind for r in work.regions(every)] == []
+    # the same jump spread over several missed detections is a walk, and keeps its head
+    calm = framework(("face", "head"), persons)
+    calm.observe(0, [Detection("person", Box(300, 100, 400, 400), 0.8)], detectors=frozenset({"person"}))
+    later = 4 * every
+    calm.observe(later, [Detection("person", Box(120, 110, 260, 410), 0.8)], detectors=frozenset({"person"}))
+    assert len(calm.store) == 1
+    assert [r.kind for r in calm.regions(later)] == ["head"]
+
+
+def test_a_single_detection_keeps_its_head(persons: PersonDetector) -> None:
+    work = framework(("face", "head"), persons)
+    work.observe(0, [Detection("person", Box(300, 100, 400, 400), 0.3)])
+    assert [r.kind for r in work.regions(0)] == ["head"]
+
+
+def test_an_extended_head_grows_by_head_sizes_not_body_sizes(persons: PersonDetector) -> None:
+    """Frames before a person's first detection: the head estimate's uncertainty margin is a
+    share of the head's size (as for a face), not of the whole body's."""
+    work = framework(("face", "head"), persons)
+    tall = Box(300, 40, 360, 440)  # 400 px tall, head estimate ~72 x 92
+    work.observe(6, [Detection("person", tall, 0.9)])
+    (region,) = work.regions(3)  # extended 3 frames before
+    head = head_box(tall)
+    assert region.source.value == "extended" and region.box == head
+    spread = work.store.config_for("person").growth * 3
+    body_margin = spread * tall.height
+    assert region.mask.width < (head.width + 2 * body_margin) * 1.2
+    assert region.mask.width >= (head.width + 2 * spread * max(head.width, head.height)) * 1.2
+
+
 def test_body_mode_masks_the_whole_person(persons: PersonDetector) -> None:
     work = framework(("person",), persons)
     work.observe(0, [PERSON])

@@ -32,7 +32,7 @@ from gamyeon.detect.base import FrameDetector
 from gamyeon.detect.centerface import model_path as centerface_path
 from gamyeon.detect.face_models import FaceDetectors
 from gamyeon.detect.faces import FaceDetector
-from gamyeon.detect.persons import PersonDetector, PersonModel, head_box
+from gamyeon.detect.persons import PersonDetector, PersonModel, detections_agree, face_owns_head, head_box
 from gamyeon.detect.silhouette import load_segmenter
 from gamyeon.detect.ssdlite import SsdLitePerson
 from gamyeon.detect.ssdlite import default_model_path as ssdlite_path
@@ -46,7 +46,7 @@ from gamyeon.options import Options
 from gamyeon.policy import Policy
 from gamyeon.schedule import KindsScheduler, Plan
 from gamyeon.silhouette import Segmenter, silhouette_mask
-from gamyeon.temporal import TemporalConfig, TrackStore
+from gamyeon.temporal import Estimate, TemporalConfig, TrackStore
 from gamyeon.track import KindTracker
 from gamyeon.types import Array, Box, Detection, FrameResult, Region, Source, Summary
 
@@ -334,28 +334,55 @@ class FrameWork:
 
     def regions(self, index: int) -> list[Region]:
         estimates = self.store.estimates(index)
-        faces = [e.box for e in estimates if e.kind == "face"]
+        fk = self.policy.for_kind("face")
+        faces = [(e.box, mask_for(e.box, e.margin, fk.mask_scale, fk.outline)) for e in estimates if e.kind == "face"]
         out = []
         for est in estimates:
-            wanted: list[tuple[str, Box]] = []
+            wanted: list[tuple[str, Box, float]] = []
             if est.kind == "person":
                 if "person" in self.kinds:
-                    wanted.append(("person", est.box))
+                    wanted.append(("person", est.box, est.margin))
                 if "head" in self.kinds:
-                    head = head_box(est.box)
-                    # the fallback is for persons whose face is not found; a face region on the
-                    # head already masks it
-                    if not any(head.x1 <= f.center[0] <= head.x2 and head.y1 <= f.center[1] <= head.y2 for f in faces):
-                        wanted.append(("head", head))
+                    head = self._head(est, faces)
+                    if head is not None:
+                        wanted.append(head)
             else:
-                wanted.append((est.kind, est.box))
-            for kind, box in wanted:
+                wanted.append((est.kind, est.box, est.margin))
+            for kind, box, margin in wanted:
                 kp = self.policy.for_kind(kind)
-                mask = mask_for(box, est.margin, kp.mask_scale, kp.outline)
+                mask = mask_for(box, margin, kp.mask_scale, kp.outline)
                 if mask.clipped(self.width, self.height).area <= 0:
                     continue
                 out.append(Region(kind, box.clipped(self.width, self.height), mask, est.score, est.track, est.source))
         return out
+
+    def _head(self, person: Estimate, faces: list[tuple[Box, Box]]) -> tuple[str, Box, float] | None:
+        """The head region of a person estimate (kind, box, margin), or None when it is not needed.
+
+        The head fallback is for persons whose face is *not* found, so there is none when
+
+        * a face region on this frame is this person's face (``persons.face_owns_head``: of a
+          plausible size for the head, its centre in the head estimate or its mask over most of
+          it; a neighbour's face or a small face behind does not count);
+        * the track is a chain of detections that never agree with each other
+          (``TrackStore.chained`` with ``persons.detections_agree``): the tracker joined
+          different things -- on close views, pieces of one body that different tiles reported
+          -- and its speed, taken from those jumps, would sweep the head estimate across the
+          picture. A single detection is kept (a person seen once is still protected).
+
+        The uncertainty margin is that of a head, not of the whole body: the share of the box
+        size that grows with the distance to the nearest detection applies to the head's size,
+        and the motion part (pixels) is the person's -- exactly how a face track's margin is
+        made. The body-sized margin grew a head estimate by up to half a body height on every
+        side.
+        """
+        head = head_box(person.box)
+        if any(face_owns_head(face, mask, head) for face, mask in faces):
+            return None
+        if self.store.chained(person.track, self.plan.every("person"), detections_agree):
+            return None
+        margin = person.spread * max(head.width, head.height) + person.drift
+        return ("head", head, margin)
 
     def account(self, result: FrameResult) -> None:
         s = self.summary

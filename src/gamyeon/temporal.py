@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from gamyeon.types import Box, Source
@@ -87,9 +88,14 @@ class Estimate:
     kind: str
     track: int
     box: Box
-    margin: float  # pixels to add on every side for uncertainty
+    margin: float  # pixels to add on every side for uncertainty: spread x box size + drift
     score: float
     source: Source
+    #: the part of ``margin`` that scales with the box, as a fraction of its longer side, and the
+    #: part from the track's speed (pixels): a box derived from this one (a person's head) is
+    #: uncertain by ``spread`` of its *own* size plus the same ``drift``
+    spread: float = 0.0
+    drift: float = 0.0
 
 
 @dataclass(slots=True)
@@ -150,6 +156,17 @@ class TrackStore:
                 out.append((track.kind, track_id, track.observations[-1]))
         return out
 
+    def chained(self, track: int, period: int, agree: Callable[[Box, Box, float], bool]) -> bool:
+        """Whether ``track`` has several observations and no two successive ones ``agree``
+        (called with both boxes and the number of ``period``-frame detection intervals between
+        them): the tracker chained different things (pieces of one body seen by different
+        tiles), not one object seen twice."""
+        t = self._tracks.get(track)
+        if t is None or len(t.observations) < 2:
+            return False
+        obs = t.observations
+        return not any(agree(a.box, b.box, (b.frame - a.frame) / max(1, period)) for a, b in itertools.pairwise(obs))
+
     def last_box(self, track: int) -> Box | None:
         t = self._tracks.get(track)
         return t.observations[-1].box if t and t.observations else None
@@ -162,10 +179,12 @@ class TrackStore:
                 out.append(est)
         return out
 
-    def _margin(self, cfg: TemporalConfig, box: Box, distance: int, speed: float) -> float:
+    def _margin(self, cfg: TemporalConfig, box: Box, distance: int, speed: float) -> tuple[float, float, float]:
+        """(margin, spread, drift): see ``Estimate``."""
         size = max(box.width, box.height)
-        growth = min(cfg.growth * distance, cfg.max_growth)
-        return size * growth + 0.5 * speed * distance
+        spread = min(cfg.growth * distance, cfg.max_growth)
+        drift = 0.5 * speed * distance
+        return size * spread + drift, spread, drift
 
     def _estimate(self, track_id: int, track: _Track, frame: int) -> Estimate | None:
         """The track's box on ``frame``: observed, interpolated, or extended from one or both sides."""
@@ -182,8 +201,9 @@ class TrackStore:
             vx, vy = _speed(prev, nxt)
             distance = min(frame - prev.frame, nxt.frame - frame)
             box = prev.box.lerp(nxt.box, t)
-            margin = self._margin(cfg, box, distance, math.hypot(vx, vy))
-            return Estimate(track.kind, track_id, box, margin, min(prev.score, nxt.score), Source.INTERPOLATED)
+            margin, spread, drift = self._margin(cfg, box, distance, math.hypot(vx, vy))
+            score = min(prev.score, nxt.score)
+            return Estimate(track.kind, track_id, box, margin, score, Source.INTERPOLATED, spread, drift)
         after = self._extend_after(track_id, track, i, frame)
         before = self._extend_before(track_id, track, i, frame)
         if after is not None and before is not None:
@@ -197,6 +217,8 @@ class TrackStore:
                 max(after.margin, before.margin),
                 min(after.score, before.score),
                 Source.EXTENDED,
+                max(after.spread, before.spread),
+                max(after.drift, before.drift),
             )
         return after if after is not None else before
 
@@ -211,8 +233,8 @@ class TrackStore:
         vx, vy = _speed(before, prev) if before is not None else (0.0, 0.0)
         distance = frame - prev.frame
         moved = prev.box.shifted(vx * distance, vy * distance)
-        margin = self._margin(cfg, prev.box, distance, math.hypot(vx, vy))
-        return Estimate(track.kind, track_id, prev.box.union(moved), margin, prev.score, Source.EXTENDED)
+        margin, spread, drift = self._margin(cfg, prev.box, distance, math.hypot(vx, vy))
+        return Estimate(track.kind, track_id, prev.box.union(moved), margin, prev.score, Source.EXTENDED, spread, drift)
 
     def _extend_before(self, track_id: int, track: _Track, i: int, frame: int) -> Estimate | None:
         """``frame`` within ``pad_before`` before the observation after it (index ``i``)."""
@@ -226,8 +248,8 @@ class TrackStore:
         vx, vy = _speed(nxt, after) if after is not None else (0.0, 0.0)
         distance = nxt.frame - frame
         moved = nxt.box.shifted(-vx * distance, -vy * distance)
-        margin = self._margin(cfg, nxt.box, distance, math.hypot(vx, vy))
-        return Estimate(track.kind, track_id, nxt.box.union(moved), margin, nxt.score, Source.EXTENDED)
+        margin, spread, drift = self._margin(cfg, nxt.box, distance, math.hypot(vx, vy))
+        return Estimate(track.kind, track_id, nxt.box.union(moved), margin, nxt.score, Source.EXTENDED, spread, drift)
 
     def prune(self, before: int) -> None:
         """Forget what can no longer affect frames >= ``before``."""

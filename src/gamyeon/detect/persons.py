@@ -95,6 +95,50 @@ def head_box(person: Box) -> Box:
     return Box(cx - head_w / 2.0, top, cx + head_w / 2.0, person.y1 + head_h)
 
 
+#: a face whose longer side is under this share of a head estimate's is someone farther away
+#: (about 4x the distance), not that person's face
+OWN_MIN_SIZE = 0.25
+#: a head estimate this much (share of its area) under a face's mask is that face's head
+OWN_COVERED = 0.5
+#: two successive detections of one person track agree when the box moved and changed width by
+#: at most this share of its size per detection interval (a jogging person at ~4 detections/s)
+AGREE_STEP = 0.5
+
+
+def _overlap(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
+    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
+    return ix * iy
+
+
+def face_owns_head(face: Box, face_mask: Box, head: Box) -> bool:
+    """Whether a face region (detector box ``face``, masked area ``face_mask``) is the face of the
+    person whose head estimate is ``head``, so the head fallback is not needed.
+
+    The face must be of a plausible size for that head (``OWN_MIN_SIZE``: a small face inside a
+    near person's generous head estimate belongs to someone behind, whose face does not protect
+    the near person), and either its centre lies in the head estimate or its mask already covers
+    most of the estimate (``OWN_COVERED``; a person box that starts at the shoulders puts the face
+    just below its head estimate). A neighbour's face passes neither test: heads of people side by
+    side are about two face widths apart, beyond a head estimate's half-width.
+    """
+    if max(face.width, face.height) < OWN_MIN_SIZE * max(head.width, head.height):
+        return False
+    cx, cy = face.center
+    if head.x1 <= cx <= head.x2 and head.y1 <= cy <= head.y2:
+        return True
+    return head.area > 0 and _overlap(face_mask, head) >= OWN_COVERED * head.area
+
+
+def detections_agree(a: Box, b: Box, intervals: float) -> bool:
+    """Whether two detections ``intervals`` detection periods apart can be one person: the centre
+    moved, and the width changed, by at most ``AGREE_STEP`` of the box size per interval."""
+    size = max(a.width, a.height, b.width, b.height, 1.0)
+    (ax, ay), (bx, by) = a.center, b.center
+    step = (float(np.hypot(ax - bx, ay - by)) + abs(a.width - b.width)) / size
+    return step <= AGREE_STEP * max(1.0, intervals)
+
+
 def base_tile(width: int, height: int) -> int:
     return int(max(TILE_MIN, min(width, height) * TILE_SHARE))
 
