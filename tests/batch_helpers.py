@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Callable
 from fractions import Fraction
@@ -60,20 +59,6 @@ def status(dst: Path) -> dict[str, dict[str, str]]:
     """The status manifest's rows by output path."""
     with (dst / "gamyeon-batch.csv").open(encoding="utf-8") as fh:
         return {row["output"]: row for row in csv.DictReader(fh)}
-
-
-def normalized_regions(path: Path) -> list[str]:
-    """A regions file with pseudonyms replaced by their order of first appearance (two datasets
-    give the same person different pseudonyms; the structure must still be identical)."""
-    numbers: dict[str, int] = {}
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        data = json.loads(line)
-        for region in data["regions"]:
-            if region["track"] is not None:
-                region["track"] = numbers.setdefault(region["track"], len(numbers) + 1)
-        out.append(json.dumps(data, sort_keys=True))
-    return out
 
 
 def decode_dts(path: Path) -> list[int]:

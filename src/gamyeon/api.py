@@ -150,7 +150,7 @@ def _run_job(
                 rest[-1], key, dataset_id=pseudonyms.dataset_id, source=str(job.relative), track_ids=track_id
             )
         # the operators' randomness (mosaic grid, noise) is keyed per file: reproducible by the key holder only
-        secret = key.derive("mask-seed", f"{pseudonyms.dataset_id}/{job.relative}")
+        secret = key.mask_secret(pseudonyms.dataset_id, job.relative)
         common = dict(
             suffix=job.output.suffix.lower(),
             options=dataclasses.replace(options, policy=options.policy.keyed(secret)),

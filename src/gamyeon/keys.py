@@ -69,6 +69,14 @@ class MasterKey:
         info = f"gamyeon/{purpose}/{context}".encode()
         return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(self.secret)
 
+    def mask_secret(self, dataset_id: str, relative: object) -> bytes:
+        """The secret that seeds the operators' randomness (mosaic grid, noise) of one file:
+        per file, so that one file's grids say nothing about another's, and derived from the
+        key so that only the key holder can reproduce an output. Every path that writes an
+        output (``anonymize``, batch whole files and chunks) must use this one derivation, or the
+        same file masked twice differs."""
+        return self.derive("mask-seed", f"{dataset_id}/{relative}")
+
     @classmethod
     def generate(cls) -> MasterKey:
         return cls(secrets.token_bytes(KEY_BYTES))

@@ -171,6 +171,14 @@ def _detector(options: Options, video: bool) -> FaceDetector:
     return _CONTEXT.detectors.setdefault(key, wanted).get(video)
 
 
+def _keyed(task: FileTask, options: Options) -> Options:
+    """``options`` with the masks seeded as ``gamyeon anonymize`` seeds them for this file (chunks
+    key them by their local track numbers: a track crossing a chunk border may change its grid
+    there, which is as secret as one grid)."""
+    secret = _key(task.key_file).mask_secret(task.dataset_id, task.relative)
+    return dataclasses.replace(options, policy=options.policy.keyed(secret))
+
+
 def _key(path: str) -> MasterKey:
     if path not in _CONTEXT.keys:
         _CONTEXT.keys[path] = read_key(Path(path))
@@ -234,7 +242,7 @@ def _prepare(task: FileTask) -> FileResult | ChunkPlan:
 
 def _whole(task: FileTask, reporter: Reporter) -> FileResult:
     """The file in one go: the same steps as ``gamyeon anonymize`` for one file of a folder."""
-    options = task.options
+    options = _keyed(task, task.options)
     source, output = Path(task.source), Path(task.output)
     faces = _detector(options, video=not is_image(source))
     pseudonyms = Pseudonymizer(_key(task.key_file), task.dataset_id)
@@ -347,7 +355,7 @@ def _run_chunk(task: FileTask, plan: ChunkPlan, index: int) -> ChunkResult:
     except (OSError, ValueError, KeyError):
         pass
     options = dataclasses.replace(
-        task.options,
+        _keyed(task, task.options),
         keep_audio=False,  # copied once from the source at the join
         keep_metadata=False,
         encode=dataclasses.replace(task.options.encode, b_frames=False),
