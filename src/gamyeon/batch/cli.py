@@ -1,10 +1,11 @@
 """``gamyeon batch SRC -o DST``: a folder tree or a manifest of paths, on local workers or Ray.
 
-The masking and encoding options are the ones of ``gamyeon anonymize``, taken from its parser
-(same names, help and validation); options that only make sense for one file or that batch does
-not support yet (``--annotations``, ``--summary-json``, vault sealing, ...) are left out and keep
-their defaults. The processing record options (``--purpose``, ``--basis``, ``--ledger``, ...) are
-shared too: a batch writes the same ledger records as ``anonymize`` (``batch/records.py``).
+The masking, encoding and processing record options are the ones of ``gamyeon anonymize``,
+declared by the same ``gamyeon.cliargs`` groups (same names, help and validation) and read by the
+same ``cliargs.options_from_args``; a batch writes the same ledger records as ``anonymize``
+(``batch/records.py``). Options that only make sense for one file or that batch does not support
+yet (``--annotations``, ``--summary-json``, vault sealing, ...) are not declared and keep their
+``Options`` defaults.
 """
 
 from __future__ import annotations
@@ -13,47 +14,14 @@ import argparse
 import logging
 import signal
 from collections.abc import Callable
-from typing import Any
+
+from gamyeon import cliargs
 
 log = logging.getLogger("gamyeon")
 
-#: ``gamyeon anonymize`` options that ``gamyeon batch`` accepts too (by argparse dest)
-SHARED = (
-    "kinds",
-    "policy",
-    "operator",
-    "shape",
-    "mask_scale",
-    "threshold",
-    "detect_every",
-    "small_faces",
-    "codec",
-    "crf",
-    "preset",
-    "fps",
-    "keep_audio",
-    "keep_metadata",
-    "export",
-    "key_file",
-    "face_model",
-    "face_precision",
-    "person_model",
-    "person_mode",
-    "text_model",
-    "silhouette_model",
-    "quiet",
-    "verbose",
-    "purpose",
-    "basis",
-    "recipient",
-    "retain_until",
-    "retain_days",
-    "ledger",
-)
 
-
-def add_parsers(sub: Any, anonymize: argparse.ArgumentParser) -> dict[str, Callable[[argparse.Namespace], int]]:
-    """Add ``batch`` next to ``anonymize`` (whose options it shares); returns its handler."""
+def add_parsers(sub: cliargs.Subcommands) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """Add ``batch`` (which shares ``anonymize``'s run options); returns its handler."""
     p = sub.add_parser(
         "batch",
         help="anonymize a whole archive (folder tree or CSV/JSONL manifest) on local workers or a Ray cluster",
@@ -81,11 +49,15 @@ def add_parsers(sub: Any, anonymize: argparse.ArgumentParser) -> dict[str, Calla
         default=3.0,
         help="decode this much before each chunk so tracks continue across its border (default: 3)",
     )
-    shared = set(SHARED)
-    for action in anonymize._actions:
-        if action.dest in shared:
-            p._add_action(action)
-    p.set_defaults(_anonymize_parser=anonymize)
+    # the groups ``cliargs.options_from_args`` reads, in the order ``anonymize --help`` lists them
+    cliargs.add_kinds_arg(p)
+    cliargs.add_policy_args(p)
+    cliargs.add_detection_args(p)
+    cliargs.add_encode_args(p)
+    cliargs.add_export_args(p)
+    cliargs.add_detector_args(p)
+    cliargs.add_processing_args(p)
+    cliargs.add_verbosity(p, progress=True)
     return {"batch": run}
 
 
@@ -101,16 +73,11 @@ def _path(value: str) -> object:
 
 def run(args: argparse.Namespace) -> int:
     from gamyeon.batch.runner import BatchConfig, run_batch
-    from gamyeon.cli import options_from_args
 
-    # options of ``anonymize`` that batch does not take keep their defaults
-    for action in args._anonymize_parser._actions:
-        if action.dest != argparse.SUPPRESS and not hasattr(args, action.dest):
-            setattr(args, action.dest, action.default)
     config = BatchConfig(
         source=args.source,
         output=args.output,
-        options=options_from_args(args),
+        options=cliargs.options_from_args(args),
         workers=args.workers,
         ray=args.ray,
         chunk_seconds=args.chunk_seconds,

@@ -1,4 +1,8 @@
-"""``gamyeon ledger verify|show|export|due|destroyed`` and the record options of other commands."""
+"""``gamyeon ledger verify|show|export|due|destroyed``.
+
+The record options of ``anonymize`` and ``batch`` (``--purpose``, ``--basis``, ...) and the
+``--ledger``/verbosity options of every command are declared in ``gamyeon.cliargs``.
+"""
 
 from __future__ import annotations
 
@@ -11,51 +15,19 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
+from gamyeon.cliargs import Subcommands, add_ledger_arg, add_verbosity
 from gamyeon.errors import OutputError, UsageError
 from gamyeon.ledger.chain import Record, canonical_json
-from gamyeon.ledger.records import BASES, Processing, due_datasets, retention, unfinished_runs
-from gamyeon.ledger.store import LEDGER_ENV, Ledger
+from gamyeon.ledger.records import due_datasets, unfinished_runs
+from gamyeon.ledger.store import Ledger
 
 log = logging.getLogger("gamyeon")
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def add_ledger_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--ledger",
-        metavar="PATH|URL",
-        help=f"processing ledger: a SQLite file or postgresql://user@host/db (default: ${LEDGER_ENV} or "
-        "~/.local/share/gamyeon/ledger.sqlite)",
-    )
-
-
-def add_verbosity(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-
-
-def add_processing_args(parser: argparse.ArgumentParser) -> None:
-    """What ``anonymize`` records about the processing (PIPA Art. 28-4)."""
-    parser.add_argument("--purpose", help="purpose of the processing, e.g. 'pedestrian detection training'")
-    parser.add_argument("--basis", choices=BASES, help="legal basis of the processing")
-    parser.add_argument("--recipient", help="who receives the pseudonymized data")
-    parser.add_argument("--retain-until", metavar="YYYY-MM-DD", help="retention deadline of this dataset")
-    parser.add_argument("--retain-days", type=int, metavar="N", help="retention deadline N days from today")
-    add_ledger_arg(parser)
-
-
-def processing_from_args(args: argparse.Namespace) -> Processing:
-    return Processing(
-        purpose=args.purpose,
-        basis=args.basis,
-        recipient=args.recipient,
-        retain_until=retention(args.retain_until, args.retain_days),
-        ledger=args.ledger,
-    )
-
-
-def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ignore[type-arg]
+def add_parsers(sub: Subcommands) -> dict[str, Handler]:
+    """Register ``ledger`` and its subcommands; returns its handler by name."""
     led = sub.add_parser("ledger", help="inspect and verify the processing ledger")
     led_sub = led.add_subparsers(dest="ledger_command", required=True)
     verify = led_sub.add_parser("verify", help="check the hash chain; exit 1 if any record was changed")

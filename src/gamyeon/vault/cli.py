@@ -9,9 +9,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from gamyeon.cliargs import Subcommands, add_ledger_arg, add_verbosity
 from gamyeon.errors import UsageError
 from gamyeon.keys import MasterKey, ask_passphrase, read_key, write_key
-from gamyeon.ledger.cli import add_ledger_arg, add_verbosity
 from gamyeon.vault.service import RevealRequest, default_vault, destroy_vault, reveal_tracks, tracks_in
 
 log = logging.getLogger("gamyeon")
@@ -32,7 +32,8 @@ def add_seal_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ignore[type-arg]
+def add_parsers(sub: Subcommands) -> dict[str, Handler]:
+    """Register ``keys``, ``reveal`` and ``vault``; returns their handlers by name."""
     keys = sub.add_parser("keys", help="create master keys and show their fingerprints")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     new = keys_sub.add_parser("new", help="write a new random 256-bit master key (mode 0600, never overwrites)")

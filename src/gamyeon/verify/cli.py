@@ -13,12 +13,11 @@ import argparse
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
+from gamyeon import cliargs
 from gamyeon.errors import GamyeonError, UsageError
-from gamyeon.operators import REGISTRY, Shape
 from gamyeon.options import Options
-from gamyeon.policy import DEFAULT_KINDS, Policy, load_policy, parse_kinds
+from gamyeon.policy import parse_kinds
 from gamyeon.types import Summary
 from gamyeon.verify.result import DEFAULT_ALPHA, DEFAULT_THUMBNAILS, VerifyOptions, VerifyResult
 from gamyeon.verify.sampling import IDENTITY_FRAMES
@@ -70,12 +69,11 @@ def attacker_options(args: argparse.Namespace) -> Options | None:
     flags = (args.policy, args.operator, args.shape, args.mask_scale, args.kinds)
     if all(flag is None for flag in flags):
         return None
-    policy = load_policy(args.policy) if args.policy else Policy()
-    policy = policy.with_overrides(operator=args.operator, shape=args.shape, mask_scale=args.mask_scale)
+    policy = cliargs.policy_from_args(args)
     return Options(kinds=parse_kinds(args.kinds), policy=policy, quiet=True)
 
 
-def add_parsers(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
+def add_parsers(sub: cliargs.Subcommands) -> dict[str, Callable[[argparse.Namespace], int]]:
     """Register ``verify`` on the ``gamyeon`` subcommand parsers; returns its handler by name."""
     p = sub.add_parser(
         "verify",
@@ -141,11 +139,8 @@ def add_parsers(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
         "policy the output was made with, for the parrot attack and --gallery (as for anonymize; default: "
         "gamyeon's default policy)"
     )
-    g.add_argument("--policy", type=Path, help="TOML policy file")
-    g.add_argument("--operator", choices=sorted(REGISTRY), help="operator for every kind")
-    g.add_argument("--shape", choices=[s.value for s in Shape if s is not Shape.SILHOUETTE], help="mask shape")
-    g.add_argument("--mask-scale", type=float, help="grow each mask by this factor")
-    g.add_argument("--kinds", default=None, help=f"what to protect (default: {','.join(DEFAULT_KINDS)})")
+    cliargs.add_policy_args(g, brief=True)
+    cliargs.add_kinds_arg(g, brief=True)
     p.add_argument(
         "--max-match-rate",
         type=_fraction,
@@ -155,14 +150,12 @@ def add_parsers(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
         "threshold raises false alarms where the recognizer cannot tell the people apart)",
     )
     p.add_argument("--no-thumbnails", action="store_true", help="leave flagged-frame pictures out of the report")
-    p.add_argument(
-        "--ledger",
-        metavar="PATH|URL",
-        help="also record the result in this processing ledger (SQLite file or postgresql://...); "
+    cliargs.add_ledger_arg(
+        p,
+        "also record the result in this processing ledger (SQLite file or postgresql://...); "
         "`anonymize --verify` always records it in the run's ledger",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings and errors only")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    cliargs.add_verbosity(p, progress=True)
     return {"verify": run}
 
 
