@@ -35,6 +35,7 @@ SHARED = (
     "keep_metadata",
     "export",
     "key_file",
+    "seal",  # one vault per output, <OUTPUT>.vault; sealed files are never chunked
     "face_model",
     "face_precision",
     "person_model",
@@ -73,7 +74,7 @@ def add_parsers(sub: Any, anonymize: argparse.ArgumentParser) -> dict[str, Calla
         type=float,
         default=120.0,
         help="split videos longer than twice this at keyframes into chunks processed in parallel; 0: never "
-        "(default: 120)",
+        "(default: 120; with --seal files are processed whole, never split)",
     )
     p.add_argument(
         "--overlap-seconds",
