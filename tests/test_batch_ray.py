@@ -24,7 +24,9 @@ from conftest import face_picture, probe
 from gamyeon.batch import BatchConfig, run_batch
 from gamyeon.batch.runner import STATE_NAME
 from gamyeon.files import sha256_file
+from gamyeon.keys import read_key
 from gamyeon.options import Options
+from gamyeon.vault.reveal import list_tracks, open_vault
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +76,33 @@ def test_ray_and_local_runs_give_the_same_manifest(ray_instance: None, tmp_path:
     for rel in ("long.mp4", "cam2/short.mp4"):
         notes = f"{rel}.regions.jsonl"
         assert (runs["ray"] / notes).read_text() == (runs["local"] / notes).read_text()
+
+
+def test_ray_and_local_seal_the_same_regions(ray_instance: None, tmp_path: Path, key_file: Path) -> None:
+    """With ``--seal`` both backends write one vault per output naming the same tracks, frames
+    and boxes (the vault ids and the ciphertexts differ by design: random ids and nonces)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    gop_clip(src / "face.mp4", 20, size=(192, 144), gop=10, picture=face_picture)
+    options = Options(seal_key=key_file, kinds=("face",), small_faces="never", quiet=True)
+    runs = {}
+    for name, ray_address in (("ray", "auto"), ("local", None)):
+        dst = tmp_path / name
+        if runs:  # one dataset, as above
+            dst.mkdir()
+            shutil.copy(runs["ray"] / STATE_NAME, dst / STATE_NAME)
+        report = run_batch(BatchConfig(src, dst, options, ray=ray_address, chunk_seconds=0.3, overlap_seconds=0.2))
+        assert report.exit_code == 0
+        assert status(dst)["face.mp4"]["chunks"] == "1"  # sealed files are processed whole
+        runs[name] = dst
+
+    key = read_key(key_file)
+    sealed = {}
+    for name, dst in runs.items():
+        with open_vault(dst / "face.mp4.vault", key) as vault:
+            assert vault.trailer is not None and vault.trailer["output_sha256"] == sha256_file(dst / "face.mp4")
+            blocks = [(b.meta.frame, b.meta.track, b.meta.kind, b.meta.box) for b in vault.blocks(skip_pixels=True)]
+            sealed[name] = ([t.as_dict() for t in list_tracks(vault)], blocks)
+    assert sealed["ray"] == sealed["local"] and sealed["ray"][1]
+    notes = "face.mp4.regions.jsonl"
+    assert (runs["ray"] / notes).read_text() == (runs["local"] / notes).read_text()

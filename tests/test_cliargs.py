@@ -20,7 +20,7 @@ SRC = Path(cli.__file__).parent
 TOP_CLI = "gamyeon.cli"
 
 #: dests that only ``anonymize`` / only ``batch`` has; everything else the two share
-ANONYMIZE_ONLY = {"command", "inputs", "output", "annotations", "seal", "vault", "verify", "summary_json"}
+ANONYMIZE_ONLY = {"command", "inputs", "output", "annotations", "vault", "verify", "summary_json"}
 BATCH_ONLY = {"command", "source", "output", "workers", "ray", "chunk_seconds", "overlap_seconds"}
 
 #: every shared option, each away from its default
@@ -146,6 +146,7 @@ def test_anonymize_and_batch_take_the_same_shared_options() -> None:
     options = cli.options_from_args(anonymize)
     assert options == cliargs.options_from_args(batch)
     assert options.kinds == ("face", "person")
+    assert _parse("batch", "src", "-o", "dst", "--seal", "k.key").seal == Path("k.key")  # one vault per output
     assert options.policy.for_kind("face").operator.name == "blur"
     assert options.policy.for_kind("face").threshold == pytest.approx(0.3)
     assert options.processing.purpose == "pedestrian detection training" and options.processing.retain_until

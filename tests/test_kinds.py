@@ -23,7 +23,7 @@ from gamyeon.policy import Policy, load_policy, parse_kinds
 from gamyeon.schedule import KindsScheduler, Plan
 from gamyeon.stages import FrameWork, OtherDetectors, detectors_for, tracked_kinds
 from gamyeon.temporal import TemporalConfig, TrackStore
-from gamyeon.types import Box, Detection, Summary
+from gamyeon.types import Box, Detection
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -155,7 +155,6 @@ def framework(kinds: tuple[str, ...], persons: PersonDetector) -> FrameWork:
         TemporalConfig.for_rate(10.0, plan.detect_every),
         640,
         480,
-        Summary("in", "out"),
         OtherDetectors(persons=persons),
     )
 

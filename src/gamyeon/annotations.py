@@ -123,6 +123,26 @@ def export_coco(jsonl: Path, out: Path, *, file_name: str, width: int, height: i
         fh.write('],"categories":' + json.dumps(cats) + "}")
 
 
+def export_path(output: Path, fmt: str) -> Path:
+    """Where the ``fmt`` export of ``output`` goes: beside it, ``<OUTPUT>.coco.json`` / ``.mot.txt``."""
+    return output.with_name(output.name + f".{fmt}" + (".json" if fmt == "coco" else ".txt"))
+
+
+def write_export(fmt: str, jsonl: Path, out: Path, *, file_name: str, width: int, height: int, dataset_id: str) -> None:
+    """Write the ``fmt`` export (``EXPORT_FORMATS``) of the annotations ``jsonl`` to ``out``."""
+    if fmt == "mot":
+        export_mot(jsonl, out)
+    else:
+        export_coco(
+            jsonl,
+            out,
+            file_name=file_name,
+            width=width,
+            height=height,
+            info={"dataset_id": dataset_id, "description": "gamyeon pseudonymized regions"},
+        )
+
+
 def parse_exports(values: list[str] | None) -> tuple[str, ...]:
     out: list[str] = []
     for value in values or []:

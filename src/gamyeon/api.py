@@ -7,28 +7,24 @@ summaries = anonymize(["clip.mp4"], "out.mp4", Options(keep_audio=True))
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 from gamyeon import silhouette
-from gamyeon.annotations import export_coco, export_mot
+from gamyeon.annotations import export_path
 from gamyeon.detect.face_models import FaceDetectors
 from gamyeon.errors import UsageError
-from gamyeon.files import Job, atomic_outputs, is_image, plan_jobs
+from gamyeon.files import Job, is_image, plan_jobs
 from gamyeon.keys import MasterKey, new_stored_key, read_key
-from gamyeon.ledger.records import file_facts
 from gamyeon.ledger.run import RunRecord
 from gamyeon.ledger.store import Ledger
 from gamyeon.options import Options
-from gamyeon.pipeline import anonymize_image, anonymize_video
 from gamyeon.progress import Bar
-from gamyeon.pseudonym import Pseudonymizer
+from gamyeon.runfile import FileJob, FileOutcome, run_file
 from gamyeon.stages import face_detectors, load_others, model_paths
 from gamyeon.types import Summary
-from gamyeon.vault.writer import VaultWriter
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +95,11 @@ def anonymize(inputs: Sequence[str | Path], output: str | Path, options: Options
             run = RunRecord(ledger, dataset_id, options, key, models=model_paths(options))
             run.start(sources, output, len(jobs))
             try:
-                pseudonyms = Pseudonymizer(key, dataset_id)
                 with Bar(options.quiet) as bar:
                     for job in jobs:
                         single = len(jobs) == 1
                         vault = vault_path(job, options, output, single) if options.seal_key else None
-                        summaries.append(_run_job(job, options, faces, pseudonyms, bar, single, key, vault, run))
+                        summaries.append(_run_job(job, options, faces, bar, single, key, dataset_id, vault, run))
             except BaseException as err:
                 run.finish(summaries, err)
                 raise
@@ -120,77 +115,33 @@ def _run_job(
     job: Job,
     options: Options,
     faces: FaceDetectors,
-    pseudonyms: Pseudonymizer,
     bar: Bar,
     single: bool,
     key: MasterKey,
+    dataset_id: str,
     vault_final: Path | None,
     run: RunRecord,
 ) -> Summary:
-    notes_final = annotations_path(job, options, single)
-    summary = Summary(
-        input=str(job.source), output=str(job.output), annotations=str(notes_final), dataset_id=pseudonyms.dataset_id
+    """One file of the run (``runfile.run_file``), its record written before its outputs appear."""
+    file_job = FileJob(
+        source=job.source,
+        output=job.output,
+        annotations=annotations_path(job, options, single),
+        exports=tuple((fmt, export_path(job.output, fmt)) for fmt in options.exports),
+        vault=vault_final,
+        options=options,
+        dataset_id=dataset_id,
+        relative=job.relative,
+        key=key,
+        faces=faces.get(video=not is_image(job.source)),
+        progress=bar.advance,
+        on_total=bar.set_total,
     )
-    exports = [
-        job.output.with_name(job.output.name + f".{fmt}" + (".json" if fmt == "coco" else ".txt"))
-        for fmt in options.exports
-    ]
 
-    def track_id(kind: str, track: int) -> str:
-        return pseudonyms.track_id(job.relative, kind, track)
+    def record(done: FileOutcome) -> None:
+        run.file_done(job, done.summary, done.output, done.annotations, done.exports, done.vault)
 
     bar.start(job.source.name, None)
-    finals = [job.output, notes_final, *exports] + ([vault_final] if vault_final is not None else [])
-    with atomic_outputs(*finals) as temps:
-        out_tmp, notes_tmp, *rest = temps
-        export_tmps = rest[: len(exports)]
-        sealer = None
-        if vault_final is not None:
-            sealer = VaultWriter(
-                rest[-1], key, dataset_id=pseudonyms.dataset_id, source=str(job.relative), track_ids=track_id
-            )
-        # the operators' randomness (mosaic grid, noise) is keyed per file: reproducible by the key holder only
-        secret = key.mask_secret(pseudonyms.dataset_id, job.relative)
-        common = dict(
-            suffix=job.output.suffix.lower(),
-            options=dataclasses.replace(options, policy=options.policy.keyed(secret)),
-            faces=faces.get(video=not is_image(job.source)),
-            track_ids=track_id,
-            summary=summary,
-            progress=bar.advance,
-            sealer=sealer,
-        )
-        try:
-            if is_image(job.source):
-                anonymize_image(job.source, out_tmp, notes_tmp, **common)  # type: ignore[arg-type]
-            else:
-                anonymize_video(job.source, out_tmp, notes_tmp, on_info=bar.set_total, **common)  # type: ignore[arg-type]
-            output = file_facts(out_tmp, job.output)  # hashed once: binds the vault and goes in the records
-            summary.output_sha256 = output["sha256"]
-            if sealer is not None:
-                sealer.finish(output_sha256=output["sha256"], time_base=summary.time_base)
-        finally:
-            if sealer is not None:
-                sealer.abort()
-        for fmt, tmp in zip(options.exports, export_tmps, strict=True):
-            if fmt == "mot":
-                export_mot(notes_tmp, tmp)
-            else:
-                export_coco(
-                    notes_tmp,
-                    tmp,
-                    file_name=job.output.name,
-                    width=summary.width,
-                    height=summary.height,
-                    info={"dataset_id": pseudonyms.dataset_id, "description": "gamyeon pseudonymized regions"},
-                )
-        run.file_done(
-            job,
-            summary,
-            output,
-            (notes_tmp, notes_final),
-            [(fmt, tmp, final) for fmt, tmp, final in zip(options.exports, export_tmps, exports, strict=True)],
-            None if sealer is None or vault_final is None else (rest[-1], vault_final, sealer.facts()),
-        )
+    outcome = run_file(file_job, record)
     bar.finish()
-    return summary
+    return outcome.summary

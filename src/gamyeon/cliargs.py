@@ -145,6 +145,19 @@ def add_export_args(parser: Arguments) -> None:
     )
 
 
+def add_seal_arg(parser: Arguments, where: str) -> None:
+    """``--seal KEYFILE``: keep the original pixels of every masked region, encrypted per track,
+    in a vault; ``where`` says where the vault goes (``anonymize`` takes ``--vault``, a batch puts
+    one beside each output)."""
+    parser.add_argument(
+        "--seal",
+        type=Path,
+        metavar="KEYFILE",
+        help="keep the original pixels of every masked region, encrypted per track, in a vault "
+        f"(see `gamyeon reveal`){where}",
+    )
+
+
 def add_detector_args(parser: Arguments) -> None:
     """The detector and segmenter models, and ``--person-mode`` (how persons are protected),
     which the help lists beside ``--person-model``."""

@@ -29,7 +29,7 @@ from gamyeon.schedule import Plan
 from gamyeon.silhouette import segmenter_for
 from gamyeon.stages import FrameWork, apply_regions, load_others, rotate_view, upright_size
 from gamyeon.temporal import TemporalConfig
-from gamyeon.types import FrameResult, Summary
+from gamyeon.types import FileFigures, FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,13 @@ def anonymize_video(
     options: Options,
     faces: FaceDetector,
     track_ids: TrackIds,
-    summary: Summary,
     progress: Progress,
     on_info: Callable[[int | None], None] | None = None,
     sealer: Sealer | None = None,
     frames: FrameRange | None = None,
-) -> None:
+) -> FileFigures:
+    """Anonymize ``source`` (or the chunk ``frames`` of it) into ``output_tmp`` and its regions into
+    ``annotations_tmp``; returns what was counted."""
     started = time.perf_counter()
     seek = None if frames is None or frames.warm_index == 0 else frames.warm_pts
     start_index = 0 if frames is None else frames.warm_index
@@ -88,15 +89,13 @@ def anonymize_video(
         if on_info is not None:
             on_info(info.frames)
         width, height = upright_size(info.width, info.height, info.rotation)
-        summary.width, summary.height = width, height
-        summary.time_base = str(info.time_base)
         plan = Plan.for_video(width, height, float(info.rate), options.detect_every, options.small_faces)
         temporal = dataclasses.replace(
             TemporalConfig.for_rate(float(info.rate), plan.detect_every), reach_back=plan.discovery_every
         )
         others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
         segmenter = segmenter_for(options.policy, options.kinds, options.silhouette_model)
-        work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary, others)
+        work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, others)
         log.debug("plan %s, temporal %s", plan, temporal)
         writer = ThreadedWriter(
             VideoWriter(
@@ -192,7 +191,7 @@ def anonymize_video(
             log.warning(
                 "%s: %d frame(s) had non-increasing timestamps and were shifted by one tick", source, reader.retimed
             )
-    summary.seconds = time.perf_counter() - started
+    return work.tally.figures(width, height, time.perf_counter() - started, str(info.time_base))
 
 
 def anonymize_image(
@@ -204,20 +203,20 @@ def anonymize_image(
     options: Options,
     faces: FaceDetector,
     track_ids: TrackIds,
-    summary: Summary,
     progress: Progress,
     sealer: Sealer | None = None,
-) -> None:
+) -> FileFigures:
+    """Anonymize one picture into ``output_tmp`` and its regions into ``annotations_tmp``; returns
+    what was counted."""
     started = time.perf_counter()
     image = load_image(source)
     view = upright_view(image.pixels, image.orientation)
     height, width = view.shape[:2]
-    summary.width, summary.height = width, height
     plan = Plan.for_video(width, height, 1.0, 1, "always")
     temporal = TemporalConfig(max_gap=0, pad_before=0, pad_after=0)
     others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
     segmenter = segmenter_for(options.policy, options.kinds, options.silhouette_model)
-    work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, summary, others)
+    work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, others)
     notes = JsonlWriter(annotations_tmp, track_ids, width, height)
     try:
         try:
@@ -240,4 +239,4 @@ def anonymize_image(
     finally:
         notes.close()
     progress(1)
-    summary.seconds = time.perf_counter() - started
+    return work.tally.figures(width, height, time.perf_counter() - started, None)

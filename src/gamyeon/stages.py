@@ -1,7 +1,7 @@
 """The detect -> track -> estimate -> operate stages for one input, independent of I/O.
 
 ``FrameWork`` holds everything one file needs between frames: the detectors, one tracker per
-detected kind, the track store with its look-ahead, and the counters of the summary.
+detected kind, the track store with its look-ahead, and the file's tally (``figures.Tally``).
 
 Detectors and the region kinds they feed:
 
@@ -39,6 +39,7 @@ from gamyeon.detect.ssdlite import default_model_path as ssdlite_path
 from gamyeon.detect.text import PLATE, TEXT, PpOcrDet, TextDetector
 from gamyeon.detect.text import default_model_path as text_path
 from gamyeon.detect.yolo import YoloPerson
+from gamyeon.figures import Tally
 from gamyeon.headshape import NONE as NO_OUTLINE
 from gamyeon.headshape import Outline
 from gamyeon.operators import Shape
@@ -48,7 +49,7 @@ from gamyeon.schedule import KindsScheduler, Plan
 from gamyeon.silhouette import Segmenter, silhouette_mask
 from gamyeon.temporal import Estimate, TemporalConfig, TrackStore
 from gamyeon.track import KindTracker
-from gamyeon.types import Array, Box, Detection, FrameResult, Region, Source, Summary
+from gamyeon.types import Array, Box, Detection, FrameResult, Region
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,6 @@ class FrameWork:
         temporal: TemporalConfig,
         width: int,
         height: int,
-        summary: Summary,
         others: OtherDetectors | None = None,
     ) -> None:
         self.faces = faces
@@ -206,9 +206,9 @@ class FrameWork:
         self.trackers = {kind: KindTracker(kind, counter, self.store.config_for(kind).max_gap) for kind in self.tracked}
         self.thresholds = {kind: detection_threshold(policy, kinds, kind) for kind in self.tracked}
         self.width, self.height = width, height
-        self.summary = summary
+        #: the file's counts; the pipeline returns them frozen (``Tally.figures``)
+        self.tally = Tally()
         self._last_detection: dict[str, int] = {}
-        self._tracks_seen: dict[str, set[int]] = {}
 
     @property
     def lookahead(self) -> int:
@@ -309,7 +309,7 @@ class FrameWork:
         ``discovered``: the same for the other detectors whose discovery pass ran.
         """
         ran = self.detectors if detectors is None else tuple(d for d in self.detectors if d in detectors)
-        self.summary.detection_frames += 1
+        self.tally.detection()
         fast = False
         for detector in ran:
             last = self._last_detection.get(detector)
@@ -385,22 +385,7 @@ class FrameWork:
         return ("head", head, margin)
 
     def account(self, result: FrameResult) -> None:
-        s = self.summary
-        s.frames += 1
-        if result.fail_closed:
-            s.fail_closed_frames += 1
-        for r in result.regions:
-            s.regions[r.kind] = s.regions.get(r.kind, 0) + 1
-            if r.source is Source.DETECTED:
-                s.detected += 1
-            elif r.source is Source.INTERPOLATED:
-                s.interpolated += 1
-            elif r.source is Source.EXTENDED:
-                s.extended += 1
-            seen = self._tracks_seen.setdefault(r.kind, set())
-            if r.track is not None and r.track not in seen:
-                seen.add(r.track)
-                s.tracks[r.kind] = s.tracks.get(r.kind, 0) + 1
+        self.tally.frame(result)
 
     def forget_before(self, index: int) -> None:
         self.store.prune(index)

@@ -188,9 +188,28 @@ class VideoInfo:
     colour: Colour = Colour()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class FileFigures:
+    """What the pipeline counted on one file (``figures.Tally``), returned when the file is done."""
+
+    width: int
+    height: int
+    frames: int = 0
+    regions: dict[str, int] = field(default_factory=dict)
+    tracks: dict[str, int] = field(default_factory=dict)
+    detected: int = 0
+    interpolated: int = 0
+    extended: int = 0
+    fail_closed_frames: int = 0
+    detection_frames: int = 0
+    seconds: float = 0.0
+    #: the video's time base ("1/30000"); None for images
+    time_base: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
-    """Counts reported at the end of a run (mutable: it is filled while the run goes)."""
+    """Counts reported at the end of a run, one per output file (built once, when the file is done)."""
 
     input: str
     output: str
@@ -211,6 +230,38 @@ class Summary:
     time_base: str | None = None
     #: SHA-256 of the output file, as hashed for the processing record (not repeated in as_dict)
     output_sha256: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        figures: FileFigures,
+        *,
+        input: str,
+        output: str,
+        annotations: str | None,
+        dataset_id: str | None,
+        output_sha256: str | None,
+    ) -> Summary:
+        """The summary of one output from the pipeline's figures and the file's names and hash."""
+        return cls(
+            input=input,
+            output=output,
+            width=figures.width,
+            height=figures.height,
+            frames=figures.frames,
+            regions=dict(figures.regions),
+            tracks=dict(figures.tracks),
+            detected=figures.detected,
+            interpolated=figures.interpolated,
+            extended=figures.extended,
+            fail_closed_frames=figures.fail_closed_frames,
+            detection_frames=figures.detection_frames,
+            seconds=figures.seconds,
+            annotations=annotations,
+            dataset_id=dataset_id,
+            time_base=figures.time_base,
+            output_sha256=output_sha256,
+        )
 
     @property
     def fps(self) -> float:

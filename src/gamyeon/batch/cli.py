@@ -3,14 +3,16 @@
 The masking, encoding and processing record options are the ones of ``gamyeon anonymize``,
 declared by the same ``gamyeon.cliargs`` groups (same names, help and validation) and read by the
 same ``cliargs.options_from_args``; a batch writes the same ledger records as ``anonymize``
-(``batch/records.py``). Options that only make sense for one file or that batch does not support
-yet (``--annotations``, ``--summary-json``, vault sealing, ...) are not declared and keep their
+(``batch/records.py``). ``--seal`` puts one vault beside each output (``OUTPUT.vault``); a
+sealed file is processed whole, never split into chunks. Options that only make sense for one
+file (``--annotations``, ``--summary-json``, ``--vault``) are not declared and keep their
 ``Options`` defaults.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 from collections.abc import Callable
@@ -41,7 +43,7 @@ def add_parsers(sub: cliargs.Subcommands) -> dict[str, Callable[[argparse.Namesp
         type=float,
         default=120.0,
         help="split videos longer than twice this at keyframes into chunks processed in parallel; 0: never "
-        "(default: 120)",
+        "(default: 120; with --seal files are processed whole, never split)",
     )
     p.add_argument(
         "--overlap-seconds",
@@ -55,6 +57,11 @@ def add_parsers(sub: cliargs.Subcommands) -> dict[str, Callable[[argparse.Namesp
     cliargs.add_detection_args(p)
     cliargs.add_encode_args(p)
     cliargs.add_export_args(p)
+    cliargs.add_seal_arg(
+        p,
+        "; one vault beside each output, OUTPUT.vault (move it apart before handing DST over); "
+        "sealed files are processed whole, never split into chunks",
+    )
     cliargs.add_detector_args(p)
     cliargs.add_processing_args(p)
     cliargs.add_verbosity(p, progress=True)
@@ -77,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     config = BatchConfig(
         source=args.source,
         output=args.output,
-        options=cliargs.options_from_args(args),
+        options=dataclasses.replace(cliargs.options_from_args(args), seal_key=args.seal),
         workers=args.workers,
         ray=args.ray,
         chunk_seconds=args.chunk_seconds,

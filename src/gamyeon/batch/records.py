@@ -6,6 +6,9 @@ reports it done, *before* the status manifest marks it done. A parent killed bet
 leaves the file not done in the manifest, and the re-run redoes it. A file that is done in the
 manifest but has no record in the ledger (the ledger was changed, or the parent died between the
 worker's rename and the record) gets one on the next run, flagged ``recorded_late``.
+
+With ``--seal`` each output's vault gets its ``seal`` record right after the output's record, as
+in ``anonymize``; the worker hashes the vault at its temporary name, with the rest.
 """
 
 from __future__ import annotations
@@ -22,8 +25,22 @@ from gamyeon.ledger.run import RunRecord
 from gamyeon.ledger.store import Ledger
 from gamyeon.options import Options
 from gamyeon.stages import model_paths
+from gamyeon.vault.reveal import open_vault
 
 log = logging.getLogger(__name__)
+
+
+def sealed_facts(path: Path, key: MasterKey) -> dict[str, Any]:
+    """What a ``seal`` record says about a finished vault (``VaultWriter.facts``), read back from
+    the vault itself (authenticated with ``key``), for a file recorded late."""
+    with open_vault(path, key) as vault:
+        trailer = vault.trailer or {}
+        return {
+            "vault_id": vault.header.vault_id,
+            "blocks": int(trailer.get("blocks", 0)),
+            "tracks": len(trailer.get("tracks", {})),
+            "cipher": vault.header.cipher,
+        }
 
 
 def _counts(frames: int | None, faces: int | None, regions: int | None, fail_closed: int | None) -> dict[str, Any]:
@@ -36,6 +53,7 @@ class BatchLedger:
     def __init__(self, ledger: Ledger, dataset_id: str, options: Options, key: MasterKey) -> None:
         self.ledger = ledger
         self.dataset_id = dataset_id
+        self.key = key
         self.run = RunRecord(ledger, dataset_id, options, key, models=model_paths(options))
         self.started = False
         self.files = 0
@@ -66,6 +84,8 @@ class BatchLedger:
 
     def record_late(self, task: FileTask, record: FileRecord) -> None:
         exports = {fmt: file_facts(path) for fmt, path in zip(task.options.exports, task.exports(), strict=True)}
+        vault = task.vault()
+        sealed = None if vault is None else sealed_facts(vault, self.key)
         self.run.output_done(
             file_facts(Path(task.source)),
             file_facts(Path(task.output), sha256=record.output_sha256),
@@ -73,6 +93,8 @@ class BatchLedger:
             _counts(record.frames, record.faces, record.regions, record.fail_closed_frames),
             recorded_late=True,
         )
+        if vault is not None and sealed is not None:
+            self.run.seal_done(file_facts(vault), record.output_sha256, sealed, recorded_late=True)
         for fmt, facts in exports.items():
             self.run.export_done(fmt, facts)
 
@@ -88,6 +110,9 @@ class BatchLedger:
                 "chunks": result.chunks,
             },
         )
+        vault = facts.get("vault")
+        if vault is not None:
+            self.run.seal_done(vault["file"], result.sha256, vault["seal"])
         for fmt, export in (facts.get("exports") or {}).items():
             self.run.export_done(fmt, export)
         self.files += 1

@@ -11,7 +11,8 @@ State in DST:
 - ``.gamyeon-batch.lock``: held while a batch runs, so two runs never write one DST.
 
 Resume: a file counts as done only if the manifest says so *and* its output's SHA-256 still
-matches; everything else is redone. Temporary files left by a killed run are removed at start
+matches (with ``--seal``, also its vault is there and bound to that output); everything else is
+redone. Temporary files left by a killed run are removed at start
 (outputs only ever reach their final names complete, by rename). Chunk parts of an interrupted
 long file are kept and reused when the plan is the same.
 
@@ -47,11 +48,12 @@ from gamyeon.batch.progress import BatchBar
 from gamyeon.batch.records import BatchLedger
 from gamyeon.batch.spec import ChunkPlan, ChunkResult, Failure, FileResult, FileTask, one_line
 from gamyeon.batch.tasks import Cancelled, join_chunks, prepare, run_chunk, settings_digest
-from gamyeon.errors import KeyFileError, OutputError, UsageError
+from gamyeon.errors import GamyeonError, KeyFileError, OutputError, UsageError
 from gamyeon.files import Job, sha256_file, temp_path
 from gamyeon.keys import new_stored_key, read_key
 from gamyeon.ledger.store import Ledger
 from gamyeon.options import Options
+from gamyeon.vault.format import VaultFile
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +89,6 @@ class BatchConfig:
             raise UsageError(f"--chunk-seconds: expected 0 (never split) or more, got {self.chunk_seconds}")
         if self.overlap_seconds < 0:
             raise UsageError(f"--overlap-seconds: expected 0 or more, got {self.overlap_seconds}")
-        if self.options.seal_key is not None:
-            raise UsageError("gamyeon batch does not seal vaults yet; use gamyeon anonymize --seal")
 
 
 @dataclass(slots=True)
@@ -166,6 +166,18 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _given_key(options: Options) -> Path | None:
+    """The master key file the user named, if any. With ``--seal`` the sealing key is the master
+    key (as in ``anonymize``): pseudonyms and vault keys come from one hierarchy, so the key holder
+    can name a track by the id in the annotations."""
+    if options.seal_key is None:
+        return options.key_file
+    sealing = read_key(options.seal_key)
+    if options.key_file is not None and read_key(options.key_file).fingerprint != sealing.fingerprint:
+        raise UsageError("--key and --seal name different keys; give one key (--seal) for both")
+    return options.seal_key
+
+
 def _state(dst: Path, config: BatchConfig) -> _State:
     """The batch's dataset and key: from DST's state file, or new on a first run."""
     path = dst / STATE_NAME
@@ -185,15 +197,17 @@ def _state(dst: Path, config: BatchConfig) -> _State:
                 f"{dst} was made with other settings (operator, codec, kinds, ...); "
                 "re-run with the same options or use another output folder"
             )
-        key_file = options.key_file or Path(stored)
-        if not key_file.is_file() and options.key_file is None:
+        given = _given_key(options)
+        key_file = given or Path(stored)
+        if not key_file.is_file() and given is None:
             raise KeyFileError(f"the key of this batch ({stored}) is missing; give it with --key")
         if read_key(key_file).fingerprint != fingerprint:
             raise KeyFileError(f"{key_file} is not the key this batch was started with (fingerprint {fingerprint})")
         return _State(dataset_id, key_file.resolve())
     dataset_id = uuid.uuid4().hex
-    if options.key_file is not None:
-        key, key_file = read_key(options.key_file), options.key_file.resolve()
+    given = _given_key(options)
+    if given is not None:
+        key, key_file = read_key(given), given.resolve()
     else:
         key, key_file = new_stored_key(dataset_id)
         log.info("pseudonym key for dataset %s stored apart from the output at %s", dataset_id, key_file)
@@ -231,12 +245,28 @@ def _sweep(dst: Path) -> int:
 def _is_done(record: FileRecord | None, task: FileTask) -> bool:
     if record is None or record.state != DONE or not record.output_sha256:
         return False
-    needed = [Path(task.output), task.annotations(), *task.exports()]
+    vault = task.vault()
+    needed = [Path(task.output), task.annotations(), *task.exports(), *([vault] if vault is not None else [])]
     if not all(p.is_file() for p in needed):
         return False
     try:
-        return sha256_file(Path(task.output)) == record.output_sha256
+        if sha256_file(Path(task.output)) != record.output_sha256:
+            return False
     except OSError:
+        return False
+    return vault is None or _vault_binds(vault, record.output_sha256)
+
+
+def _vault_binds(vault: Path, output_sha256: str) -> bool:
+    """Whether ``vault`` is complete and sealed for the output with this hash (read to its trailer,
+    skipping the pixels; the MAC is checked by ``reveal``). A file done without a vault (an
+    earlier run without ``--seal``) is redone, so that every output of a sealed batch has one."""
+    try:
+        with VaultFile(vault) as opened:
+            for _ in opened.blocks(skip_pixels=True):
+                pass
+            return (opened.trailer or {}).get("output_sha256") == output_sha256
+    except (OSError, GamyeonError):
         return False
 
 

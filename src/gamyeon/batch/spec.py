@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gamyeon.annotations import export_path
 from gamyeon.options import Options
 from gamyeon.pipeline import FrameRange
 
@@ -33,14 +34,19 @@ class FileTask:
         return Path(self.output).suffix.lower()
 
     def exports(self) -> list[Path]:
-        out = Path(self.output)
-        return [
-            out.with_name(out.name + f".{fmt}" + (".json" if fmt == "coco" else ".txt")) for fmt in self.options.exports
-        ]
+        return [export_path(Path(self.output), fmt) for fmt in self.options.exports]
 
     def annotations(self) -> Path:
         out = Path(self.output)
         return out.with_name(out.name + ".regions.jsonl")
+
+    def vault(self) -> Path | None:
+        """``<OUTPUT>.vault`` beside the output when sealing (``--seal``, with the batch's master
+        key), as ``gamyeon anonymize`` and ``gamyeon reveal`` name it by default; else None."""
+        if self.options.seal_key is None:
+            return None
+        out = Path(self.output)
+        return out.with_name(out.name + ".vault")
 
 
 @dataclass(frozen=True, slots=True)

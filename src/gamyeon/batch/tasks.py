@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from gamyeon.annotations import export_coco, export_mot
+from gamyeon.annotations import write_export
 from gamyeon.batch import chunks as join
 from gamyeon.batch.plan import chunk_plan
 from gamyeon.batch.spec import ChunkPlan, ChunkResult, Failure, FileResult, FileTask, one_line
@@ -42,11 +42,11 @@ from gamyeon.files import atomic_outputs, is_image, sha256_file
 from gamyeon.keys import MasterKey, read_key
 from gamyeon.ledger.records import file_facts
 from gamyeon.options import Options
-from gamyeon.pipeline import anonymize_image, anonymize_video
+from gamyeon.pipeline import anonymize_video
 from gamyeon.pseudonym import Pseudonymizer
+from gamyeon.runfile import FileJob, FileOutcome, keyed_options, run_file
 from gamyeon.stages import face_detectors
 from gamyeon.threads import limit_process_threads
-from gamyeon.types import Summary
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,15 @@ def _keyed(task: FileTask, options: Options) -> Options:
     """``options`` with the masks seeded as ``gamyeon anonymize`` seeds them for this file (chunks
     key them by their local track numbers: a track crossing a chunk border may change its grid
     there, which is as secret as one grid)."""
-    secret = _key(task.key_file).mask_secret(task.dataset_id, task.relative)
-    return dataclasses.replace(options, policy=options.policy.keyed(secret))
+    return keyed_options(options, _key(task.key_file), task.dataset_id, task.relative)
+
+
+def _unsealed(task: FileTask) -> None:
+    """Chunks carry no vault: a sealed file is always processed whole (``_prepare``), because a
+    chunk's regions have local track numbers until the join links them, and a vault sealed under
+    those would name the wrong tracks. Refuse rather than write an output without its vault."""
+    if task.vault() is not None:
+        raise GamyeonError(f"{task.relative}: a sealed file cannot be processed in chunks")
 
 
 def _key(path: str) -> MasterKey:
@@ -231,7 +238,7 @@ def _prepare(task: FileTask) -> FileResult | ChunkPlan:
     reporter.check()
     source = Path(task.source)
     plan = None
-    if source.is_file():
+    if source.is_file() and task.vault() is None:  # a sealed file is processed whole (see _unsealed)
         plan = chunk_plan(source, task.chunk_seconds, task.overlap_seconds, _identity(task))
     if plan is not None:
         reporter.send("total", plan.frames)
@@ -241,42 +248,49 @@ def _prepare(task: FileTask) -> FileResult | ChunkPlan:
 
 
 def _whole(task: FileTask, reporter: Reporter) -> FileResult:
-    """The file in one go: the same steps as ``gamyeon anonymize`` for one file of a folder."""
-    options = _keyed(task, task.options)
-    source, output = Path(task.source), Path(task.output)
-    faces = _detector(options, video=not is_image(source))
-    pseudonyms = Pseudonymizer(_key(task.key_file), task.dataset_id)
-    summary = Summary(input=task.source, output=task.output, annotations=str(task.annotations()))
-    summary.dataset_id = task.dataset_id
+    """The file in one go (``runfile.run_file``, as ``gamyeon anonymize`` runs each file of a
+    folder); sealed into ``<OUTPUT>.vault`` with ``--seal``."""
+    source = Path(task.source)
+    video = not is_image(source)
 
-    def track_id(kind: str, track: int) -> str:
-        return pseudonyms.track_id(task.relative, kind, track)
-
-    def on_info(total: int | None) -> None:
+    def on_total(total: int | None) -> None:
         reporter.send("total", total or 0)
 
-    exports = task.exports()
-    with atomic_outputs(output, task.annotations(), *exports) as temps:
-        out_tmp, notes_tmp, *export_tmps = temps
-        common: dict[str, Any] = dict(
-            suffix=task.suffix, options=options, faces=faces, track_ids=track_id, summary=summary
-        )
-        if is_image(source):
-            on_info(1)
-            anonymize_image(source, out_tmp, notes_tmp, progress=reporter.frames, **common)
-        else:
-            anonymize_video(source, out_tmp, notes_tmp, progress=reporter.frames, on_info=on_info, **common)
-        reporter.flush()
-        _exports(task, notes_tmp, export_tmps, summary.width, summary.height)
-        digest = sha256_file(out_tmp)
-        facts = _facts(task, notes_tmp, export_tmps)
+    if not video:
+        on_total(1)
+    job = FileJob(
+        source=source,
+        output=Path(task.output),
+        annotations=task.annotations(),
+        exports=tuple(zip(task.options.exports, task.exports(), strict=True)),
+        vault=task.vault(),
+        options=task.options,
+        dataset_id=task.dataset_id,
+        relative=task.relative,
+        key=_key(task.key_file),
+        faces=_detector(task.options, video=video),
+        progress=reporter.frames,
+        on_total=on_total,
+    )
+    facts: dict[str, Any] = {}
+
+    def record(done: FileOutcome) -> None:
+        # hashed here, on the worker, while the files are still at their temporary names
+        facts.update(_facts(task, done.annotations[0], [tmp for _fmt, tmp, _final in done.exports]))
+        if done.vault is not None:
+            tmp, final, sealed = done.vault
+            facts["vault"] = {"file": file_facts(tmp, final), "seal": sealed}
+
+    outcome = run_file(job, record)
+    reporter.flush()
+    summary = outcome.summary
     return FileResult(
         frames=summary.frames,
         faces=summary.tracks.get("face", 0),
         regions=sum(summary.regions.values()),
         fail_closed_frames=summary.fail_closed_frames,
         seconds=summary.seconds,
-        sha256=digest,
+        sha256=outcome.sha256,
         chunks=1,
         facts=facts,
     )
@@ -297,17 +311,9 @@ def _facts(task: FileTask, notes: Path, exports: list[Path]) -> dict[str, Any]:
 
 def _exports(task: FileTask, notes: Path, temps: list[Path], width: int, height: int) -> None:
     for fmt, tmp in zip(task.options.exports, temps, strict=True):
-        if fmt == "mot":
-            export_mot(notes, tmp)
-        else:
-            export_coco(
-                notes,
-                tmp,
-                file_name=Path(task.output).name,
-                width=width,
-                height=height,
-                info={"dataset_id": task.dataset_id, "description": "gamyeon pseudonymized regions"},
-            )
+        write_export(
+            fmt, notes, tmp, file_name=Path(task.output).name, width=width, height=height, dataset_id=task.dataset_id
+        )
 
 
 # ----------------------------------------------------------------------------------- chunks
@@ -342,6 +348,7 @@ def run_chunk(task: FileTask, plan: ChunkPlan, index: int) -> ChunkResult | Fail
 
 
 def _run_chunk(task: FileTask, plan: ChunkPlan, index: int) -> ChunkResult:
+    _unsealed(task)
     reporter = Reporter(task.relative)
     reporter.check()
     chunk = plan.chunks[index]
@@ -360,7 +367,6 @@ def _run_chunk(task: FileTask, plan: ChunkPlan, index: int) -> ChunkResult:
         keep_metadata=False,
         encode=dataclasses.replace(task.options.encode, b_frames=False),
     )
-    summary = Summary(input=task.source, output=str(video))
     seen = 0
 
     def progress(n: int) -> None:
@@ -372,7 +378,7 @@ def _run_chunk(task: FileTask, plan: ChunkPlan, index: int) -> ChunkResult:
         reporter.frames(max(0, mine))
 
     with atomic_outputs(video, notes, record) as (video_tmp, notes_tmp, record_tmp):
-        anonymize_video(
+        figures = anonymize_video(
             Path(task.source),
             video_tmp,
             notes_tmp,
@@ -380,7 +386,6 @@ def _run_chunk(task: FileTask, plan: ChunkPlan, index: int) -> ChunkResult:
             options=options,
             faces=_detector(options, video=True),
             track_ids=lambda _kind, track: str(track),  # local ids; linked and pseudonymized at the join
-            summary=summary,
             progress=progress,
             frames=chunk.frame_range(),
         )
@@ -388,12 +393,12 @@ def _run_chunk(task: FileTask, plan: ChunkPlan, index: int) -> ChunkResult:
         facts = {
             "digest": plan.digest,
             "frames": own,
-            "width": summary.width,
-            "height": summary.height,
-            "seconds": round(summary.seconds, 3),
+            "width": figures.width,
+            "height": figures.height,
+            "seconds": round(figures.seconds, 3),
         }
         record_tmp.write_text(json.dumps(facts), encoding="utf-8")
-    return ChunkResult(index, own, summary.seconds, summary.width, summary.height)
+    return ChunkResult(index, own, figures.seconds, figures.width, figures.height)
 
 
 def join_chunks(task: FileTask, plan: ChunkPlan, parts: tuple[ChunkResult, ...]) -> FileResult | Failure:
@@ -402,6 +407,7 @@ def join_chunks(task: FileTask, plan: ChunkPlan, parts: tuple[ChunkResult, ...])
 
 
 def _join(task: FileTask, plan: ChunkPlan, parts: tuple[ChunkResult, ...]) -> FileResult:
+    _unsealed(task)
     Reporter(task.relative).check()
     started = time.perf_counter()
     pseudonyms = Pseudonymizer(_key(task.key_file), task.dataset_id)

@@ -75,15 +75,7 @@ class RunRecord:
         self.output_done(file_facts(job.source), output, file_facts(*annotations), counts)
         if vault is not None:
             tmp, final, facts = vault
-            self._append(
-                "seal",
-                {
-                    "vault": file_facts(tmp, final),
-                    "output_sha256": output["sha256"],
-                    "key_fingerprint": self.key_fingerprint,
-                    **facts,
-                },
-            )
+            self.seal_done(file_facts(tmp, final), output["sha256"], facts)
         for fmt, tmp, final in exports:
             self.export_done(fmt, file_facts(tmp, final))
 
@@ -98,6 +90,20 @@ class RunRecord:
         """The ``anonymize`` record of one output, from the ``file_facts`` of its files."""
         payload = {"input": source, "output": output, "annotations": annotations, "counts": counts}
         self._append("anonymize", {**payload, **extra})
+
+    def seal_done(self, vault: dict[str, Any], output_sha256: str, facts: dict[str, Any], **extra: Any) -> None:
+        """The ``seal`` record of one vault: its ``file_facts``, the output it is bound to, and
+        ``VaultWriter.facts()`` (no key material: the key by its fingerprint)."""
+        self._append(
+            "seal",
+            {
+                "vault": vault,
+                "output_sha256": output_sha256,
+                "key_fingerprint": self.key_fingerprint,
+                **facts,
+                **extra,
+            },
+        )
 
     def export_done(self, fmt: str, facts: dict[str, Any]) -> None:
         self._append("export", {"format": fmt, "file": facts, "recipient": self.options.processing.recipient})

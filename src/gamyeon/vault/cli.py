@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from gamyeon.cliargs import Subcommands, add_ledger_arg, add_verbosity
+from gamyeon.cliargs import Subcommands, add_ledger_arg, add_seal_arg, add_verbosity
 from gamyeon.errors import UsageError
 from gamyeon.keys import MasterKey, ask_passphrase, read_key, write_key
 from gamyeon.vault.service import RevealRequest, default_vault, destroy_vault, reveal_tracks, tracks_in
@@ -21,12 +21,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def add_seal_args(parser: argparse.ArgumentParser) -> None:
     """``anonymize --seal KEYFILE [--vault PATH]``."""
-    parser.add_argument(
-        "--seal",
-        type=Path,
-        metavar="KEYFILE",
-        help="keep the original pixels of every masked region, encrypted per track, in a vault (see `gamyeon reveal`)",
-    )
+    add_seal_arg(parser, "")
     parser.add_argument(
         "--vault", type=Path, help="where the vault goes (default: OUTPUT.vault; keep it apart from the output)"
     )
