@@ -37,8 +37,8 @@ from benchlib.report import fmt, table
 
 log = logging.getLogger(__name__)
 
-#: the policy before the head outline and the shifted grid (faces: centred 1.3 scale; every
-#: mosaic's grid at the mask's corner), as a policy file: the "before" row
+#: the policy before the head outline, the shifted grid and the block noise (faces: centred 1.3
+#: scale; every mosaic's grid at the mask's corner, no noise), as a policy file: the "before" row
 LEGACY_POLICY = """[kinds.face]
 mask_scale = 1.3
 [kinds.face.outline]
@@ -47,8 +47,10 @@ sides = 0
 bottom = 0
 [kinds.face.params]
 shift = false
+noise = 0.0
 [kinds.head.params]
 shift = false
+noise = 0.0
 [kinds.person.params]
 blocks = 8
 shift = false

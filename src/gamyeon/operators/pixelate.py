@@ -14,10 +14,12 @@ passes (one per track, derived from a secret the attacker does not have):
   axis, so which features fall into which block is unknown to anyone without the secret. On
   augmented copies of the dev identity photos it took the parrot attack's rank-1 from well above
   chance to chance (see the ``reid`` benchmark section);
-* ``noise`` (off by default): Gaussian noise of that standard deviation (grey levels, per
-  channel) on every block's colour. It drowns colour differences (skin tone, hair colour), but
-  measured on top of ``shift`` it did not lower the parrot attack further, and it costs picture
-  quality, so it is an option for policies that want it.
+* ``noise`` (0 here; the default policy sets it for faces and heads, ``policy.MOSAIC_NOISE``):
+  Gaussian noise of that standard deviation (grey levels, per channel) on every block's colour.
+  It drowns colour differences (skin tone, hair colour). On photos of different occasions the
+  shift alone already brought the parrot attack to chance; against an attacker who holds another
+  picture of the same moment, whose mosaic differs from the output's only by the grid, the shift
+  is not enough and the noise is what brings the attack back to chance.
 
 One track keeps one grid and one noise pattern on every frame: no flicker, and no averaging of
 independently perturbed frames (a new offset per frame would let an attacker combine frames into
