@@ -17,11 +17,12 @@ from gamyeon.cli import main
 from gamyeon.detect.persons import PersonDetector, head_box
 from gamyeon.detect.ssdlite import SsdLitePerson
 from gamyeon.errors import PolicyError
+from gamyeon.kinds import KINDS
 from gamyeon.operators import Fill, Pixelate
 from gamyeon.options import Options
 from gamyeon.policy import Policy, load_policy, parse_kinds
 from gamyeon.schedule import KindsScheduler, Plan
-from gamyeon.stages import FrameWork, OtherDetectors, detectors_for, tracked_kinds
+from gamyeon.stages import FrameWork
 from gamyeon.temporal import TemporalConfig, TrackStore
 from gamyeon.types import Box, Detection
 
@@ -85,11 +86,11 @@ def test_policy_errors_name_the_kind(tmp_path: Path) -> None:
 
 
 def test_detectors_and_trackers_per_kind() -> None:
-    assert detectors_for(("face",)) == ("face",)
-    assert detectors_for(("head", "plate")) == ("person", "text")
-    assert detectors_for(("text", "person", "face")) == ("face", "person", "text")
-    assert tracked_kinds(("face", "head", "plate")) == ("face", "person", "plate")
-    assert tracked_kinds(("person", "head")) == ("person",)
+    assert KINDS.detectors_for(("face",)) == ("face",)
+    assert KINDS.detectors_for(("head", "plate")) == ("person", "text")
+    assert KINDS.detectors_for(("text", "person", "face")) == ("face", "person", "text")
+    assert KINDS.tracked_kinds(("face", "head", "plate")) == ("face", "person", "plate")
+    assert KINDS.tracked_kinds(("person", "head")) == ("person",)
 
 
 # ---------------------------------------------------------------- schedules and temporal
@@ -101,23 +102,26 @@ def test_each_detector_has_its_own_period() -> None:
     sched = KindsScheduler(plan, ("face", "person", "text"))
     due, discovered = {}, {}
     for i in range(40):
-        want, _ = sched.wants(i)
-        due[i] = sched.due(i) if want else frozenset()
-        discovered[i] = sched.discovery(i)
+        passes = sched.passes(i)
+        due[i] = passes.detectors if passes.detect else frozenset()
+        discovered[i] = passes.discovery
     assert [i for i in due if "face" in due[i]] == list(range(0, 40, 3))
     assert [i for i in due if "person" in due[i]] == [0, 8, 16, 24, 32]
     assert [i for i in due if "text" in due[i]] == [0, 8, 16, 24, 32]
     assert [i for i in due if "person" in discovered[i]] == [0, 32]  # about once per second
-    assert sched.due(1000) == frozenset({"face", "person", "text"})  # not scheduled: all (end of file)
-    assert sched.wants(40) == (True, False) and sched.due(40) == frozenset({"person", "text"})
-    assert sched.wants(41) == (False, False)
-    assert sched.due(41) == frozenset({"face", "person", "text"})  # asked anyway: the last frame
+    assert sched.closing().detectors == frozenset({"face", "person", "text"})  # not scheduled: all (end of file)
+    passes = sched.passes(40)
+    assert (passes.detect, "face" in passes.discovery) == (True, False)
+    assert passes.detectors == frozenset({"person", "text"})
+    passes = sched.passes(41)
+    assert (passes.detect, "face" in passes.discovery) == (False, False)
+    assert sched.closing().detectors == frozenset({"face", "person", "text"})  # asked anyway: the last frame
 
 
 def test_faces_only_schedule_is_unchanged() -> None:
     plan = Plan.for_video(960, 540, 30.0, None, "auto")
     sched = KindsScheduler(plan, ("face",))
-    assert [i for i in range(30) if sched.wants(i)[0]] == list(range(0, 30, 3))
+    assert [i for i in range(30) if sched.passes(i).detect] == list(range(0, 30, 3))
 
 
 def test_sparser_kinds_get_longer_gaps() -> None:
@@ -155,7 +159,7 @@ def framework(kinds: tuple[str, ...], persons: PersonDetector) -> FrameWork:
         TemporalConfig.for_rate(10.0, plan.detect_every),
         640,
         480,
-        OtherDetectors(persons=persons),
+        {"person": persons},
     )
 
 
@@ -220,7 +224,7 @@ def test_a_track_of_detections_that_never_agree_gets_no_head(persons: PersonDete
     a box size in one detection interval), are not one person seen twice: no head estimate, which
     the jump's speed would otherwise sweep across the picture."""
     work = framework(("face", "head"), persons)
-    every = work.plan.every("person")
+    every = work.periods["person"]
     work.observe(0, [Detection("person", Box(300, 100, 400, 400), 0.8)], detectors=frozenset({"person"}))
     work.observe(every, [Detection("person", Box(120, 110, 260, 410), 0.8)], detectors=frozenset({"person"}))
     assert len(work.store) == 1  # the tracker chained the two

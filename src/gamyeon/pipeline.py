@@ -25,7 +25,7 @@ from gamyeon.media.decode import AudioPacket, DecodedFrame, VideoReader, to_rgb
 from gamyeon.media.encode import ThreadedWriter, VideoWriter
 from gamyeon.media.images import load_image, save_image, upright_view
 from gamyeon.options import Options
-from gamyeon.schedule import Plan
+from gamyeon.schedule import FramePasses, Plan
 from gamyeon.silhouette import segmenter_for
 from gamyeon.stages import FrameWork, apply_regions, load_others, rotate_view, upright_size
 from gamyeon.temporal import TemporalConfig
@@ -120,7 +120,7 @@ def anonymize_video(
         # swscale set-ups kept across frames (detection's own; the masking stage has its own)
         scaler, converter = VideoReformatter(), VideoReformatter()
 
-        def detect(item: DecodedFrame, small: bool) -> None:
+        def detect(item: DecodedFrame, passes: FramePasses) -> None:
             frame = item.frame
             assert frame is not None
             bw = max(1, round(info.width * plan.base_factor))
@@ -128,7 +128,7 @@ def anonymize_video(
             try:
                 work.detect(
                     item.index,
-                    small,
+                    passes,
                     lambda: np.ascontiguousarray(rotate_view(to_rgb(frame, bw, bh, scaler), info.rotation)),
                     lambda: rotate_view(to_rgb(frame, reformatter=converter), info.rotation),
                 )
@@ -166,9 +166,9 @@ def anonymize_video(
                 buffer.append(entry)
                 detected_last = False
                 if entry.frame is not None:
-                    want, small = work.scheduler.wants(entry.index)
-                    if want:
-                        detect(entry, small)
+                    passes = work.scheduler.passes(entry.index)
+                    if passes.detect:
+                        detect(entry, passes)
                         detected_last = True
                 while buffer and buffer[0].index + lookahead <= entry.index:
                     finish(buffer.popleft())
@@ -176,7 +176,7 @@ def anonymize_video(
                     break  # every frame of the chunk is decided; the rest belongs to the next one
             else:
                 if last is not None and last.frame is not None and not detected_last:
-                    detect(last, False)  # close every track at the end of the file
+                    detect(last, work.scheduler.closing())  # close every track at the end of the file
             while buffer:
                 finish(buffer.popleft())
             writer.close()

@@ -30,89 +30,28 @@ from pathlib import Path
 from typing import Any
 
 from gamyeon.errors import PolicyError
-from gamyeon.headshape import HEAD, NONE, Outline
-from gamyeon.operators import REGISTRY, Fill, Operator, Pixelate, Shape
+from gamyeon.headshape import Outline
+from gamyeon.kindpolicy import KindPolicy as KindPolicy
+from gamyeon.kinds import KINDS
+from gamyeon.operators import REGISTRY, Operator, Pixelate, Shape
 from gamyeon.types import Region
 
-#: Names accepted by ``--kinds`` -> region kinds they enable.
-#: ``persons`` masks whole bodies; ``heads`` masks, for each tracked person whose face is not
-#: found, the head estimated from the person box (``--person-mode`` turns one into the other).
-KIND_GROUPS: dict[str, tuple[str, ...]] = {
-    "faces": ("face",),
-    "heads": ("head",),
-    "persons": ("person",),
-    "plates": ("plate",),
-    "text": ("text",),
-}
-#: what ``--kinds`` protects when not given: faces, heads of persons whose face is not found
-#: (walking away, too small), and licence plates
-DEFAULT_KINDS: tuple[str, ...] = ("faces", "heads", "plates")
-DEFAULT_REGION_KINDS: tuple[str, ...] = ("face", "head", "plate")
+#: Names accepted by ``--kinds`` -> region kinds they enable (the registry's; see
+#: ``gamyeon.kinds.builtin`` for what each protects and why).
+KIND_GROUPS: Mapping[str, tuple[str, ...]] = KINDS.groups
+#: what ``--kinds`` protects when not given (``KindSpec.default``)
+DEFAULT_KINDS: tuple[str, ...] = KINDS.default_groups
+DEFAULT_REGION_KINDS: tuple[str, ...] = KINDS.default_kinds
 #: ``--person-mode``: the head of persons whose face is not found, the whole person box, or the
 #: person's silhouette (body mode with ``Shape.SILHOUETTE`` for the person kind)
 PERSON_MODES = ("head", "body", "silhouette")
 #: the one region kind a silhouette can be computed for (the segmentation network sees persons)
-SILHOUETTE_KIND = "person"
-
-
-@dataclass(frozen=True, slots=True)
-class KindPolicy:
-    operator: Operator
-    shape: Shape = Shape.BOX
-    mask_scale: float = 1.3
-    threshold: float = 0.2
-    #: how far the mask reaches beyond the detected box on each side before ``mask_scale``
-    outline: Outline = NONE
-
-    def __post_init__(self) -> None:
-        if not 1.0 <= self.mask_scale <= 4.0:
-            raise PolicyError(f"mask_scale must be in 1.0..4.0, got {self.mask_scale}")
-        if not 0.0 < self.threshold < 1.0:
-            raise PolicyError(f"threshold must be in (0, 1), got {self.threshold}")
-
-    def describe(self) -> dict[str, object]:
-        return {
-            "operator": self.operator.name,
-            "params": self.operator.params(),
-            "shape": self.shape.value,
-            "mask_scale": self.mask_scale,
-            "threshold": self.threshold,
-            "outline": self.outline.describe(),
-        }
-
-
-#: standard deviation (grey levels, per channel) of the seeded colour noise on every block of the
-#: default face and head mosaics (see ``_default_kinds``)
-MOSAIC_NOISE = 24.0
+(SILHOUETTE_KIND,) = KINDS.silhouette_kinds
 
 
 def _default_kinds() -> dict[str, KindPolicy]:
-    """Defaults per kind, and why:
-
-    * face, head: pixelate, 6 blocks across (defeats face recognition, keeps the scene usable),
-      the grid shifted by a secret per-track offset (``Pixelate.shift``: an attacker who
-      pixelates his own gallery cannot reproduce the mosaic), and per-block colour noise
-      (``MOSAIC_NOISE``); faces masked with the head outline (``headshape.HEAD``: hair above,
-      ears beside), since hair and head shape identify too. The noise is for the attacker who
-      holds another picture of the same moment (a second camera, a leaked frame) and masks it
-      himself: two mosaics of the same face differ only by their grids, and on a clip panned over
-      one photo of three people he linked every half-track to its own person in 2 of 3 runs
-      (``verify``'s parrot attack, 6 of 6 against chance 2 of 6). Noise of about a tenth of the
-      grey range per block puts the colour differences between people (skin, hair) within the
-      difference between two maskings of one face;
-    * person: pixelate 8 blocks across the body's longer side -- gait, clothes and build stop
-      identifying while the silhouette stays for training; threshold 0.25 (SSDLite scores of
-      small pedestrians are low);
-    * plate, text: solid fill -- pixelated characters of a known font can be matched back by
-      search, so nothing of the glyphs is kept; the DB score threshold rapidocr uses (0.5).
-    """
-    return {
-        "face": KindPolicy(operator=Pixelate(noise=MOSAIC_NOISE), outline=HEAD),
-        "head": KindPolicy(operator=Pixelate(noise=MOSAIC_NOISE), mask_scale=1.2, threshold=0.25),
-        "person": KindPolicy(operator=Pixelate(blocks=8), mask_scale=1.1, threshold=0.25),
-        "plate": KindPolicy(operator=Fill(), mask_scale=1.15, threshold=0.5),
-        "text": KindPolicy(operator=Fill(), mask_scale=1.1, threshold=0.5),
-    }
+    """The registry's default policy per kind (``gamyeon.kinds.builtin`` says why)."""
+    return KINDS.default_policies()
 
 
 #: the mask secret of a policy that was given none: random per process, so unknown to anyone
@@ -130,7 +69,7 @@ class Policy:
 
     def __post_init__(self) -> None:
         for kind, kp in self.kinds.items():
-            if kp.shape is Shape.SILHOUETTE and kind != SILHOUETTE_KIND:
+            if kp.shape is Shape.SILHOUETTE and kind not in KINDS.silhouette_kinds:
                 raise PolicyError(
                     f"kinds.{kind}: shape 'silhouette' is for persons only (kinds.{SILHOUETTE_KIND}, or "
                     f"--person-mode silhouette); use box or ellipse for {kind}"
@@ -309,16 +248,10 @@ def parse_kinds(value: str | None, person_mode: str | None = None) -> tuple[str,
     the head of persons whose face is not found (``persons`` become ``heads``). ``silhouette``
     selects the same kinds as ``body``; ``Policy.with_person_mode`` sets the person shape.
     """
-    names = DEFAULT_KINDS if value is None else tuple(n.strip() for n in value.split(",") if n.strip())
-    if not names:
-        raise PolicyError(f"--kinds: expected some of {sorted(KIND_GROUPS)}, got nothing")
+    names = KINDS.names(value)
     if person_mode is not None and person_mode not in PERSON_MODES:
         raise PolicyError(f"--person-mode: expected one of {list(PERSON_MODES)}, got {person_mode!r}")
-    kinds: list[str] = []
-    for name in names:
-        if name not in KIND_GROUPS:
-            raise PolicyError(f"--kinds: unknown kind {name!r}; expected some of {sorted(KIND_GROUPS)}")
-        kinds.extend(k for k in KIND_GROUPS[name] if k not in kinds)
+    kinds = list(KINDS.select(names))
     if person_mode is not None:
         wanted, other = ("head", "person") if person_mode == "head" else ("person", "head")
         if other in kinds:

@@ -19,7 +19,11 @@ what x264 needs to encode the frame). Three passes share the work:
 Other kinds have their own period (``KindsScheduler``): persons walk slowly and their boxes are
 large, so about 4 detections per second are enough (the track store interpolates between them);
 plates and text cost ~0.25 s per frame at 960 px, so about 4 per second as well, with the
-interpolation and motion margins of ``temporal.py`` covering the frames between.
+interpolation and motion margins of ``temporal.py`` covering the frames between. Each detector's
+spec (``gamyeon.kinds``) reads its periods off the ``Plan``.
+
+The scheduler's decision for a frame is a value (``FramePasses``) that the pipeline hands to
+``stages.FrameWork.detect``: nothing of it is stored for the stage to read back.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from gamyeon.kinds import KINDS, KindRegistry
 
 BASE_MIN_SIDE = 512
 BASE_MAX_SIDE = 1920  # 4K and 8K frames: the base pass sees 1920 px; discovery tiles catch the rest
@@ -79,24 +85,35 @@ class Plan:
             person_discovery_every=person_every * max(1, math.ceil(fps / person_every)),
         )
 
-    def every(self, kind: str) -> int:
-        """Detection period in frames of the detector of ``kind`` (face, person, plate or text)."""
-        if kind == "person":
-            return self.person_every
-        if kind in ("plate", "text"):
-            return self.text_every
-        return self.detect_every
-
     def is_small(self, face_side: float) -> bool:
         """Whether a face this large (frame pixels) is too small for the base pass to keep."""
         return face_side * self.base_factor < BASE_MIN_FACE
 
 
-class Scheduler:
-    """Decides, frame by frame, whether to detect and whether to run the discovery pass."""
+@dataclass(frozen=True, slots=True)
+class FramePasses:
+    """The detection passes due on one frame: the detectors that run (none: no detection) and
+    those whose discovery pass runs too -- for faces the magnified small-face pass (whose new
+    tracks reach back to the previous one), for persons the finer tiles."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    detectors: frozenset[str] = frozenset()
+    discovery: frozenset[str] = frozenset()
+
+    @property
+    def detect(self) -> bool:
+        """Whether any detector runs on the frame."""
+        return bool(self.detectors)
+
+
+class Cadence:
+    """One detector's schedule: whether to detect and whether to run the discovery pass."""
+
+    def __init__(self, every: int, discovery_every: int = 0, hurries: bool = False) -> None:
+        """``every``: period in frames; ``discovery_every``: of the discovery pass (0: never);
+        ``hurries``: ``hurry`` makes it detect again on the next frame."""
+        self.every = every
+        self.discovery_every = discovery_every
+        self.hurries = hurries
         self._next = 0
         self._next_discovery = 0
 
@@ -105,63 +122,49 @@ class Scheduler:
         if index < self._next:
             return False, False
         discovery = False
-        if self.plan.discovery_every and index >= self._next_discovery:
+        if self.discovery_every and index >= self._next_discovery:
             discovery = True
-            self._next_discovery = index + self.plan.discovery_every
-        self._next = index + self.plan.detect_every
+            self._next_discovery = index + self.discovery_every
+        self._next = index + self.every
         return True, discovery
 
     def hurry(self, index: int) -> None:
-        """Detect again on the next frame (fast motion seen at ``index``)."""
-        self._next = min(self._next, index + 1)
+        """Detect again on the next frame (fast motion seen at ``index``), if this detector hurries."""
+        if self.hurries:
+            self._next = min(self._next, index + 1)
 
 
 class KindsScheduler:
-    """One schedule per detector: faces through ``Scheduler`` (discovery passes, hurry after fast
-    motion), the other detectors at their own period. ``wants`` keeps the ``Scheduler`` contract
-    (detect?, discovery?) and remembers which detectors are due on that frame (``due``)."""
+    """One ``Cadence`` per detector, from its spec in the kind registry: faces at the base rate
+    with their small-face discovery passes and a hurry after fast motion, the other detectors at
+    their own period (persons with their own discovery pass)."""
 
-    def __init__(self, plan: Plan, detectors: Iterable[str]) -> None:
+    def __init__(self, plan: Plan, detectors: Iterable[str], registry: KindRegistry = KINDS) -> None:
         self.plan = plan
         self.detectors = tuple(detectors)
-        self.faces = Scheduler(plan) if "face" in self.detectors else None
-        self._next = {d: 0 for d in self.detectors if d != "face"}
-        self._next_discovery = {d: 0 for d in self.detectors if d == "person"}
-        self._due: tuple[int, frozenset[str], frozenset[str]] | None = None
+        self._cadences: dict[str, Cadence] = {}
+        for name in self.detectors:
+            spec = registry.detector(name)
+            self._cadences[name] = Cadence(spec.period(plan), spec.discovery_period(plan), spec.hurries)
 
-    def wants(self, index: int) -> tuple[bool, bool]:
+    def passes(self, index: int) -> FramePasses:
+        """The passes due on frame ``index``; frames arrive in order, each asked about once."""
         due: set[str] = set()
-        small = False
-        if self.faces is not None:
-            face, small = self.faces.wants(index)
-            if face:
-                due.add("face")
         discover: set[str] = set()
-        for kind, start in self._next.items():
-            if index >= start:
-                due.add(kind)
-                self._next[kind] = index + self.plan.every(kind)
-                if kind in self._next_discovery and index >= self._next_discovery[kind]:
-                    discover.add(kind)
-                    self._next_discovery[kind] = index + self.plan.person_discovery_every
-        # nothing due: forget, so a detection the caller still asks for on this frame (the last
-        # frame of a file, to close every track) runs every detector
-        self._due = (index, frozenset(due), frozenset(discover)) if due else None
-        return bool(due), small
+        for name, cadence in self._cadences.items():
+            detect, discovery = cadence.wants(index)
+            if detect:
+                due.add(name)
+                if discovery:
+                    discover.add(name)
+        return FramePasses(frozenset(due), frozenset(discover))
 
-    def due(self, index: int) -> frozenset[str]:
-        """Detectors to run on ``index``: those ``wants`` chose, or all of them on a frame it was
-        not asked about (the last frame of a file, detected to close every track)."""
-        if self._due is not None and self._due[0] == index:
-            return self._due[1]
-        return frozenset(self.detectors)
-
-    def discovery(self, index: int) -> frozenset[str]:
-        """Detectors other than faces whose discovery pass is due on ``index``."""
-        if self._due is not None and self._due[0] == index:
-            return self._due[2]
-        return frozenset()
+    def closing(self) -> FramePasses:
+        """Every detector, no discovery pass: for the last frame of a file when no detection was
+        due on it, detected to close every track."""
+        return FramePasses(frozenset(self.detectors))
 
     def hurry(self, index: int) -> None:
-        if self.faces is not None:
-            self.faces.hurry(index)
+        """Detect again on the next frame (fast motion seen at ``index``): the detectors that hurry."""
+        for cadence in self._cadences.values():
+            cadence.hurry(index)

@@ -14,7 +14,7 @@ passes (one per track, derived from a secret the attacker does not have):
   axis, so which features fall into which block is unknown to anyone without the secret. On
   augmented copies of the dev identity photos it took the parrot attack's rank-1 from well above
   chance to chance (see the ``reid`` benchmark section);
-* ``noise`` (0 here; the default policy sets it for faces and heads, ``policy.MOSAIC_NOISE``):
+* ``noise`` (0 here; the default policy sets it for faces and heads, ``kinds.builtin.MOSAIC_NOISE``):
   Gaussian noise of that standard deviation (grey levels, per channel) on every block's colour.
   It drowns colour differences (skin tone, hair colour). On photos of different occasions the
   shift alone already brought the parrot attack to chance; against an attacker who holds another
