@@ -17,9 +17,9 @@ from gamyeon.kinds.detectors import FACES, PERSONS, TEXTS
 from gamyeon.operators import Blur, Fill
 from gamyeon.options import Options
 from gamyeon.policy import DEFAULT_KINDS, DEFAULT_REGION_KINDS, KIND_GROUPS, Policy, parse_kinds
-from gamyeon.schedule import FramePasses, KindsScheduler, Plan
 from gamyeon.stages import FrameWork, load_detectors, model_paths
-from gamyeon.temporal import Estimate, TemporalConfig
+from gamyeon.track.schedule import FramePasses, KindsScheduler, Plan
+from gamyeon.track.temporal import Estimate, TemporalConfig
 from gamyeon.types import Array, Box, Detection
 
 # ---------------------------------------------------------------- the built-in kinds

@@ -21,9 +21,9 @@ from gamyeon.kinds import KINDS
 from gamyeon.operators import Fill, Pixelate
 from gamyeon.options import Options
 from gamyeon.policy import Policy, load_policy, parse_kinds
-from gamyeon.schedule import KindsScheduler, Plan
 from gamyeon.stages import FrameWork
-from gamyeon.temporal import TemporalConfig, TrackStore
+from gamyeon.track.schedule import KindsScheduler, Plan
+from gamyeon.track.temporal import TemporalConfig, TrackStore
 from gamyeon.types import Box, Detection
 
 skimage_data = pytest.importorskip("skimage.data")

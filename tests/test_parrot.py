@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gamyeon.errors import PolicyError
-from gamyeon.headshape import HEAD, Outline
+from gamyeon.mask.headshape import HEAD, Outline
 from gamyeon.operators import Pixelate, Shape
 from gamyeon.policy import Policy
 from gamyeon.stages import mask_for

@@ -1,4 +1,4 @@
-"""Masking in a frame's own 4:2:0 planes (``media.planar``) gives the whole-frame RGB path's
+"""Masking in a frame's own 4:2:0 planes (``mask.planar``) gives the whole-frame RGB path's
 result under the masks, and leaves every other sample exactly as decoded."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gamyeon.media import planar
+from gamyeon.mask import planar
+from gamyeon.media import geometry, planes
 from gamyeon.media.encode import from_rgb, tag
 from gamyeon.operators import Blur, Fill, Operator, Pixelate, Shape
 from gamyeon.types import Box, Colour, Region, Source
@@ -72,7 +73,7 @@ def test_planar_masking_equals_the_whole_frame_path_under_the_masks_and_nothing_
     width = 2 * data.draw(st.integers(4, 48), label="half width")
     height = 2 * data.draw(st.integers(4, 40), label="half height")
     rotation = data.draw(st.sampled_from([0, 90, 180, 270]), label="rotation")
-    fmt = data.draw(st.sampled_from(sorted(planar.FORMATS)), label="format")
+    fmt = data.draw(st.sampled_from(sorted(planes.FORMATS)), label="format")
     colour = data.draw(st.sampled_from(COLOURS), label="colour")
     frame = yuv_frame(width, height, fmt, colour, data.draw(st.integers(0, 9), label="seed"))
     upright = (height, width) if rotation % 180 else (width, height)
@@ -97,7 +98,7 @@ def test_planar_masking_equals_the_whole_frame_path_under_the_masks_and_nothing_
     for region in found:
         x1, y1, x2, y2 = region.mask.pixel_bounds(*upright)
         if x2 > x1 and y2 > y1:
-            sx1, sy1, sx2, sy2 = planar.to_stored(
+            sx1, sy1, sx2, sy2 = geometry.to_stored(
                 (x1 - x1 % 2, y1 - y1 % 2, x2 + x2 % 2, y2 + y2 % 2), rotation // 90, width, height
             )
             pasted[sy1:sy2, sx1:sx2] = True
@@ -124,7 +125,7 @@ def test_to_stored_maps_an_upright_rectangle_onto_the_same_pixels(
     y1 = data.draw(st.integers(0, uh - 1))
     x2 = data.draw(st.integers(x1 + 1, uw))
     y2 = data.draw(st.integers(y1 + 1, uh))
-    sx1, sy1, sx2, sy2 = planar.to_stored((x1, y1, x2, y2), turns, width, height)
+    sx1, sy1, sx2, sy2 = geometry.to_stored((x1, y1, x2, y2), turns, width, height)
     assert np.array_equal(np.rot90(stored[sy1:sy2, sx1:sx2], turns), upright[y1:y2, x1:x2])
 
 
@@ -143,4 +144,4 @@ def test_groups_join_only_overlapping_rectangles_and_keep_the_order() -> None:
     ],
 )
 def test_supported_formats(fmt: str, size: tuple[int, int], ok: bool) -> None:
-    assert planar.supported(av.VideoFrame(size[0], size[1], fmt)) is ok
+    assert planes.supported(av.VideoFrame(size[0], size[1], fmt)) is ok

@@ -25,10 +25,10 @@ from gamyeon.cli import build_parser, main, options_from_args
 from gamyeon.detect.persons import head_box
 from gamyeon.detect.silhouette import SelfieSegmenter, default_model_path, load_segmenter
 from gamyeon.errors import ModelError, PolicyError
+from gamyeon.mask.apply import apply_regions
+from gamyeon.mask.silhouette import DILATE_SIDE, MIN_HEIGHT, dilate, head_area, silhouette_mask
 from gamyeon.operators import Fill, Pixelate, Shape
 from gamyeon.policy import KindPolicy, Policy, load_policy, parse_kinds
-from gamyeon.silhouette import DILATE_SIDE, MIN_HEIGHT, dilate, head_area, silhouette_mask
-from gamyeon.stages import apply_regions
 from gamyeon.types import Box, Region, Source
 
 onnx = pytest.importorskip("onnx")

@@ -1,4 +1,4 @@
-"""Property tests for temporal protection (gamyeon.temporal): no holes, coverage never shrinks.
+"""Property tests for temporal protection (gamyeon.track.temporal): no holes, coverage never shrinks.
 
 Tracks are random sequences of observations (hypothesis); the expected values are derived from
 the definitions in the module docstring (linear interpolation between neighbours up to
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gamyeon.temporal import Estimate, TemporalConfig, TrackStore
+from gamyeon.track.temporal import Estimate, TemporalConfig, TrackStore
 from gamyeon.types import Box, Source
 
 SETTINGS = settings(max_examples=120, deadline=None)

@@ -1,4 +1,4 @@
-"""Tracking with the real norfair library (gamyeon.track.KindTracker): ids stay with a moving
+"""Tracking with the real norfair library (gamyeon.track.tracker.KindTracker): ids stay with a moving
 face, separate faces get separate ids, and no detection is ever dropped."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gamyeon.track import KindTracker, Tracked, centre_distance
+from gamyeon.track.tracker import KindTracker, Tracked, centre_distance
 from gamyeon.types import Box, Detection
 
 SETTINGS = settings(max_examples=40, deadline=None)

@@ -11,7 +11,7 @@ each output frame with the input:
 * **fps**: frames / processing seconds from ``--summary-json`` (model loading excluded), and the
   wall time of the whole command;
 * **masking cost** (after the runs, in this process): the silhouette run's person regions are
-  masked again on the input frames, as boxes and as silhouettes (``stages.apply_regions``), and
+  masked again on the input frames, as boxes and as silhouettes (``mask.apply.apply_regions``), and
   timed; the silhouette pass also counts the regions that fell back to the whole box, by reason.
 
 usage: python tools/measure_person_masks.py VIDEO GT.persons.json [--modes body,silhouette]
@@ -97,7 +97,7 @@ def measure(video: Path, gt: dict[str, dict[str, list[list[float]]]], mode: str,
 
 
 class Reasons(logging.Handler):
-    """Counts ``gamyeon.silhouette``'s debug lines (whole-box fallbacks) by reason."""
+    """Counts ``gamyeon.mask.silhouette``'s debug lines (whole-box fallbacks) by reason."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -112,15 +112,15 @@ class Reasons(logging.Handler):
 def masking_cost(video: Path, annotations: Path) -> dict[str, float]:
     """Milliseconds per frame of masking the annotated person regions as boxes and as silhouettes."""
     from gamyeon.detect.silhouette import load_segmenter
+    from gamyeon.mask.apply import apply_regions
     from gamyeon.policy import Policy
-    from gamyeon.stages import apply_regions
     from gamyeon.types import Box, Region, Source
 
     notes = [json.loads(line) for line in annotations.read_text(encoding="utf-8").splitlines()]
     body, silhouette = Policy(), Policy().with_person_mode("silhouette")
     segmenter = load_segmenter()
     reasons = Reasons()
-    logger = logging.getLogger("gamyeon.silhouette")
+    logger = logging.getLogger("gamyeon.mask.silhouette")
     logger.addHandler(reasons)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False  # counted, not printed

@@ -45,7 +45,7 @@ def weak_blur(src: Path, regions: Path, dst: Path, rate: Fraction) -> int:
     from gamyeon.annotations import read_jsonl
     from gamyeon.media.decode import DecodedFrame, VideoReader, to_rgb
     from gamyeon.media.encode import write_clip
-    from gamyeon.stages import rotate_view
+    from gamyeon.media.geometry import rotate_view
     from gamyeon.types import Box
 
     def frames() -> Any:

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from gamyeon import silhouette
 from gamyeon.annotations import export_path
 from gamyeon.detect.face_models import FaceDetectors
 from gamyeon.errors import UsageError
@@ -20,6 +19,7 @@ from gamyeon.files import Job, is_image, plan_jobs
 from gamyeon.keys import MasterKey, new_stored_key, read_key
 from gamyeon.ledger.run import RunRecord
 from gamyeon.ledger.store import Ledger
+from gamyeon.mask import silhouette
 from gamyeon.options import Options
 from gamyeon.progress import Bar
 from gamyeon.runfile import FileJob, FileOutcome, run_file

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gamyeon.errors import PolicyError
-from gamyeon.headshape import NONE, Outline
+from gamyeon.mask.headshape import NONE, Outline
 from gamyeon.operators import Operator, Shape
 
 

@@ -1,7 +1,7 @@
 """Composes the stages for one file: decode -> detect -> track -> operate -> encode.
 
 Video frames wait in a bounded look-ahead buffer until the detections of the next
-``lookahead`` frames are known (see ``temporal.py``); memory is bounded by that buffer, not by
+``lookahead`` frames are known (see ``track/temporal.py``); memory is bounded by that buffer, not by
 the video's length. Fail closed: a frame whose decoding, detection or masking fails is written
 fully filled, counted, logged and flagged in the annotations -- never with original pixels.
 """
@@ -20,15 +20,17 @@ from av.video.reformatter import VideoReformatter
 
 from gamyeon.annotations import JsonlWriter
 from gamyeon.detect.faces import FaceDetector
-from gamyeon.masking import Decided, MaskingStage, Sealer
+from gamyeon.mask.apply import apply_regions
+from gamyeon.mask.silhouette import segmenter_for
+from gamyeon.mask.stage import Decided, MaskingStage, Sealer
 from gamyeon.media.decode import AudioPacket, DecodedFrame, VideoReader, to_rgb
 from gamyeon.media.encode import ThreadedWriter, VideoWriter
+from gamyeon.media.geometry import rotate_view, upright_size
 from gamyeon.media.images import load_image, save_image, upright_view
 from gamyeon.options import Options
-from gamyeon.schedule import FramePasses, Plan
-from gamyeon.silhouette import segmenter_for
-from gamyeon.stages import FrameWork, apply_regions, load_others, rotate_view, upright_size
-from gamyeon.temporal import TemporalConfig
+from gamyeon.stages import FrameWork, load_others
+from gamyeon.track.schedule import FramePasses, Plan
+from gamyeon.track.temporal import TemporalConfig
 from gamyeon.types import FileFigures, FrameResult
 
 log = logging.getLogger(__name__)

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from gamyeon.errors import PolicyError
-from gamyeon.headshape import Outline
 from gamyeon.kindpolicy import KindPolicy as KindPolicy
 from gamyeon.kinds import KINDS
+from gamyeon.mask.headshape import Outline
 from gamyeon.operators import REGISTRY, Operator, Pixelate, Shape
 from gamyeon.types import Region
 

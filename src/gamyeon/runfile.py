@@ -13,7 +13,7 @@ are written once, in the order the law's promises need:
 4. ``record`` sees the finished files while they are still at their temporary names, so the
    processing record can be written before any output appears.
 
-Fail closed stays the pipeline's business (``pipeline``, ``masking``): a frame that cannot be
+Fail closed stays the pipeline's business (``pipeline``, ``mask.stage``): a frame that cannot be
 masked is written fully masked, never with original pixels.
 """
 

@@ -1,4 +1,4 @@
-"""The detect -> track -> estimate -> operate stages for one input, independent of I/O.
+"""The detect -> track -> estimate stages for one input, independent of I/O.
 
 ``FrameWork`` holds everything one file needs between frames: the detectors, one tracker per
 detected kind, the track store with its look-ahead, and the file's tally (``figures.Tally``).
@@ -26,24 +26,21 @@ from pathlib import Path
 
 import numpy as np
 
-from gamyeon import silhouette
 from gamyeon.detect import exposure
 from gamyeon.detect.base import FrameDetector
 from gamyeon.detect.face_models import FaceDetectors
 from gamyeon.detect.faces import FaceDetector
-from gamyeon.detect.silhouette import load_segmenter
 from gamyeon.figures import Tally
-from gamyeon.headshape import NONE as NO_OUTLINE
-from gamyeon.headshape import Outline
 from gamyeon.kinds import KINDS, FramePass, KindRegistry
 from gamyeon.kinds.spec import AnyDetectorSpec
-from gamyeon.operators import Shape
+from gamyeon.mask import silhouette
+from gamyeon.mask.headshape import NONE as NO_OUTLINE
+from gamyeon.mask.headshape import Outline
 from gamyeon.options import Options
 from gamyeon.policy import Policy
-from gamyeon.schedule import FramePasses, KindsScheduler, Plan
-from gamyeon.silhouette import Segmenter, silhouette_mask
-from gamyeon.temporal import Estimate, TemporalConfig, TrackStore
-from gamyeon.track import KindTracker
+from gamyeon.track.schedule import FramePasses, KindsScheduler, Plan
+from gamyeon.track.temporal import Estimate, TemporalConfig, TrackStore
+from gamyeon.track.tracker import KindTracker
 from gamyeon.types import Array, Box, Detection, FrameResult, Region
 
 log = logging.getLogger(__name__)
@@ -53,15 +50,6 @@ MIN_MARGIN_PX = 1.5
 FAST_MOTION = 0.5  # box sizes per detection interval that count as fast motion
 #: typical input size of one refine crop (FaceDetector.around: up to 320 x 320, ~160 x 160 usual)
 REFINE_CROP_PIXELS = 200 * 200
-
-
-def rotate_view(image: Array, rotation: int) -> Array:
-    """Upright view (no copy) of a frame whose display matrix rotates it ``rotation`` degrees CCW."""
-    return np.rot90(image, (rotation // 90) % 4)
-
-
-def upright_size(width: int, height: int, rotation: int) -> tuple[int, int]:
-    return (height, width) if (rotation // 90) % 2 else (width, height)
 
 
 #: the loaded detectors beside faces that a run needs, by detector name (``gamyeon.kinds``);
@@ -120,7 +108,7 @@ def face_detectors(options: Options) -> FaceDetectors:
 def mask_for(box: Box, margin: float, mask_scale: float, outline: Outline = NO_OUTLINE) -> Box:
     """The area to mask for an estimated ``box``, *not* clipped to the frame: an ellipse must be
     fitted to the whole mask, or a face at the edge keeps its corner (operators clip).
-    ``outline`` first grows a face box to the head (``gamyeon.headshape``)."""
+    ``outline`` first grows a face box to the head (``gamyeon.mask.headshape``)."""
     return outline.around(box).padded(margin, margin).scaled(mask_scale).padded(MIN_MARGIN_PX, MIN_MARGIN_PX)
 
 
@@ -344,24 +332,3 @@ class FrameWork:
 
     def forget_before(self, index: int) -> None:
         self.store.prune(index)
-
-
-def apply_regions(view: Array, regions: list[Region], policy: Policy, segmenter: Segmenter | None = None) -> None:
-    """Run each region's operator on the upright ``view`` (in place).
-
-    Silhouette regions (``gamyeon.silhouette``) are segmented first, all of them on the untouched
-    picture (a face or a neighbour already pixelated would hide the person from the network), then
-    every region is masked in order. ``segmenter`` None: the bundled model, when a region needs one.
-    """
-    inside: dict[int, Array] = {}
-    for i, region in enumerate(regions):
-        if policy.for_kind(region.kind).shape is Shape.SILHOUETTE:
-            segmenter = segmenter or load_segmenter()
-            inside[i] = silhouette_mask(view, region, segmenter)
-    for i, region in enumerate(regions):
-        kp = policy.for_kind(region.kind)
-        seed = policy.mask_seed(region)
-        if i in inside:
-            kp.operator.apply_inside(view, region.mask, inside[i], seed)
-        else:
-            kp.operator.apply(view, region.mask, kp.shape, seed)

@@ -28,7 +28,7 @@ from gamyeon.errors import ModelError
 from gamyeon.types import Array, Box
 
 #: probability above which a pixel belongs to the person (MediaPipe's own examples use 0.1-0.5;
-#: the masks are grown by a safety margin afterwards, see ``gamyeon.silhouette``)
+#: the masks are grown by a safety margin afterwards, see ``gamyeon.mask.silhouette``)
 THRESHOLD = 0.5
 
 

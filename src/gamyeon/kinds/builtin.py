@@ -28,14 +28,14 @@ away, too small), and licence plates.
 from __future__ import annotations
 
 from gamyeon.detect.text import PLATE, TEXT
-from gamyeon.headshape import HEAD
 from gamyeon.kindpolicy import KindPolicy
 from gamyeon.kinds.detectors import FACE, FACES, PERSON, PERSONS, TEXTS
 from gamyeon.kinds.heads import head_of_person
 from gamyeon.kinds.registry import KindRegistry
 from gamyeon.kinds.spec import KindSpec
+from gamyeon.mask.headshape import HEAD
 from gamyeon.operators import Fill, Pixelate
-from gamyeon.temporal import TemporalConfig
+from gamyeon.track.temporal import TemporalConfig
 
 HEAD_KIND = "head"
 #: standard deviation (grey levels, per channel) of the seeded colour noise on every block of the

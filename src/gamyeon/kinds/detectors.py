@@ -1,7 +1,7 @@
 """The built-in detectors as ``DetectorSpec``s: CenterFace (faces), SSDLite or a YOLO file
 (persons), PP-OCR DB (plates and text).
 
-Their periods come from the video's ``schedule.Plan`` (see ``gamyeon.schedule`` for why persons
+Their periods come from the video's ``schedule.Plan`` (see ``gamyeon.track.schedule`` for why persons
 and text are detected about 4 times per second and faces about 10).
 """
 
@@ -24,7 +24,7 @@ from gamyeon.types import Array, Detection
 
 if TYPE_CHECKING:
     from gamyeon.options import Options
-    from gamyeon.schedule import Plan
+    from gamyeon.track.schedule import Plan
 
 FACE = "face"
 PERSON = "person"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gamyeon.detect.persons import detections_agree, face_owns_head, head_box
 from gamyeon.kinds.detectors import FACE, PERSON
 from gamyeon.kinds.spec import FrameEstimates
-from gamyeon.temporal import Estimate
+from gamyeon.track.temporal import Estimate
 from gamyeon.types import Box
 
 

@@ -23,8 +23,8 @@ from gamyeon.types import Array, Box, Detection
 
 if TYPE_CHECKING:
     from gamyeon.options import Options
-    from gamyeon.schedule import Plan
-    from gamyeon.temporal import Estimate, TemporalConfig, TrackStore
+    from gamyeon.track.schedule import Plan
+    from gamyeon.track.temporal import Estimate, TemporalConfig, TrackStore
 
 D = TypeVar("D")
 

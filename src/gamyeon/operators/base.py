@@ -22,7 +22,7 @@ from gamyeon.types import Array, Box
 class Shape(StrEnum):
     """Which pixels of a region's box an operator changes.
 
-    ``SILHOUETTE`` (person regions only) is the segmented person: ``gamyeon.silhouette`` works out
+    ``SILHOUETTE`` (person regions only) is the segmented person: ``gamyeon.mask.silhouette`` works out
     those pixels and hands them to ``Operator.apply_inside``. ``Operator.apply`` alone has no
     segmentation and masks the whole box for it, the superset silhouette masking falls back to.
     """

@@ -28,8 +28,8 @@ from gamyeon.files import is_image, sha256_file, shred
 from gamyeon.keys import MasterKey
 from gamyeon.media.decode import AudioPacket, VideoReader, to_rgb
 from gamyeon.media.encode import CODECS, EncodeSettings, VideoWriter
+from gamyeon.media.geometry import rotate_view
 from gamyeon.media.images import load_image, save_image, upright_view
-from gamyeon.stages import rotate_view
 from gamyeon.types import Array
 from gamyeon.vault.format import NONCE_BYTES, Block, Header, VaultFile, aad, track_key
 

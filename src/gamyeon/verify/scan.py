@@ -35,8 +35,8 @@ import numpy as np
 
 from gamyeon.annotations import read_jsonl
 from gamyeon.media.decode import DecodedFrame, VideoReader, to_rgb
+from gamyeon.media.geometry import rotate_view, upright_size
 from gamyeon.media.images import load_image, upright_view
-from gamyeon.stages import rotate_view, upright_size
 from gamyeon.types import Array, Box
 from gamyeon.verify.attack import IdentitySample, TrackLinker, footage_attack, identities
 from gamyeon.verify.coverage import PixelChange, mask_coverage

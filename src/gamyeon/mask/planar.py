@@ -23,12 +23,11 @@ from collections.abc import Callable, Sequence
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
 
+from gamyeon.media.geometry import Rect, to_stored
+from gamyeon.media.planes import Planes, Reformatters
 from gamyeon.types import Array, Colour, Region
 
-#: sample formats this module handles; others take the whole-frame RGB path
-FORMATS = frozenset({"yuv420p", "yuvj420p"})
 #: pixels converted past the pasted area (swscale's RGB -> 4:2:0 chroma filter touches one row)
 MARGIN = 8
 #: regions closer than this join one group: a group's chroma must not be filtered with samples
@@ -40,14 +39,8 @@ QUANTUM = 64
 #: crop sizes whose swscale set-ups are kept
 KEEP = 16
 
-Rect = tuple[int, int, int, int]  # x1, y1, x2, y2 (exclusive), integer pixels
 #: works on one group: (upright RGB crop, its left and top in the upright frame, the group's regions)
 Work = Callable[[Array, int, int, list[Region]], None]
-
-
-def supported(frame: av.VideoFrame) -> bool:
-    """Whether ``frame`` can be masked in its own planes (4:2:0, 8 bit, even size)."""
-    return frame.format.name in FORMATS and frame.width % 2 == 0 and frame.height % 2 == 0
 
 
 def shifted(region: Region, dx: int, dy: int) -> Region:
@@ -100,79 +93,6 @@ def groups(reads: Sequence[Rect]) -> list[tuple[Rect, list[int]]]:
             if merged:
                 break
     return out
-
-
-def to_stored(rect: Rect, turns: int, width: int, height: int) -> Rect:
-    """An upright-frame rectangle in the coordinates of the stored frame (``width`` x ``height``,
-    stored size) whose upright view is ``np.rot90(stored, turns)``."""
-    x1, y1, x2, y2 = rect
-    turns %= 4
-    if turns == 0:
-        return rect
-    if turns == 1:  # upright[i, j] = stored[j, W - 1 - i]
-        return width - y2, x1, width - y1, x2
-    if turns == 2:  # upright[i, j] = stored[H - 1 - i, W - 1 - j]
-        return width - x2, height - y2, width - x1, height - y1
-    return y1, height - x2, y2, height - x1  # upright[i, j] = stored[H - 1 - j, i]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Reformatters:
-    """swscale conversions of crops of one size: 4:2:0 to RGB and back."""
-
-    to_rgb: VideoReformatter = dataclasses.field(default_factory=VideoReformatter)
-    to_yuv: VideoReformatter = dataclasses.field(default_factory=VideoReformatter)
-
-
-def plane_array(frame: av.VideoFrame, index: int) -> Array:
-    """A writable numpy view (rows x samples, no padding) of one plane of ``frame``."""
-    plane = frame.planes[index]
-    data = np.frombuffer(memoryview(plane), np.uint8)  # VideoPlane exports a writable buffer
-    rows: Array = data[: plane.line_size * plane.height].reshape(plane.height, plane.line_size)
-    return rows[:, : plane.width]
-
-
-class Planes:
-    """The Y, U and V planes of one writable 4:2:0 frame, and the conversions of crops of them.
-
-    ``frame`` itself is changed: ``make_writable`` first gives it buffers of its own (a decoder
-    may still hold its pictures as references). The reformatters are the caller's, kept across
-    frames: setting up a swscale context costs about 1 ms, more than converting a face's crop.
-    """
-
-    def __init__(self, frame: av.VideoFrame, colour: Colour, reformatters: Callable[[int, int], Reformatters]) -> None:
-        frame.make_writable()
-        self.format = frame.format.name
-        self.colour = colour
-        self.planes = [plane_array(frame, i) for i in range(3)]
-        self._reformatters = reformatters
-
-    def rgb(self, rect: Rect) -> tuple[av.VideoFrame, Array]:
-        """An RGB frame of the pixels of ``rect`` (even coordinates), exactly as a whole-frame
-        conversion gives them, and a writable view of its pixels."""
-        x1, y1, x2, y2 = rect
-        crop = av.VideoFrame(x2 - x1, y2 - y1, self.format)
-        for i, source in enumerate(self.planes):
-            step = 1 if i == 0 else 2
-            plane_array(crop, i)[...] = source[y1 // step : y2 // step, x1 // step : x2 // step]
-        crop.colorspace, crop.color_range = self.colour.space, self.colour.range
-        rgb = self._reformatters(x2 - x1, y2 - y1).to_rgb.reformat(crop, format="rgb24")
-        return rgb, rgb.to_ndarray()
-
-    def paste(self, rgb: av.VideoFrame, at: Rect, areas: Sequence[Rect]) -> None:
-        """Convert ``rgb`` (the pixels of ``at``) back and write the samples of ``areas`` (even
-        rectangles inside ``at``, frame coordinates)."""
-        back = self._reformatters(rgb.width, rgb.height).to_yuv.reformat(
-            rgb, format=self.format, dst_colorspace=self.colour.space, dst_color_range=self.colour.range
-        )
-        for i, target in enumerate(self.planes):
-            step = 1 if i == 0 else 2
-            source = plane_array(back, i)
-            for x1, y1, x2, y2 in areas:
-                rows, cols = slice(y1 // step, y2 // step), slice(x1 // step, x2 // step)
-                crop_rows = slice((y1 - at[1]) // step, (y2 - at[1]) // step)
-                crop_cols = slice((x1 - at[0]) // step, (x2 - at[0]) // step)
-                target[rows, cols] = source[crop_rows, crop_cols]
 
 
 class PlanarMasker:

@@ -23,13 +23,15 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from gamyeon.annotations import JsonlWriter
-from gamyeon.media import planar
+from gamyeon.mask import planar
+from gamyeon.mask.apply import apply_regions
+from gamyeon.mask.planar import shifted
+from gamyeon.mask.silhouette import Segmenter
 from gamyeon.media.decode import DecodedFrame, to_rgb
 from gamyeon.media.encode import ThreadedWriter
-from gamyeon.media.planar import shifted
+from gamyeon.media.geometry import rotate_view, upright_size
+from gamyeon.media.planes import supported
 from gamyeon.policy import Policy
-from gamyeon.silhouette import Segmenter
-from gamyeon.stages import apply_regions, rotate_view, upright_size
 from gamyeon.types import Array, FrameResult, Region, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -118,7 +120,7 @@ class MaskingStage:
 
     def mask(self, item: DecodedFrame, regions: list[Region]) -> Array | av.VideoFrame:
         """The frame with ``regions`` sealed and masked: in its own planes around the regions
-        when it is 4:2:0 (``media.planar``), else through a whole-frame RGB copy."""
+        when it is 4:2:0 (``mask.planar``), else through a whole-frame RGB copy."""
         frame = item.frame
         assert frame is not None
 
@@ -127,7 +129,7 @@ class MaskingStage:
                 self.sealer.seal(item.index, item.pts, view, group, origin=(left, top), size=self.size)
             apply_regions(view, [shifted(r, -left, -top) for r in group], self.policy, self.segmenter)
 
-        if planar.supported(frame):
+        if supported(frame):
             return self._planar.mask(frame, regions, self._reach, crop_work)
         rgb = to_rgb(frame, reformatter=self._rgb)
         crop_work(rotate_view(rgb, self.info.rotation), 0, 0, regions)
