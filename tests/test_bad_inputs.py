@@ -295,7 +295,7 @@ def test_output_that_cannot_be_written_is_an_output_error(
 ) -> None:
     """An OSError about an output file (here: its folder vanished) is one error line, not a
     traceback. Injected by pointing the annotations' temporary name into a missing folder."""
-    from gamyeon import files
+    from gamyeon.infra import files
 
     real = files.temp_path
 

@@ -26,7 +26,7 @@ from gamyeon.batch import BatchConfig, run_batch
 from gamyeon.detect.centerface import CenterFace
 from gamyeon.detect.faces import FaceDetector
 from gamyeon.errors import KeyFileError, UsageError
-from gamyeon.files import sha256_file
+from gamyeon.infra.files import sha256_file
 from gamyeon.keys import MasterKey, write_key
 from gamyeon.ledger.chain import Record
 from gamyeon.ledger.store import Ledger

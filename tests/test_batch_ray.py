@@ -23,7 +23,7 @@ from batch_helpers import gop_clip, status
 from conftest import face_picture, probe
 from gamyeon.batch import BatchConfig, run_batch
 from gamyeon.batch.runner import STATE_NAME
-from gamyeon.files import sha256_file
+from gamyeon.infra.files import sha256_file
 from gamyeon.keys import read_key
 from gamyeon.options import Options
 from gamyeon.vault.reveal import list_tracks, open_vault

@@ -16,7 +16,7 @@ from gamyeon.batch import BatchConfig, run_batch
 from gamyeon.batch.runner import STATE_NAME
 from gamyeon.cli import main
 from gamyeon.errors import UsageError
-from gamyeon.files import sha256_file
+from gamyeon.infra.files import sha256_file
 from gamyeon.keys import MasterKey, read_key, write_key
 from gamyeon.ledger.chain import Record
 from gamyeon.ledger.records import Processing

@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import face_picture, leftovers, make_video
 from gamyeon.annotations import export_path
-from gamyeon.files import sha256_file
+from gamyeon.infra.files import sha256_file
 from gamyeon.keys import MasterKey
 from gamyeon.options import Options
 from gamyeon.policy import Policy

@@ -25,7 +25,7 @@ import pytest
 from conftest import face_picture, make_video
 from gamyeon import Options, anonymize
 from gamyeon.cli import main
-from gamyeon.files import sha256_file
+from gamyeon.infra.files import sha256_file
 from gamyeon.ledger.store import Ledger
 from gamyeon.types import Box
 from gamyeon.verify import VerifyOptions, VerifyResult, verify

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from gamyeon.worker import Worker
+from gamyeon.infra.worker import Worker
 
 
 def test_items_are_handled_in_order_on_another_thread() -> None:

@@ -15,13 +15,13 @@ from pathlib import Path
 from gamyeon.annotations import export_path
 from gamyeon.detect.face_models import FaceDetectors
 from gamyeon.errors import UsageError
-from gamyeon.files import Job, is_image, plan_jobs
+from gamyeon.infra.files import Job, is_image, plan_jobs
+from gamyeon.infra.progress import Bar
 from gamyeon.keys import MasterKey, new_stored_key, read_key
 from gamyeon.ledger.run import RunRecord
 from gamyeon.ledger.store import Ledger
 from gamyeon.mask import silhouette
 from gamyeon.options import Options
-from gamyeon.progress import Bar
 from gamyeon.runfile import FileJob, FileOutcome, run_file
 from gamyeon.stages import face_detectors, load_others, model_paths
 from gamyeon.types import Summary

@@ -7,7 +7,7 @@ are written once, in the order the law's promises need:
 1. the masks' randomness is keyed per file (``MasterKey.mask_secret``), and track numbers become
    pseudonyms of this dataset and file (``Pseudonymizer``);
 2. every output -- video or image, annotations, exports, vault -- is written under a temporary
-   name (``files.atomic_outputs``) and appears under its final name only complete;
+   name (``infra.files.atomic_outputs``) and appears under its final name only complete;
 3. with a vault, each region's original pixels are sealed just before they are masked, and the
    vault is bound to the finished output by its SHA-256 (or discarded if anything fails);
 4. ``record`` sees the finished files while they are still at their temporary names, so the
@@ -28,7 +28,7 @@ from typing import Any
 
 from gamyeon.annotations import write_export
 from gamyeon.detect.faces import FaceDetector
-from gamyeon.files import atomic_outputs, is_image
+from gamyeon.infra.files import atomic_outputs, is_image
 from gamyeon.keys import MasterKey
 from gamyeon.ledger.records import file_facts
 from gamyeon.options import Options

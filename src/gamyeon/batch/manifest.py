@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from gamyeon.errors import UsageError
-from gamyeon.files import temp_path
+from gamyeon.infra.files import temp_path
 
 STATUS_NAME = "gamyeon-batch.csv"
 MANIFEST_SUFFIXES = {".csv", ".jsonl", ".ndjson"}

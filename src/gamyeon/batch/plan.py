@@ -1,6 +1,6 @@
 """What a batch processes, and where long videos are split.
 
-Jobs: a folder is walked like ``gamyeon anonymize`` walks one (``files.plan_jobs``: hidden files
+Jobs: a folder is walked like ``gamyeon anonymize`` walks one (``infra.files.plan_jobs``: hidden files
 skipped, the tree mirrored in DST); a manifest's paths are mirrored relative to the deepest folder
 that holds them all.
 
@@ -31,7 +31,7 @@ import av.error
 from gamyeon.batch.manifest import MANIFEST_SUFFIXES, read_input_manifest
 from gamyeon.batch.spec import Chunk, ChunkPlan
 from gamyeon.errors import UsageError
-from gamyeon.files import Job, is_image, output_suffix, plan_jobs
+from gamyeon.infra.files import Job, is_image, output_suffix, plan_jobs
 
 log = logging.getLogger(__name__)
 

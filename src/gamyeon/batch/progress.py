@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.progress import TaskID
 
-from gamyeon.progress import ProgressDisplay
+from gamyeon.infra.progress import ProgressDisplay
 
 
 class BatchBar(ProgressDisplay):

@@ -49,7 +49,7 @@ from gamyeon.batch.records import BatchLedger
 from gamyeon.batch.spec import ChunkPlan, ChunkResult, Failure, FileResult, FileTask, one_line
 from gamyeon.batch.tasks import Cancelled, join_chunks, prepare, run_chunk, settings_digest
 from gamyeon.errors import GamyeonError, KeyFileError, OutputError, UsageError
-from gamyeon.files import Job, sha256_file, temp_path
+from gamyeon.infra.files import Job, sha256_file, temp_path
 from gamyeon.keys import new_stored_key, read_key
 from gamyeon.ledger.store import Ledger
 from gamyeon.options import Options
@@ -63,7 +63,7 @@ WORK_NAME = ".gamyeon-work"
 RETRIES = 2
 #: seconds between rewrites of the status manifest while files complete
 WRITE_EVERY = 0.5
-#: temporary names made by ``files.temp_path``
+#: temporary names made by ``infra.files.temp_path``
 _TEMP = re.compile(r"^\..*\.gamyeon-[0-9a-f]{8}\.part(\.[^.]*)?$")
 
 

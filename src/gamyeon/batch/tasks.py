@@ -3,7 +3,7 @@
 The same three functions run in local worker processes and in Ray tasks. Each returns a plain
 value (``FileResult``, ``ChunkPlan``, ``ChunkResult``) or a ``Failure`` with a one-line error: a
 bad file never raises into the parent. Outputs are written under temporary names and renamed when
-complete (``files.atomic_outputs``); chunk parts too, with their record written last, so a part
+complete (``infra.files.atomic_outputs``); chunk parts too, with their record written last, so a part
 whose record exists is complete and is reused by a re-run.
 
 A worker loads the face model once (``_detector``) and limits its threads (``configure``) so that
@@ -38,7 +38,8 @@ from gamyeon.batch.spec import ChunkPlan, ChunkResult, Failure, FileResult, File
 from gamyeon.detect.face_models import FaceDetectors
 from gamyeon.detect.faces import FaceDetector
 from gamyeon.errors import GamyeonError
-from gamyeon.files import atomic_outputs, is_image, sha256_file
+from gamyeon.infra.files import atomic_outputs, is_image, sha256_file
+from gamyeon.infra.threads import limit_process_threads
 from gamyeon.keys import MasterKey, read_key
 from gamyeon.ledger.records import file_facts
 from gamyeon.options import Options
@@ -46,7 +47,6 @@ from gamyeon.pipeline import anonymize_video
 from gamyeon.pseudonym import Pseudonymizer
 from gamyeon.runfile import FileJob, FileOutcome, keyed_options, run_file
 from gamyeon.stages import face_detectors
-from gamyeon.threads import limit_process_threads
 
 log = logging.getLogger(__name__)
 

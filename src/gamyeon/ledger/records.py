@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gamyeon.errors import UsageError
-from gamyeon.files import sha256_file
+from gamyeon.infra.files import sha256_file
 from gamyeon.ledger.chain import Record
 
 BASES = ("statistics", "research", "public-record", "consent", "law")

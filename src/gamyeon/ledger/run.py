@@ -16,7 +16,7 @@ from typing import Any
 
 from gamyeon.about import __version__
 from gamyeon.errors import GamyeonError, LedgerError
-from gamyeon.files import Job
+from gamyeon.infra.files import Job
 from gamyeon.keys import MasterKey
 from gamyeon.ledger.records import file_facts, model_digest
 from gamyeon.ledger.store import Ledger

@@ -25,7 +25,7 @@ import av.error
 from av.video.reformatter import VideoReformatter
 
 from gamyeon.errors import CorruptInputError, InputNotFoundError, InputUnreadableError, UnsupportedInputError
-from gamyeon.threads import threads_from_env
+from gamyeon.infra.threads import threads_from_env
 from gamyeon.types import Array, Colour, VideoInfo
 
 log = logging.getLogger(__name__)

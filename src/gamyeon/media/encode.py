@@ -21,10 +21,10 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from gamyeon.errors import OutputError, UsageError
+from gamyeon.infra.threads import threads_from_env
+from gamyeon.infra.worker import Worker
 from gamyeon.media.metadata import without_location
-from gamyeon.threads import threads_from_env
 from gamyeon.types import Array, Colour, VideoInfo
-from gamyeon.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ def mux_tone(out: av.container.OutputContainer, audio: Any, seconds: Fraction | 
 
 
 class ThreadedWriter:
-    """Runs a ``VideoWriter`` on its own thread (``worker.Worker``) so encoding overlaps detection
+    """Runs a ``VideoWriter`` on its own thread (``infra.worker.Worker``) so encoding overlaps detection
     and masking; the first error of the encoder is re-raised to the caller at its next call."""
 
     def __init__(self, writer: VideoWriter, depth: int = 8, keep: Callable[[int], bool] | None = None) -> None:

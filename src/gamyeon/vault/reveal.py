@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from PIL import Image
 
 from gamyeon.errors import UsageError, VaultError
-from gamyeon.files import is_image, sha256_file, shred
+from gamyeon.infra.files import is_image, sha256_file, shred
 from gamyeon.keys import MasterKey
 from gamyeon.media.decode import AudioPacket, VideoReader, to_rgb
 from gamyeon.media.encode import CODECS, EncodeSettings, VideoWriter

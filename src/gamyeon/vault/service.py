@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from gamyeon.errors import UsageError
-from gamyeon.files import atomic_outputs, shred
+from gamyeon.infra.files import atomic_outputs, shred
+from gamyeon.infra.progress import Bar
 from gamyeon.keys import read_key
 from gamyeon.ledger.records import file_facts
 from gamyeon.ledger.store import Ledger
-from gamyeon.progress import Bar
 from gamyeon.vault.reveal import RevealResult, TrackInfo, destroy, list_tracks, open_vault, reveal
 
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from gamyeon.infra.progress import Bar
 from gamyeon.ledger.records import model_digest
-from gamyeon.progress import Bar
 from gamyeon.verify.pairs import pair_inputs
 from gamyeon.verify.result import VerifyOptions, VerifyResult
 from gamyeon.verify.scan import Verifier

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from gamyeon.errors import InputNotFoundError, UsageError
-from gamyeon.files import is_image
+from gamyeon.infra.files import is_image
 from gamyeon.media.images import load_image, upright_view
 from gamyeon.options import Options
 from gamyeon.types import Array, Box

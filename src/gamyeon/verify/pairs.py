@@ -1,6 +1,6 @@
 """Pairing original and anonymized files the way ``gamyeon anonymize`` named them.
 
-``gamyeon anonymize IN -o OUT`` maps inputs to outputs with ``files.plan_jobs``; verify asks the
+``gamyeon anonymize IN -o OUT`` maps inputs to outputs with ``infra.files.plan_jobs``; verify asks the
 same function where each original's output should be, so a folder verified against the folder
 it was anonymized into pairs up file by file (same relative path, same suffix rules).
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gamyeon.errors import InputNotFoundError, UsageError
-from gamyeon.files import is_image, plan_jobs
+from gamyeon.infra.files import is_image, plan_jobs
 
 
 class MismatchError(UsageError):

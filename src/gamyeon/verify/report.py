@@ -16,7 +16,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from gamyeon.files import atomic_outputs
+from gamyeon.infra.files import atomic_outputs
 from gamyeon.verify.attack import IdentityAttack
 from gamyeon.verify.result import FileResult, VerifyResult
 from gamyeon.verify.stats import RANKS
