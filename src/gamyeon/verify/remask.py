@@ -32,15 +32,17 @@ def write_png(picture: Array, path: Path) -> None:
         raise UsageError(f"cannot write {path}")
 
 
-def anonymize_folder(source: Path, options: Options | None, work: Path) -> Path:
-    """Anonymize every picture of ``source`` with ``options`` (None: gamyeon's defaults) and a
-    fresh key into a new folder under ``work``; returns that folder (same file names)."""
+def anonymize_folder(source: Path, options: Options | None, work: Path, key: Path | None = None) -> Path:
+    """Anonymize every picture of ``source`` with ``options`` (None: gamyeon's defaults) and the
+    attacker's ``key`` (None: a fresh one; never the controller's) into a new folder under
+    ``work``; returns that folder (same file names)."""
     from gamyeon.api import anonymize
     from gamyeon.keys import MasterKey, write_key
 
     output = work / "masked"
-    key = work / "attacker.key"
-    write_key(MasterKey.generate(), key)
+    if key is None:
+        key = work / "attacker.key"
+        write_key(MasterKey.generate(), key)
     run = dataclasses.replace(
         options or Options(),
         quiet=True,

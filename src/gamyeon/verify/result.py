@@ -53,6 +53,9 @@ class VerifyOptions:
     #: the policy the output was made with, as ``anonymize`` options (None: gamyeon's defaults):
     #: the parrot attacker masks his own pictures with it (``remask.py``), and so does ``--gallery``
     attacker_options: Options | None = None
+    #: the parrot attacker's key file (None: a fresh random key per run, as a real attacker's own
+    #: key would be); fixing it makes a run reproducible (tests, an auditor re-running a report)
+    attacker_key: Path | None = None
     #: run the parrot attack on videos (anonymizes the examined frames of the original once more)
     parrot: bool = True
     #: a face in the original counts as covered when at least this fraction of its box was masked

@@ -275,7 +275,7 @@ class Verifier:
         """The parrot attacker's descriptors: the saved original frames anonymized in a run of his
         own (``remask.py``), described at each face's box."""
         started = time.perf_counter()
-        masked_dir = anonymize_folder(work / "frames", self.options.attacker_options, work)
+        masked_dir = anonymize_folder(work / "frames", self.options.attacker_options, work, self.options.attacker_key)
         by_frame: dict[int, list[int]] = {}
         for i, sample in enumerate(samples):
             by_frame.setdefault(sample.frame, []).append(i)
