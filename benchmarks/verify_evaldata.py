@@ -12,7 +12,11 @@ against the original with the installed CLI:
 Each row shows the identity attack: its calibration (can dlib tell these people apart in the
 originals?) and rank-1 identification of the plain and parrot attacks against chance, with the
 p-value. The ``gallery`` part runs ``verify --gallery DEV/identities`` (the labelled photos) for the
-default policy and for ``--operator blur``.
+default policy and for ``--operator blur``. The ``keys`` part (not run by default) anonymizes the
+first panned clip ``--runs`` times, each with a fresh key, and verifies each output (the parrot
+attacker draws a fresh key of his own every time): the masks' grids and noise, and the
+attacker's, are random, so one run of a statistical gate is one draw, and this part shows the
+spread and how often the default output passes.
 
 Everything is written to a temporary folder (``--work``), never into the repository: the dev set
 is for evaluation only. Run from the repository root:
@@ -144,6 +148,34 @@ def _pan(photo: np.ndarray, frames: int) -> Iterator[np.ndarray]:
         yield np.asarray(cv2.warpAffine(photo, m, (width, height), flags=cv2.INTER_LINEAR, borderValue=(128, 128, 128)))
 
 
+def _keys(still: Path, runs: int, work: Path, sample: str, env: dict[str, str]) -> str:
+    """The default output of the clip panned over ``still``, made and attacked ``runs`` times with
+    fresh keys (``GAMYEON_KEY_DIR`` gets a new key per anonymize run; verify's parrot attacker
+    draws his own): verdicts and the strongest plain and parrot rank-1 of each run."""
+    from gamyeon.media.encode import write_clip
+
+    clip = work / f"{still.stem}.keys.mp4"
+    write_clip(clip, _pan(cv2.cvtColor(cv2.imread(str(still)), cv2.COLOR_BGR2RGB), CLIP_FRAMES), CLIP_RATE)
+    rows: list[list[object]] = []
+    passed = 0
+    for run in range(runs):
+        anon = work / f"{still.stem}.keys{run}.mp4"
+        if _run([str(GAMYEON), "anonymize", str(clip), "-o", str(anon), "-q"], env) != 0:
+            rows.append([run + 1, None, None, "anonymize failed"])
+            continue
+        fig = _verify(clip, anon, work, f"{still.stem}.keys{run}", sample, env)
+        if "error" in fig:
+            rows.append([run + 1, None, None, fig["error"]])
+            continue
+        passed += bool(fig["passed"])
+        attack = fig["attack"]
+        rows.append(
+            [run + 1, rank1_cell(attack["plain"]), rank1_cell(attack["parrot"]), "pass" if fig["passed"] else "FLAGGED"]
+        )
+    title = f"gamyeon default on a clip panned over {still.name}, {runs} runs with fresh keys: {passed} passed\n\n"
+    return title + table(["run", "plain rank-1", "parrot rank-1", "verdict"], rows)
+
+
 def _gallery(identities: Path, work: Path, env: dict[str, str]) -> str:
     """``verify --gallery`` on the labelled dev photos, for the default policy and for blur."""
     photo = next(p for p in sorted(identities.iterdir()) if p.suffix.lower() in (".jpg", ".png"))
@@ -184,8 +216,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"dev photos (images/faces) to pan into clips (default: {','.join(STILLS_FOR_CLIPS)})",
     )
     p.add_argument(
-        "--parts", default="videos,stills,clip,gallery", help="what to run (default: videos,stills,clip,gallery)"
+        "--parts",
+        default="videos,stills,clip,gallery",
+        help="what to run: videos, stills, clip, gallery, keys (default: videos,stills,clip,gallery)",
     )
+    p.add_argument("--runs", type=int, default=10, help="runs of the keys part (default: 10)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if not args.dev.is_dir():
@@ -256,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         "verdict",
     ]
     sys.stdout.write(table(headers, rows) + "\n")
+    if "keys" in parts:
+        sys.stdout.write("\n" + _keys(stills / args.clip_stills.split(",")[0], args.runs, work, args.sample, env) + "\n")
     identities = args.dev / "identities"
     if "gallery" in parts and identities.is_dir():
         sys.stdout.write("\n" + _gallery(identities, work, env) + "\n")
