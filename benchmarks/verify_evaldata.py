@@ -292,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     sys.stdout.write(table(headers, rows) + "\n")
     if "keys" in parts:
-        sys.stdout.write("\n" + _keys(stills / args.clip_stills.split(",")[0], args.runs, work, args.sample, env) + "\n")
+        first = stills / args.clip_stills.split(",")[0]
+        sys.stdout.write("\n" + _keys(first, args.runs, work, args.sample, env) + "\n")
     identities = args.dev / "identities"
     if "gallery" in parts and identities.is_dir():
         sys.stdout.write("\n" + _gallery(identities, work, env) + "\n")
