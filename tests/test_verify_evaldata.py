@@ -40,8 +40,8 @@ def _fixed_key(path: Path, first: int) -> Path:
     """A key file with a fixed secret (bytes ``first`` .. ``first`` + 31, chosen before any run):
     the mask grids and noise, and the parrot attacker's, come from keys, and a test of a
     statistical gate on one random draw would be flaky. With random keys on both sides the
-    default output passed 9 of 10 runs of this clip (parrot 4-5 of 6 half-tracks against 2 by
-    chance; the gate needs 6 of 6 at p < 0.01 / 4); see the README's verify section."""
+    parrot attacker links 3-5 of this clip's 6 half-tracks (2 by chance) and the gate needs 6 of 6
+    (``benchmarks/verify_evaldata.py --parts keys`` measures the spread)."""
     if not path.exists():
         write_key(MasterKey(bytes(range(first, first + 32))), path)
     return path
