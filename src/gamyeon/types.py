@@ -6,6 +6,7 @@ region seen by the annotation writer is exactly the region the operator masked.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -207,27 +208,15 @@ class FileFigures:
     time_base: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """Counts reported at the end of a run, one per output file (built once, when the file is done)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary(FileFigures):
+    """What ``anonymize`` reports per output file: the pipeline's figures with the file's names,
+    dataset and hash (built once, when the file is done)."""
 
     input: str
     output: str
-    width: int = 0
-    height: int = 0
-    frames: int = 0
-    regions: dict[str, int] = field(default_factory=dict)
-    tracks: dict[str, int] = field(default_factory=dict)
-    detected: int = 0
-    interpolated: int = 0
-    extended: int = 0
-    fail_closed_frames: int = 0
-    detection_frames: int = 0
-    seconds: float = 0.0
     annotations: str | None = None
     dataset_id: str | None = None
-    #: the video's time base ("1/30000"); None for images
-    time_base: str | None = None
     #: SHA-256 of the output file, as hashed for the processing record (not repeated in as_dict)
     output_sha256: str | None = None
 
@@ -243,23 +232,13 @@ class Summary:
         output_sha256: str | None,
     ) -> Summary:
         """The summary of one output from the pipeline's figures and the file's names and hash."""
+        counts = {f.name: getattr(figures, f.name) for f in dataclasses.fields(FileFigures)}
         return cls(
+            **counts,
             input=input,
             output=output,
-            width=figures.width,
-            height=figures.height,
-            frames=figures.frames,
-            regions=dict(figures.regions),
-            tracks=dict(figures.tracks),
-            detected=figures.detected,
-            interpolated=figures.interpolated,
-            extended=figures.extended,
-            fail_closed_frames=figures.fail_closed_frames,
-            detection_frames=figures.detection_frames,
-            seconds=figures.seconds,
             annotations=annotations,
             dataset_id=dataset_id,
-            time_base=figures.time_base,
             output_sha256=output_sha256,
         )
 
