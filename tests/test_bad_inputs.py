@@ -314,7 +314,7 @@ def test_output_that_cannot_be_written_is_an_output_error(
 
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, frames: int) -> dict[str, int]:
-    from gamyeon import pipeline
+    from gamyeon.pipeline import video as pipeline
 
     original = pipeline.to_rgb
     calls = {"n": 0}
@@ -362,7 +362,7 @@ def test_interrupt_in_a_folder_run_keeps_finished_files_only(tmp_path: Path, mon
     make_video(tree / "a.mp4", frames=4)
     make_video(tree / "b.mp4", frames=40)
     out = tmp_path / "out"
-    from gamyeon import pipeline
+    from gamyeon.pipeline import video as pipeline
 
     original = pipeline.to_rgb
     state = {"file": None, "n": 0}

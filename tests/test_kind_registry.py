@@ -16,8 +16,9 @@ from gamyeon.kinds.builtin import BUILTIN_KINDS
 from gamyeon.kinds.detectors import FACES, PERSONS, TEXTS
 from gamyeon.operators import Blur, Fill
 from gamyeon.options import Options
+from gamyeon.pipeline.frame import FrameWork
+from gamyeon.pipeline.models import load_detectors, model_paths
 from gamyeon.policy import DEFAULT_KINDS, DEFAULT_REGION_KINDS, KIND_GROUPS, Policy, parse_kinds
-from gamyeon.stages import FrameWork, load_detectors, model_paths
 from gamyeon.track.schedule import FramePasses, KindsScheduler, Plan
 from gamyeon.track.temporal import Estimate, TemporalConfig
 from gamyeon.types import Array, Box, Detection

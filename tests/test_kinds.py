@@ -20,8 +20,8 @@ from gamyeon.errors import PolicyError
 from gamyeon.kinds import KINDS
 from gamyeon.operators import Fill, Pixelate
 from gamyeon.options import Options
+from gamyeon.pipeline.frame import FrameWork
 from gamyeon.policy import Policy, load_policy, parse_kinds
-from gamyeon.stages import FrameWork
 from gamyeon.track.schedule import KindsScheduler, Plan
 from gamyeon.track.temporal import TemporalConfig, TrackStore
 from gamyeon.types import Box, Detection

@@ -156,7 +156,7 @@ def test_ellipse_of_a_face_cut_by_the_frame_edge_keeps_its_shape() -> None:
 
 
 def test_pipeline_ellipse_mask_of_a_face_cut_by_the_frame_edge() -> None:
-    from gamyeon.stages import mask_for
+    from gamyeon.pipeline.frame import mask_for
 
     frame = np.full((100, 100, 3), 200, dtype=np.uint8)
     face = Box(-40.0, 20.0, 40.0, 80.0)  # a face half outside the left edge

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from gamyeon.errors import PolicyError
 from gamyeon.mask.headshape import HEAD, Outline
 from gamyeon.operators import Pixelate, Shape
+from gamyeon.pipeline.frame import mask_for
 from gamyeon.policy import Policy
-from gamyeon.stages import mask_for
 from gamyeon.types import Box, Region, Source
 
 SETTINGS = settings(max_examples=60, deadline=None)

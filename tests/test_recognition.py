@@ -27,8 +27,8 @@ import pytest
 from gamyeon.detect.centerface import CenterFace
 from gamyeon.detect.faces import FaceDetector
 from gamyeon.operators import Blur, Fill, Operator
+from gamyeon.pipeline.frame import mask_for
 from gamyeon.policy import Policy
-from gamyeon.stages import mask_for
 from gamyeon.types import Box
 from gamyeon.verify.identity import FaceEmbedder
 

@@ -22,8 +22,8 @@ from gamyeon.ledger.run import RunRecord
 from gamyeon.ledger.store import Ledger
 from gamyeon.mask import silhouette
 from gamyeon.options import Options
-from gamyeon.runfile import FileJob, FileOutcome, run_file
-from gamyeon.stages import face_detectors, load_others, model_paths
+from gamyeon.pipeline.job import FileJob, FileOutcome, run_file
+from gamyeon.pipeline.models import face_detectors, load_others, model_paths
 from gamyeon.types import Summary
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def _run_job(
     vault_final: Path | None,
     run: RunRecord,
 ) -> Summary:
-    """One file of the run (``runfile.run_file``), its record written before its outputs appear."""
+    """One file of the run (``pipeline.job.run_file``), its record written before its outputs appear."""
     file_job = FileJob(
         source=job.source,
         output=job.output,

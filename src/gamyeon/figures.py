@@ -1,7 +1,7 @@
 """Counting one file's run: the pipeline tallies each frame as it is decided, then hands back the
 figures as one frozen value (``types.FileFigures``) instead of filling a summary someone else owns.
 
-The tally is the only mutable part and lives inside one run (``stages.FrameWork``); what leaves
+The tally is the only mutable part and lives inside one run (``pipeline.frame.FrameWork``); what leaves
 the pipeline is frozen, so a summary, a ledger record and a batch status row all read the same
 numbers.
 """

@@ -24,7 +24,7 @@ from gamyeon.ledger.records import file_facts
 from gamyeon.ledger.run import RunRecord
 from gamyeon.ledger.store import Ledger
 from gamyeon.options import Options
-from gamyeon.stages import model_paths
+from gamyeon.pipeline.models import model_paths
 from gamyeon.vault.reveal import open_vault
 
 log = logging.getLogger(__name__)

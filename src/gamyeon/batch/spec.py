@@ -12,7 +12,7 @@ from typing import Any
 
 from gamyeon.annotations import export_path
 from gamyeon.options import Options
-from gamyeon.pipeline import FrameRange
+from gamyeon.pipeline.video import FrameRange
 
 
 @dataclass(frozen=True, slots=True)

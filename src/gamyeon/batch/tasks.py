@@ -43,10 +43,11 @@ from gamyeon.infra.threads import limit_process_threads
 from gamyeon.keys import MasterKey, read_key
 from gamyeon.ledger.records import file_facts
 from gamyeon.options import Options
-from gamyeon.pipeline import anonymize_video
+from gamyeon.pipeline.inputs import FilePass
+from gamyeon.pipeline.job import FileJob, FileOutcome, keyed_options, run_file
+from gamyeon.pipeline.models import face_detectors
+from gamyeon.pipeline.video import anonymize_video
 from gamyeon.pseudonym import Pseudonymizer
-from gamyeon.runfile import FileJob, FileOutcome, keyed_options, run_file
-from gamyeon.stages import face_detectors
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ def _prepare(task: FileTask) -> FileResult | ChunkPlan:
 
 
 def _whole(task: FileTask, reporter: Reporter) -> FileResult:
-    """The file in one go (``runfile.run_file``, as ``gamyeon anonymize`` runs each file of a
+    """The file in one go (``pipeline.job.run_file``, as ``gamyeon anonymize`` runs each file of a
     folder); sealed into ``<OUTPUT>.vault`` with ``--seal``."""
     source = Path(task.source)
     video = not is_image(source)
@@ -379,14 +380,16 @@ def _run_chunk(task: FileTask, plan: ChunkPlan, index: int) -> ChunkResult:
 
     with atomic_outputs(video, notes, record) as (video_tmp, notes_tmp, record_tmp):
         figures = anonymize_video(
-            Path(task.source),
-            video_tmp,
-            notes_tmp,
-            suffix=task.suffix,
-            options=options,
-            faces=_detector(options, video=True),
-            track_ids=lambda _kind, track: str(track),  # local ids; linked and pseudonymized at the join
-            progress=progress,
+            FilePass(
+                Path(task.source),
+                video_tmp,
+                notes_tmp,
+                suffix=task.suffix,
+                options=options,
+                faces=_detector(options, video=True),
+                track_ids=lambda _kind, track: str(track),  # local ids; linked and pseudonymized at the join
+                progress=progress,
+            ),
             frames=chunk.frame_range(),
         )
         reporter.flush()

@@ -23,7 +23,7 @@ class Detector(Protocol):
 
 
 class FrameDetector(Detector, Protocol):
-    """A detector of another kind than faces (persons, plates/text) as ``stages.FrameWork`` uses
+    """A detector of another kind than faces (persons, plates/text) as ``pipeline.frame.FrameWork`` uses
     it: ``detect`` is the thorough still-image pass, ``detect_frame`` the budgeted pass run on a
     video frame when the kind's schedule says so. Both raise on failure, so the pipeline can
     fail the frame closed; neither changes the image."""

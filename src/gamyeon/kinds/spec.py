@@ -57,10 +57,10 @@ def never(plan: Plan) -> int:
 class DetectorSpec(Generic[D]):
     """One detector.
 
-    ``load`` None marks the run's own face detectors (``stages.face_detectors``): a run loads
+    ``load`` None marks the run's own face detectors (``pipeline.models.face_detectors``): a run loads
     them whatever its kinds (so their model files are always recorded), and ``FrameWork`` runs
     their multi-scale passes itself. Every other detector is loaded by ``load`` (once per process
-    and configuration, see ``stages.load_others``) and run on a video frame by ``run``; on a still
+    and configuration, see ``pipeline.models.load_others``) and run on a video frame by ``run``; on a still
     image its ``detect`` (``detect.base.Detector``) runs.
 
     ``period`` and ``discovery_period`` read the detector's periods off the video's ``Plan``
@@ -81,7 +81,7 @@ class DetectorSpec(Generic[D]):
 
 
 class FrameEstimates(Protocol):
-    """What a derivation sees of the frame being decided (``stages.FrameWork.regions``)."""
+    """What a derivation sees of the frame being decided (``pipeline.frame.FrameWork.regions``)."""
 
     @property
     def store(self) -> TrackStore: ...

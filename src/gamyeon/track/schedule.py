@@ -23,7 +23,7 @@ interpolation and motion margins of ``temporal.py`` covering the frames between.
 spec (``gamyeon.kinds``) reads its periods off the ``Plan``.
 
 The scheduler's decision for a frame is a value (``FramePasses``) that the pipeline hands to
-``stages.FrameWork.detect``: nothing of it is stored for the stage to read back.
+``pipeline.frame.FrameWork.detect``: nothing of it is stored for the stage to read back.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """One file, start to finish: the job that ``gamyeon anonymize`` runs per file and that a
 ``gamyeon batch`` worker runs for a file it processes whole.
 
-Both used to spell the steps out themselves and drifted apart (batch could not seal). Here they
-are written once, in the order the law's promises need:
+The steps are written once, here, in the order the law's promises need:
 
 1. the masks' randomness is keyed per file (``MasterKey.mask_secret``), and track numbers become
    pseudonyms of this dataset and file (``Pseudonymizer``);
@@ -13,7 +12,7 @@ are written once, in the order the law's promises need:
 4. ``record`` sees the finished files while they are still at their temporary names, so the
    processing record can be written before any output appears.
 
-Fail closed stays the pipeline's business (``pipeline``, ``mask.stage``): a frame that cannot be
+Fail closed stays the stages' business (``pipeline.video``, ``mask.stage``): a frame that cannot be
 masked is written fully masked, never with original pixels.
 """
 
@@ -32,7 +31,9 @@ from gamyeon.infra.files import atomic_outputs, is_image
 from gamyeon.keys import MasterKey
 from gamyeon.ledger.records import file_facts
 from gamyeon.options import Options
-from gamyeon.pipeline import Progress, TrackIds, anonymize_image, anonymize_video
+from gamyeon.pipeline.image import anonymize_image
+from gamyeon.pipeline.inputs import FilePass, Progress, TrackIds
+from gamyeon.pipeline.video import anonymize_video
 from gamyeon.pseudonym import Pseudonymizer
 from gamyeon.types import FileFigures, Summary
 from gamyeon.vault.writer import VaultWriter
@@ -164,31 +165,18 @@ def _anonymize(
     if vault_tmp is not None:
         sealer = VaultWriter(vault_tmp, job.key, dataset_id=job.dataset_id, source=job.relative, track_ids=track_id)
     try:
-        if is_image(job.source):
-            figures = anonymize_image(
-                job.source,
-                out_tmp,
-                notes_tmp,
-                suffix=job.suffix,
-                options=options,
-                faces=job.faces,
-                track_ids=track_id,
-                progress=job.progress,
-                sealer=sealer,
-            )
-        else:
-            figures = anonymize_video(
-                job.source,
-                out_tmp,
-                notes_tmp,
-                suffix=job.suffix,
-                options=options,
-                faces=job.faces,
-                track_ids=track_id,
-                progress=job.progress,
-                on_info=job.on_total,
-                sealer=sealer,
-            )
+        task = FilePass(
+            job.source,
+            out_tmp,
+            notes_tmp,
+            suffix=job.suffix,
+            options=options,
+            faces=job.faces,
+            track_ids=track_id,
+            progress=job.progress,
+            sealer=sealer,
+        )
+        figures = anonymize_image(task) if is_image(job.source) else anonymize_video(task, on_info=job.on_total)
         output = file_facts(out_tmp, job.output)  # hashed once: binds the vault and goes in the records
         if sealer is None:
             return figures, output, None

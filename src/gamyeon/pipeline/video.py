@@ -13,30 +13,24 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from gamyeon.annotations import JsonlWriter
-from gamyeon.detect.faces import FaceDetector
-from gamyeon.mask.apply import apply_regions
 from gamyeon.mask.silhouette import segmenter_for
-from gamyeon.mask.stage import Decided, MaskingStage, Sealer
+from gamyeon.mask.stage import Decided, MaskingStage
 from gamyeon.media.decode import AudioPacket, DecodedFrame, VideoReader, to_rgb
 from gamyeon.media.encode import ThreadedWriter, VideoWriter
 from gamyeon.media.geometry import rotate_view, upright_size
-from gamyeon.media.images import load_image, save_image, upright_view
-from gamyeon.options import Options
-from gamyeon.stages import FrameWork, load_others
+from gamyeon.pipeline.frame import FrameWork
+from gamyeon.pipeline.inputs import FilePass
+from gamyeon.pipeline.models import load_others
 from gamyeon.track.schedule import FramePasses, Plan
 from gamyeon.track.temporal import TemporalConfig
-from gamyeon.types import FileFigures, FrameResult
+from gamyeon.types import FileFigures
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int], None]
-TrackIds = Callable[[str, int], str]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,21 +60,12 @@ class FrameRange:
 
 
 def anonymize_video(
-    source: Path,
-    output_tmp: Path,
-    annotations_tmp: Path,
-    *,
-    suffix: str,
-    options: Options,
-    faces: FaceDetector,
-    track_ids: TrackIds,
-    progress: Progress,
-    on_info: Callable[[int | None], None] | None = None,
-    sealer: Sealer | None = None,
-    frames: FrameRange | None = None,
+    task: FilePass, *, frames: FrameRange | None = None, on_info: Callable[[int | None], None] | None = None
 ) -> FileFigures:
-    """Anonymize ``source`` (or the chunk ``frames`` of it) into ``output_tmp`` and its regions into
-    ``annotations_tmp``; returns what was counted."""
+    """Anonymize ``task.source`` (or the chunk ``frames`` of it) into ``task.output_tmp`` and its
+    regions into ``task.annotations_tmp``; returns what was counted. ``on_info`` hears the frame
+    count (None when the container does not say) once the file is open."""
+    source, options = task.source, task.options
     started = time.perf_counter()
     seek = None if frames is None or frames.warm_index == 0 else frames.warm_pts
     start_index = 0 if frames is None else frames.warm_index
@@ -97,14 +82,14 @@ def anonymize_video(
         )
         others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
         segmenter = segmenter_for(options.policy, options.kinds, options.silhouette_model)
-        work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, others)
+        work = FrameWork(task.faces, options.policy, options.kinds, plan, temporal, width, height, others)
         log.debug("plan %s, temporal %s", plan, temporal)
         writer = ThreadedWriter(
             VideoWriter(
-                output_tmp,
+                task.output_tmp,
                 info,
                 options.encode,
-                suffix=suffix,
+                suffix=task.suffix,
                 matrix=reader.matrix,
                 audio=reader.audio,
                 metadata=reader.metadata if options.keep_metadata else None,
@@ -113,7 +98,7 @@ def anonymize_video(
             ),
             keep=None if frames is None else frames.owns,
         )
-        notes = JsonlWriter(annotations_tmp, track_ids, width, height)
+        notes = JsonlWriter(task.annotations_tmp, task.track_ids, width, height)
         failed: dict[int, str] = {}
         buffer: deque[DecodedFrame] = deque()
         lookahead = work.lookahead  # the longest of any kind (persons, plates: sparser detection)
@@ -139,7 +124,7 @@ def anonymize_video(
                 failed[item.index] = f"detection failed: {err}"
 
         stage = MaskingStage(
-            info, options.policy, writer, notes, work.account, progress, sealer=sealer, segmenter=segmenter
+            info, options.policy, writer, notes, work.account, task.progress, sealer=task.sealer, segmenter=segmenter
         )
 
         def finish(item: DecodedFrame) -> None:
@@ -194,51 +179,3 @@ def anonymize_video(
                 "%s: %d frame(s) had non-increasing timestamps and were shifted by one tick", source, reader.retimed
             )
     return work.tally.figures(width, height, time.perf_counter() - started, str(info.time_base))
-
-
-def anonymize_image(
-    source: Path,
-    output_tmp: Path,
-    annotations_tmp: Path,
-    *,
-    suffix: str,
-    options: Options,
-    faces: FaceDetector,
-    track_ids: TrackIds,
-    progress: Progress,
-    sealer: Sealer | None = None,
-) -> FileFigures:
-    """Anonymize one picture into ``output_tmp`` and its regions into ``annotations_tmp``; returns
-    what was counted."""
-    started = time.perf_counter()
-    image = load_image(source)
-    view = upright_view(image.pixels, image.orientation)
-    height, width = view.shape[:2]
-    plan = Plan.for_video(width, height, 1.0, 1, "always")
-    temporal = TemporalConfig(max_gap=0, pad_before=0, pad_after=0)
-    others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
-    segmenter = segmenter_for(options.policy, options.kinds, options.silhouette_model)
-    work = FrameWork(faces, options.policy, options.kinds, plan, temporal, width, height, others)
-    notes = JsonlWriter(annotations_tmp, track_ids, width, height)
-    try:
-        try:
-            upright = np.ascontiguousarray(view)
-            work.observe(0, work.detect_still(upright))
-            regions = work.regions(0)
-            if sealer is not None:
-                sealer.seal(0, None, view, regions)
-            apply_regions(view, regions, options.policy, segmenter)
-            result = FrameResult(0, None, None, tuple(regions))
-        except OSError:  # the output cannot be written: abort the file
-            raise
-        except Exception as err:  # noqa: BLE001 - fail closed: never write the original image
-            log.warning("processing failed on %s (%s); the whole image will be masked", source, err)
-            image.pixels[...] = 0
-            result = FrameResult.closed(0, None, None, f"processing failed: {err}")
-        save_image(image.pixels, output_tmp, suffix, image, options.keep_metadata)
-        notes.write(result)
-        work.account(result)
-    finally:
-        notes.close()
-    progress(1)
-    return work.tally.figures(width, height, time.perf_counter() - started, None)

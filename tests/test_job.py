@@ -1,4 +1,4 @@
-"""``runfile.run_file``, the one per-file job behind ``anonymize`` and ``batch``: outputs appear
+"""``pipeline.job.run_file``, the one per-file job behind ``anonymize`` and ``batch``: outputs appear
 only complete, the record hook sees them complete at their temporary names, a vault is bound to
 the output it was sealed for, and the summary is what the pipeline counted."""
 
@@ -16,9 +16,9 @@ from gamyeon.annotations import export_path
 from gamyeon.infra.files import sha256_file
 from gamyeon.keys import MasterKey
 from gamyeon.options import Options
+from gamyeon.pipeline.job import FileJob, FileOutcome, run_file
+from gamyeon.pipeline.models import face_detectors
 from gamyeon.policy import Policy
-from gamyeon.runfile import FileJob, FileOutcome, run_file
-from gamyeon.stages import face_detectors
 from gamyeon.vault.reveal import list_tracks, open_vault
 
 SIZE = (224, 176)
