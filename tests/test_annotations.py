@@ -76,10 +76,10 @@ def test_jsonl_regions_carry_lists_pseudonyms_and_sources(jsonl: Path) -> None:
     assert first["kind"] == "face"
     assert first["track"] == "face-0007"  # the pseudonym, never the local number
     assert first["box"] == [10.0, 20.0, 50.0, 70.0]
+    # the mask is the whole pixels the operator may change: its pixel bounds, rounded outwards
     expected_mask = Box(10.0, 20.0, 50.0, 70.0).scaled(1.3)
-    assert first["mask"] == pytest.approx(
-        [expected_mask.x1, expected_mask.y1, expected_mask.x2, expected_mask.y2], abs=0.05
-    )
+    assert first["mask"] == [4, 12, 56, 78]
+    assert first["mask"] == list(expected_mask.pixel_bounds(1000, 1000))
     assert first["score"] == 0.9123
     assert first["source"] == "detected"
     third = parsed[2]["regions"]

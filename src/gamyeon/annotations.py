@@ -6,7 +6,9 @@ JSONL schema, one line per frame, in frame order (documented in the README)::
      "regions": [{"kind": "face", "track": "3f9c0a1be2d47781", "box": [x1, y1, x2, y2],
                   "mask": [x1, y1, x2, y2], "score": 0.91, "source": "detected"}]}
 
-Boxes are pixels of the upright (displayed) picture. ``track`` is a pseudonym (HMAC of the
+Boxes are pixels of the upright (displayed) picture; ``mask`` is the whole pixels the operator
+may change (its box's pixel bounds, clipped), so a re-render from the sidecar masks exactly the
+same pixels. ``track`` is a pseudonym (HMAC of the
 dataset secret), never the tracker's internal number. Exports stream from the JSONL file, so
 memory does not grow with video length.
 """
@@ -42,7 +44,7 @@ class JsonlWriter:
                     "kind": r.kind,
                     "track": None if r.track is None else self._track_id(r.kind, r.track),
                     "box": r.box.as_list(),
-                    "mask": r.mask.clipped(*self._size).as_list(),
+                    "mask": list(r.mask.pixel_bounds(*self._size)),
                     "score": round(r.score, 4),
                     "source": r.source.value,
                 }

@@ -151,6 +151,12 @@ def read_key(path: Path, passphrase: str | None = None) -> MasterKey:
         raise KeyFileError(f"{path} is a folder, not a key file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise KeyFileError(f"cannot read key file {path}: {err}") from None
+    return parse_key(text, path, passphrase)
+
+
+def parse_key(text: str, path: Path, passphrase: str | None = None) -> MasterKey:
+    """The master key in a key file's ``text`` (read from ``path``, or handed over another way,
+    e.g. uploaded to ``gamyeon review``: ``path`` then only names it in messages)."""
     lines = text.split()
     if len(lines) != 2 or lines[0] not in {HEADER, WRAPPED_HEADER}:
         raise KeyFileError(f"{path} is not a gamyeon key file (expected a '{HEADER}' header)")

@@ -26,6 +26,7 @@ class Source(StrEnum):
     INTERPOLATED = "interpolated"  # between two detections of the same track
     EXTENDED = "extended"  # before the first / after the last detection of a track
     FAIL_CLOSED = "fail_closed"  # whole frame masked because a stage failed
+    REVIEWED = "reviewed"  # drawn or changed by a person in ``gamyeon review``
 
 
 @dataclass(frozen=True, slots=True)

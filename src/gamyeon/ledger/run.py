@@ -55,6 +55,8 @@ class RunRecord:
                 "gamyeon": __version__,
                 "key_fingerprint": self.key_fingerprint,
                 "sealed": o.seal_key is not None,
+                # what a re-render needs to make an output again as this run made it (``gamyeon review``)
+                "settings": o.output_settings(),
                 **o.processing.as_payload(),
                 **extra,
             },

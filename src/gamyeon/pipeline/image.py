@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from gamyeon.annotations import JsonlWriter
+from gamyeon.errors import UsageError
 from gamyeon.mask.apply import apply_regions
 from gamyeon.mask.silhouette import segmenter_for
 from gamyeon.media.images import load_image, save_image, upright_view
@@ -30,6 +31,8 @@ def anonymize_image(task: FilePass) -> FileFigures:
     """Anonymize one picture into ``task.output_tmp`` and its regions into ``task.annotations_tmp``;
     returns what was counted."""
     source, options, sealer = task.source, task.options, task.sealer
+    if task.regions is not None:
+        raise UsageError(f"{source}: given regions are for videos; a picture is anonymized with its detectors")
     started = time.perf_counter()
     image = load_image(source)
     view = upright_view(image.pixels, image.orientation)

@@ -14,6 +14,7 @@ from pathlib import Path
 from gamyeon.detect.faces import FaceDetector
 from gamyeon.mask.stage import Sealer
 from gamyeon.options import Options
+from gamyeon.pipeline.given import GivenRegions
 
 #: called with the number of frames just finished
 Progress = Callable[[int], None]
@@ -40,3 +41,5 @@ class FilePass:
     progress: Progress
     #: seals each region's original pixels before they are masked; None: nothing is sealed
     sealer: Sealer | None = None
+    #: the regions of every frame, given (a reviewed re-render); None: detect, track and estimate them
+    regions: GivenRegions | None = None

@@ -31,6 +31,7 @@ from gamyeon.infra.files import atomic_outputs, is_image
 from gamyeon.keys import MasterKey
 from gamyeon.ledger.records import file_facts
 from gamyeon.options import Options
+from gamyeon.pipeline.given import GivenRegions
 from gamyeon.pipeline.image import anonymize_image
 from gamyeon.pipeline.inputs import FilePass, Progress, TrackIds
 from gamyeon.pipeline.video import anonymize_video
@@ -67,6 +68,8 @@ class FileJob:
     progress: Progress
     #: called with a video's declared frame count (None when unknown), before its first frame
     on_total: Callable[[int | None], None] | None = None
+    #: every frame's regions, given (``gamyeon review``'s re-render): no detector runs
+    regions: GivenRegions | None = None
 
     @property
     def suffix(self) -> str:
@@ -175,6 +178,7 @@ def _anonymize(
             track_ids=track_id,
             progress=job.progress,
             sealer=sealer,
+            regions=job.regions,
         )
         figures = anonymize_image(task) if is_image(job.source) else anonymize_video(task, on_info=job.on_total)
         output = file_facts(out_tmp, job.output)  # hashed once: binds the vault and goes in the records

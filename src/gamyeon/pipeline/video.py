@@ -24,6 +24,7 @@ from gamyeon.media.decode import AudioPacket, DecodedFrame, VideoReader, to_rgb
 from gamyeon.media.encode import ThreadedWriter, VideoWriter
 from gamyeon.media.geometry import rotate_view, upright_size
 from gamyeon.pipeline.frame import FrameWork
+from gamyeon.pipeline.given import GivenRegions
 from gamyeon.pipeline.inputs import FilePass
 from gamyeon.pipeline.models import load_others
 from gamyeon.track.schedule import FramePasses, Plan
@@ -80,9 +81,12 @@ def anonymize_video(
         temporal = dataclasses.replace(
             TemporalConfig.for_rate(float(info.rate), plan.detect_every), reach_back=plan.discovery_every
         )
-        others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
         segmenter = segmenter_for(options.policy, options.kinds, options.silhouette_model)
-        work = FrameWork(task.faces, options.policy, options.kinds, plan, temporal, width, height, others)
+        if task.regions is not None:
+            work: FrameWork | GivenRegions = task.regions
+        else:
+            others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
+            work = FrameWork(task.faces, options.policy, options.kinds, plan, temporal, width, height, others)
         log.debug("plan %s, temporal %s", plan, temporal)
         writer = ThreadedWriter(
             VideoWriter(
