@@ -21,6 +21,7 @@ from gamyeon.batch import cli as batch_cli
 from gamyeon.errors import GamyeonError
 from gamyeon.ledger import cli as ledger_cli
 from gamyeon.options import Options
+from gamyeon.review import cli as review_cli
 from gamyeon.types import Summary
 from gamyeon.vault import cli as vault_cli
 from gamyeon.verify import cli as verify_cli
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     COMMANDS.update(ledger_cli.add_parsers(sub))
     COMMANDS.update(verify_cli.add_parsers(sub))
     COMMANDS.update(batch_cli.add_parsers(sub))
+    COMMANDS.update(review_cli.add_parsers(sub))
     return parser
 
 

@@ -9,6 +9,7 @@ the box drawn; an adjustment grows a mask about its centre and moves it, never s
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +49,7 @@ def keyframe_box(keyframes: list[dict[str, Any]], frame: int) -> Quad:
     keys = [(int(k["frame"]), tuple(float(v) for v in k["box"])) for k in keyframes]
     if frame <= keys[0][0]:
         return keys[0][1]  # type: ignore[return-value]
-    for (f0, b0), (f1, b1) in zip(keys, keys[1:], strict=False):
+    for (f0, b0), (f1, b1) in itertools.pairwise(keys):
         if f0 <= frame <= f1:
             return lerp(b0, b1, (frame - f0) / (f1 - f0))  # type: ignore[arg-type]
     return keys[-1][1]  # type: ignore[return-value]

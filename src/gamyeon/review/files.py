@@ -92,9 +92,9 @@ def _from_batch(dst: Path) -> list[OutputFiles]:
 def _from_folder(folder: Path) -> list[OutputFiles]:
     found = []
     for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() in VIDEO_SUFFIXES and not path.name.startswith(".") and path.is_file():
-            if OutputFiles(path).annotations.is_file():
-                found.append(OutputFiles(path))
+        usable = path.suffix.lower() in VIDEO_SUFFIXES and not path.name.startswith(".") and path.is_file()
+        if usable and OutputFiles(path).annotations.is_file():
+            found.append(OutputFiles(path))
     return found
 
 

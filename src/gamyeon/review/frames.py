@@ -81,7 +81,7 @@ class FrameSource:
             self._next = -1 if seekable and index > 0 else 0  # after a seek the position is learnt from pts
         assert self._frames is not None
         for frame in self._frames:
-            position = self._index.get(frame.pts) if self._next < 0 else self._next
+            position = (None if frame.pts is None else self._index.get(frame.pts)) if self._next < 0 else self._next
             if position is None:
                 continue
             self._next = position + 1

@@ -198,8 +198,13 @@ class Signoff:
     at: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"reviewer": self.reviewer, "verdict": self.verdict, "note": self.note, "revision": self.revision,
-                "at": self.at}  # fmt: skip
+        return {
+            "reviewer": self.reviewer,
+            "verdict": self.verdict,
+            "note": self.note,
+            "revision": self.revision,
+            "at": self.at,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,8 +233,10 @@ class Review:
     @property
     def approved(self) -> bool:
         """Whether the last sign-off approves the current revision."""
-        return bool(self.signoffs) and self.signoffs[-1].verdict == "approve" and (
-            self.signoffs[-1].revision == self.revision
+        return (
+            bool(self.signoffs)
+            and self.signoffs[-1].verdict == "approve"
+            and (self.signoffs[-1].revision == self.revision)
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -237,8 +244,13 @@ class Review:
             "format": FORMAT,
             "version": VERSION,
             "revision": self.revision,
-            "output": {"name": self.output_name, "sha256": self.output_sha256, "frames": self.frames,
-                       "width": self.width, "height": self.height},  # fmt: skip
+            "output": {
+                "name": self.output_name,
+                "sha256": self.output_sha256,
+                "frames": self.frames,
+                "width": self.width,
+                "height": self.height,
+            },
             "base": {"name": self.base_name, "sha256": self.base_sha256},
             "items": list(self.items),
             "signoffs": [s.as_dict() for s in self.signoffs],
@@ -265,7 +277,7 @@ def parse(data: Any, tracks: dict[str, str] | None = None) -> Review:
     """A ``Review`` from a review file's JSON; ``tracks`` (pseudonym -> kind): check the items'
     tracks too. Raises ``ReviewFileError`` naming what is wrong."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ReviewFileError(f"not a gamyeon review file (expected \"format\": \"{FORMAT}\")")
+        raise ReviewFileError(f'not a gamyeon review file (expected "format": "{FORMAT}")')
     version = data.get("version")
     if version != VERSION:
         raise ReviewFileError(f"review file version {version!r} is not supported (this gamyeon reads {VERSION})")
@@ -289,10 +301,7 @@ def parse(data: Any, tracks: dict[str, str] | None = None) -> Review:
     items: list[dict[str, Any]] = []
     seen: set[str] = set()
     for raw in raw_items:
-        if tracks is None:
-            item = _loose_item(raw)
-        else:
-            item = check_item(raw, bounds)
+        item = _loose_item(raw) if tracks is None else check_item(raw, bounds)
         if item["id"] in seen:
             raise ReviewFileError(f"item id {item['id']} appears twice")
         seen.add(item["id"])
@@ -303,12 +312,22 @@ def parse(data: Any, tracks: dict[str, str] | None = None) -> Review:
         if verdict not in VERDICTS:
             raise ReviewFileError(f"sign-off: verdict must be one of {', '.join(VERDICTS)}")
         signoffs.append(
-            Signoff(_text(s, "reviewer", "sign-off"), verdict, _text(s, "note", "sign-off"),
-                    _int(s, "revision", "sign-off"), _text(s, "at", "sign-off"))  # fmt: skip
+            Signoff(
+                _text(s, "reviewer", "sign-off"),
+                verdict,
+                _text(s, "note", "sign-off"),
+                _int(s, "revision", "sign-off"),
+                _text(s, "at", "sign-off"),
+            )
         )
     return Review(
-        **{**_fields(review), "items": tuple(items), "signoffs": tuple(signoffs),
-           "renders": tuple(_list(data, "renders")), "saves": tuple(_list(data, "saves"))}  # fmt: skip
+        **{
+            **_fields(review),
+            "items": tuple(items),
+            "signoffs": tuple(signoffs),
+            "renders": tuple(_list(data, "renders")),
+            "saves": tuple(_list(data, "saves")),
+        }
     )
 
 

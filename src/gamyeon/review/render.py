@@ -268,9 +268,7 @@ def rerender(
             raise RenderError("the processing record names no dataset")
         options = options_of(origin)
         base = store.base
-        relative, numbers = recover_numbers(
-            key, origin.dataset_id, relative_candidates(origin, original), base.kinds()
-        )
+        relative, numbers = recover_numbers(key, origin.dataset_id, relative_candidates(origin, original), base.kinds())
         decisions = Decisions(review.items, review.width, review.height)
         table = Table(base, decisions, numbers, base.exact_masks(), options.policy)
         vault = files.vault if files.vault.exists() or origin.sealed else None
@@ -304,7 +302,9 @@ def rerender(
                     "output": done.output,
                     "annotations": file_facts(*done.annotations),
                     "exports": [{"format": fmt, **file_facts(tmp, final)} for fmt, tmp, final in done.exports],
-                    "vault": None if done.vault is None else {**file_facts(done.vault[0], done.vault[1]), **done.vault[2]},
+                    "vault": None
+                    if done.vault is None
+                    else {**file_facts(done.vault[0], done.vault[1]), **done.vault[2]},
                     "review": str(files.review.resolve()),
                     "revision": review.revision,
                     "reviewer": reviewer,
@@ -312,7 +312,9 @@ def rerender(
                     "excluded_regions": excluded,
                     "added_regions": added,
                     "renumbered_tracks": table.renumbered,
-                    "counts": {k: v for k, v in done.summary.as_dict().items() if k not in {"input", "output", "annotations"}},
+                    "counts": {
+                        k: v for k, v in done.summary.as_dict().items() if k not in {"input", "output", "annotations"}
+                    },
                     "relative": relative,
                     "inputs": list(origin.inputs),
                     "settings": origin.settings,
@@ -324,7 +326,9 @@ def rerender(
 
         outcome = run_file(job, record)
         if table.renumbered:
-            log.warning("review: %d kept track(s) got a new mosaic pattern (their number was not found)", table.renumbered)
+            log.warning(
+                "review: %d kept track(s) got a new mosaic pattern (their number was not found)", table.renumbered
+            )
         summary = outcome.summary
         result = RenderResult(
             output_sha256=outcome.sha256,
@@ -336,12 +340,15 @@ def rerender(
             renumbered=table.renumbered,
             approved=approved,
         )
-        render: dict[str, Any] = {"revision": review.revision, "reviewer": reviewer, "output_sha256": outcome.sha256,
-                                  "approved": approved, "at": now()}  # fmt: skip
+        render: dict[str, Any] = {
+            "revision": review.revision,
+            "reviewer": reviewer,
+            "output_sha256": outcome.sha256,
+            "approved": approved,
+            "at": now(),
+        }
         store.rendered(review, render, outcome.sha256, base)
     return result
-
-
 
 
 def _check_vault(vault: Path, key: MasterKey) -> None:
@@ -365,4 +372,3 @@ def require_reviewer(name: str | None) -> str:
     if not name or not name.strip():
         raise UsageError("--reviewer: give the name of the person responsible for the review")
     return name.strip()
-

@@ -32,8 +32,14 @@ class Note:
     source: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "track": self.track, "box": list(self.box), "mask": list(self.mask),
-                "score": self.score, "source": self.source}  # fmt: skip
+        return {
+            "kind": self.kind,
+            "track": self.track,
+            "box": list(self.box),
+            "mask": list(self.mask),
+            "score": self.score,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +167,8 @@ def read_sidecar(path: Path, width: int, height: int) -> Sidecar:
                 x1, y1, x2, y2 = note.mask
                 if x1 < 0 or y1 < 0 or x2 > width + 0.05 or y2 > height + 0.05:
                     raise SidecarError(
-                        f"{where}: a mask reaches outside the {width}x{height} video: the sidecar belongs to another file"
+                        f"{where}: a mask reaches outside the {width}x{height} video: "
+                        "the sidecar belongs to another file"
                     )
                 if note.track is not None:
                     summary = tracks.get(note.track)

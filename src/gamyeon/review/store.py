@@ -15,9 +15,9 @@ import fcntl
 import json
 import os
 import threading
-from fractions import Fraction
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,8 @@ def probe(video: Path) -> VideoFacts:
             time_base = stream.time_base
     except av.error.FFmpegError as err:
         raise CorruptInputError(f"cannot read {video}: {err}") from None
-    pts: tuple[int | None, ...] = tuple(sorted(packets)) if None not in packets else tuple(None for _ in packets)
+    known = [p for p in packets if p is not None]
+    pts: tuple[int | None, ...] = tuple(sorted(known)) if len(known) == len(packets) else (None,) * len(packets)
     return VideoFacts(width, height, info.rotation, len(packets), float(info.rate), pts, time_base)
 
 
@@ -151,8 +152,10 @@ class ReviewStore:
         base_path = self._base_path(loose)
         if not base_path.is_file() or sha256_file(base_path) != loose.base_sha256:
             raise ReviewFileError(f"{base_path.name} is not the sidecar {where.name} was made on (missing or changed)")
-        base = self.live if base_path == self.files.annotations else read_sidecar(
-            base_path, self.facts.width, self.facts.height
+        base = (
+            self.live
+            if base_path == self.files.annotations
+            else read_sidecar(base_path, self.facts.width, self.facts.height)
         )
         if len(base.frames) != self.facts.frames:
             raise SidecarError(f"{base_path.name} does not describe {self.files.name} ({len(base.frames)} frames)")
@@ -198,31 +201,38 @@ class ReviewStore:
             current = self._current()
             if current.revision != revision:
                 raise StaleRevision(current.revision, revision)
-            items = {i["id"]: i for i in current.items}
-            bounds = current.bounds(self.base.kinds())
-            for op in ops:
-                if not isinstance(op, dict):
-                    raise ReviewFileError("a change is {op: put, item} or {op: delete, id}")
-                if op.get("op") == "put":
-                    raw = op.get("item")
-                    if not isinstance(raw, dict):
-                        raise ReviewFileError("put: the item is missing")
-                    item = model.check_item({**raw, "by": reviewer, "at": model.now()}, bounds)
-                    items[item["id"]] = item
-                elif op.get("op") == "delete":
-                    if items.pop(str(op.get("id")), None) is None:
-                        raise ReviewFileError(f"delete: no item {op.get('id')!r} (removed meanwhile?)")
-                else:
-                    raise ReviewFileError("a change is {op: put, item} or {op: delete, id}")
+            changed = self.apply(current, ops, reviewer)
             new = replace(
-                current,
+                changed,
                 revision=current.revision + 1,
-                items=tuple(items.values()),
-                saves=(*current.saves, {"revision": current.revision + 1, "reviewer": reviewer,
-                                        "changes": len(ops), "at": model.now()}),  # fmt: skip
+                saves=(
+                    *current.saves,
+                    {"revision": current.revision + 1, "reviewer": reviewer, "changes": len(ops), "at": model.now()},
+                ),
             )
             self._write(new)
             return new, len(ops)
+
+    def apply(self, review: Review, ops: list[Any], reviewer: str) -> Review:
+        """``review`` with ``ops`` applied (``{"op": "put", "item": {...}}`` adds or replaces an
+        item by its id, ``{"op": "delete", "id": ...}`` removes one); nothing is written."""
+        items = {i["id"]: i for i in review.items}
+        bounds = review.bounds(self.base.kinds())
+        for op in ops:
+            if not isinstance(op, dict):
+                raise ReviewFileError("a change is {op: put, item} or {op: delete, id}")
+            if op.get("op") == "put":
+                raw = op.get("item")
+                if not isinstance(raw, dict):
+                    raise ReviewFileError("put: the item is missing")
+                item = model.check_item({**raw, "by": reviewer, "at": model.now()}, bounds)
+                items[item["id"]] = item
+            elif op.get("op") == "delete":
+                if items.pop(str(op.get("id")), None) is None:
+                    raise ReviewFileError(f"delete: no item {op.get('id')!r} (removed meanwhile?)")
+            else:
+                raise ReviewFileError("a change is {op: put, item} or {op: delete, id}")
+        return replace(review, items=tuple(items.values()))
 
     def signoff(self, reviewer: str, verdict: str, note: str, revision: int) -> Review:
         reviewer = _reviewer(reviewer)
@@ -234,7 +244,9 @@ class ReviewStore:
             current = self._current()
             if current.revision != revision:
                 raise StaleRevision(current.revision, revision)
-            new = replace(current, signoffs=(*current.signoffs, Signoff(reviewer, verdict, note, revision, model.now())))
+            new = replace(
+                current, signoffs=(*current.signoffs, Signoff(reviewer, verdict, note, revision, model.now()))
+            )
             self._write(new)
             return new
 
