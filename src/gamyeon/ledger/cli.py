@@ -18,7 +18,7 @@ from typing import IO
 from gamyeon.cliargs import Subcommands, add_ledger_arg, add_verbosity
 from gamyeon.errors import OutputError, UsageError
 from gamyeon.ledger.chain import Record, canonical_json
-from gamyeon.ledger.records import due_datasets, unfinished_runs
+from gamyeon.ledger.records import due_datasets, unfinished_runs, unreviewed_outputs
 from gamyeon.ledger.store import Ledger
 
 log = logging.getLogger("gamyeon")
@@ -38,7 +38,11 @@ def add_parsers(sub: Subcommands) -> dict[str, Handler]:
     export = led_sub.add_parser("export", help="write every record as JSON or CSV")
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
-    due = led_sub.add_parser("due", help="datasets past their retention deadline that still hold data")
+    due = led_sub.add_parser(
+        "due",
+        help="datasets past their retention deadline that still hold data, and outputs released without an "
+        "approving review (gamyeon review)",
+    )
     destroyed = led_sub.add_parser("destroyed", help="record that a dataset's outputs were destroyed by hand")
     destroyed.add_argument("dataset", help="dataset id")
     destroyed.add_argument("--what", required=True, help="what was destroyed and how")
@@ -61,6 +65,10 @@ def _cmd_ledger(args: argparse.Namespace) -> int:
             for d in due_datasets(ledger.records()):
                 left = [f"vault {v}" for v in d.vaults] + [f"output {o}" for o in d.outputs]
                 sys.stdout.write(f"{d.dataset_id}  due {d.retain_until.isoformat()}  {'; '.join(left)}\n")
+            for u in unreviewed_outputs(ledger.records()):
+                sys.stdout.write(
+                    f"{u.dataset_id or '-'}  review due  output {u.output} released without an approving review\n"
+                )
         else:
             if not any(r.dataset_id == args.dataset for r in ledger.records()):
                 raise UsageError(f"no dataset {args.dataset} in ledger {ledger.display}")
@@ -85,13 +93,14 @@ def _verify(ledger: Ledger) -> int:
 def _show(ledger: Ledger, dataset: str | None, action: str | None, last: int | None) -> None:
     records = list(ledger.records())  # read once: both the filter and the open-run marks need it
     open_runs = {u.started.seq for u in unfinished_runs(records)}
+    unreviewed = {u.made.seq for u in unreviewed_outputs(records)}
     rows = [
         r
         for r in records
         if (dataset is None or r.dataset_id == dataset) and (action is None or r.action.split(".")[0] == action)
     ]
     for r in rows[-last:] if last else rows:
-        mark = "  UNFINISHED" if r.seq in open_runs else ""
+        mark = "  UNFINISHED" if r.seq in open_runs else "  UNREVIEWED" if r.seq in unreviewed else ""
         sys.stdout.write(
             f"{r.seq:6d}  {r.at}  {r.action:17s} {r.dataset_id or '-'}  {r.actor}@{r.host}  {_gist(r)}{mark}\n"
         )
@@ -111,6 +120,10 @@ def _gist(r: Record) -> str:
         "reason",
         "what",
         "format",
+        "reviewer",
+        "verdict",
+        "revision",
+        "changes",
     )
     parts = [f"{k}={p[k]}" for k in keys if p.get(k) not in (None, [], "")]
     for k in ("output", "vault", "file"):

@@ -5,6 +5,8 @@ Record actions: ``anonymize.start`` / ``anonymize.finish`` bracket a run (a star
 is a run that was killed); ``anonymize``, ``seal`` and ``export`` are written per output file
 before it is moved into place, so no output exists without its record; ``reveal``, ``verify``,
 ``destroy`` and ``destroyed`` (outputs destroyed by hand) follow the commands of those names.
+``review.open``, ``review.save``, ``review.signoff`` and ``review.render`` come from ``gamyeon
+review`` (``gamyeon.review.records``); a ``review.render`` makes an output again, like ``anonymize``.
 Keys are identified by fingerprint only, never by their bytes.
 """
 
@@ -137,3 +139,40 @@ def due_datasets(records: Iterable[Record], today: date | None = None) -> list[D
         if left_vaults or left_outputs:
             due.append(Due(ds, until, left_vaults, left_outputs))
     return due
+
+
+@dataclass(frozen=True, slots=True)
+class Unreviewed:
+    """An output as last made (``anonymize`` or ``review.render``) that no review approved."""
+
+    dataset_id: str | None
+    output: str
+    sha256: str
+    made: Record
+
+
+def unreviewed_outputs(records: Iterable[Record]) -> list[Unreviewed]:
+    """Outputs released without an approving review: for each output path, the file last recorded
+    there, unless a ``review.signoff`` approved that very file (its SHA-256) as its last verdict,
+    or it was made by a ``review.render`` of an approved revision. Datasets recorded destroyed
+    are left out."""
+    current: dict[str, tuple[str, Record]] = {}
+    verdicts: dict[str, bool] = {}
+    destroyed: set[str] = set()
+    for rec in records:
+        p = rec.payload
+        output = p.get("output")
+        sha = output.get("sha256") if isinstance(output, dict) else None
+        if rec.action in ("anonymize", "review.render") and isinstance(sha, str) and "path" in output:
+            current[str(output["path"])] = (sha, rec)
+            if rec.action == "review.render":
+                verdicts[sha] = bool(p.get("approved"))
+        elif rec.action == "review.signoff" and isinstance(sha, str):
+            verdicts[sha] = p.get("verdict") == "approve"
+        elif rec.action == "destroyed" and rec.dataset_id is not None:
+            destroyed.add(rec.dataset_id)
+    return [
+        Unreviewed(rec.dataset_id, path, sha, rec)
+        for path, (sha, rec) in current.items()
+        if not verdicts.get(sha, False) and rec.dataset_id not in destroyed
+    ]

@@ -706,7 +706,7 @@ function zoomBy(factor) {
 
 async function play() {
   state.playing = !state.playing;
-  $("play").textContent = state.playing ? "\u23F8" : "\u25B6";
+  $("play").textContent = state.playing ? "\u275A\u275A" : "\u25B6";
   while (state.playing && state.frame < state.info.frames - 1) {
     const started = performance.now();
     await show(state.frame + 1);
