@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_video
-from review_helpers import ADDED, FRAMES, Made, check_rerendered, decoded, make_output, notes
 from starlette.testclient import TestClient
 
+from conftest import make_video
 from gamyeon.cli import main
 from gamyeon.keys import MasterKey, write_key
 from gamyeon.ledger.records import unreviewed_outputs
@@ -26,6 +25,7 @@ from gamyeon.review.render import rerender
 from gamyeon.review.server import settings_for
 from gamyeon.review.sidecar import SidecarError
 from gamyeon.review.store import ReviewStore, StaleRevision
+from review_helpers import ADDED, FRAMES, Made, check_rerendered, decoded, make_output, notes
 
 PORT = 8765
 

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from review_helpers import ADDED, FRAMES, Made, check_rerendered, decoded, make_output, notes
 
 from gamyeon.ledger.store import Ledger
 from gamyeon.review.files import OutputFiles
 from gamyeon.review.server import Running, free_port, open_outputs, settings_for, start
+from review_helpers import ADDED, FRAMES, Made, check_rerendered, decoded, make_output, notes
 
 CHROMIUM = Path(os.environ.get("GAMYEON_CHROMIUM", "/usr/bin/chromium"))
 ARGS = [
@@ -83,7 +83,7 @@ def test_the_page_lists_the_tracks_and_steps_frame_exactly_by_keyboard(
         assert page.input_value("#frame-number") == str(expected)  # type: ignore[attr-defined]
     # the picture shown is that frame of the output, decoded exactly
     page.keyboard.press("Home")  # type: ignore[attr-defined]
-    page.locator(f"body[data-frame='0']").wait_for(state="attached")  # type: ignore[attr-defined]
+    page.locator("body[data-frame='0']").wait_for(state="attached")  # type: ignore[attr-defined]
     page.screenshot(path=str(tmp_path / "review.png"))  # type: ignore[attr-defined]
     assert (tmp_path / "review.png").stat().st_size > 10_000
 
@@ -123,7 +123,7 @@ def test_exclude_and_add_then_save_sign_off_and_rerender_change_exactly_those_pi
     page.keyboard.press("x")  # type: ignore[attr-defined]
     page.wait_for_selector("#tracks tbody tr.gone")  # type: ignore[attr-defined]
     page.keyboard.press("Home")  # type: ignore[attr-defined]
-    page.locator(f"body[data-frame='0']").wait_for(state="attached")  # type: ignore[attr-defined]
+    page.locator("body[data-frame='0']").wait_for(state="attached")  # type: ignore[attr-defined]
     page.keyboard.press("a")  # type: ignore[attr-defined]
     box = page.locator("#overlay").bounding_box()  # type: ignore[attr-defined]
     scale = box["width"] / 320
