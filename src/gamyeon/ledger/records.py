@@ -162,7 +162,9 @@ def unreviewed_outputs(records: Iterable[Record]) -> list[Unreviewed]:
     for rec in records:
         p = rec.payload
         output = p.get("output")
-        sha = output.get("sha256") if isinstance(output, dict) else None
+        if not isinstance(output, dict):
+            output = {}
+        sha = output.get("sha256")
         if rec.action in ("anonymize", "review.render") and isinstance(sha, str) and "path" in output:
             current[str(output["path"])] = (sha, rec)
             if rec.action == "review.render":
