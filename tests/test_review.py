@@ -20,6 +20,7 @@ from gamyeon.ledger.store import Ledger
 from gamyeon.review.app import Reviewed, build_app
 from gamyeon.review.decide import Decisions, keyframe_box
 from gamyeon.review.files import OutputFiles, find_outputs
+from gamyeon.review.flags import verify_flags
 from gamyeon.review.model import ReviewFileError
 from gamyeon.review.render import rerender
 from gamyeon.review.server import settings_for
@@ -336,3 +337,28 @@ def test_outputs_released_without_an_approving_review_are_due(
 
 def test_a_folder_of_outputs_is_found(made: Made) -> None:
     assert [f.video for f in find_outputs([made.root])] == [made.output]
+
+
+def test_verify_flags_come_from_the_json_report(fresh: Made) -> None:
+    report = {
+        "created": "2026-12-07T10:00:00+09:00",
+        "files": [
+            {
+                "anonymized": str(fresh.output),
+                "frames": [
+                    {"frame": 2, "leaks": 0, "reidentifiable": 0, "fail_closed": False, "checks": []},
+                    {"frame": 7, "leaks": 1, "reidentifiable": 0, "fail_closed": False,
+                     "checks": [{"box": [1.0, 2.0, 30.0, 40.0], "leak": True, "track": "abc"}]},
+                ],
+            }
+        ],
+    }  # fmt: skip
+    OutputFiles(fresh.output).verify_json.write_text(json.dumps(report), encoding="utf-8")
+    flags = verify_flags(OutputFiles(fresh.output).verify_json, fresh.output)
+    assert flags["report"] == report["created"]
+    assert flags["frames"] == [
+        {"frame": 7, "leaks": 1, "reidentifiable": 0, "fail_closed": False, "boxes": [[1.0, 2.0, 30.0, 40.0]],
+         "tracks": ["abc"]}
+    ]  # fmt: skip
+    OutputFiles(fresh.output).verify_json.write_text("{not json", encoding="utf-8")
+    assert verify_flags(OutputFiles(fresh.output).verify_json, fresh.output)["frames"] == []

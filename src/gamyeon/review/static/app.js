@@ -321,8 +321,16 @@ function keyframeHere() {
 
 // ---- decisions ----------------------------------------------------------------------------------
 
-function put(item) {
-  state.pending.push({ op: "put", item });
+async function put(item) {
+  const op = { op: "put", item };
+  state.pending.push(op);
+  try {
+    await regionsFor(state.frame); // the server checks the change as it previews it
+  } catch (err) {
+    state.pending = state.pending.filter((o) => o !== op);
+    state.regionsKey = "";
+    say(`Not applied: ${err.message}`, true);
+  }
   changed();
 }
 
