@@ -136,6 +136,7 @@ def options_of(origin: Origin) -> Options:
             keep_metadata=bool(s.get("keep_metadata")),
             fps=fps,
             exports=tuple(s.get("exports") or ()),
+            silhouette_model=Path(s["silhouette_model"]) if s.get("silhouette_model") else None,
             quiet=True,
         )
     except (KeyError, TypeError, ValueError) as err:
