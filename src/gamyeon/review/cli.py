@@ -7,10 +7,14 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gamyeon.cliargs import Subcommands, add_ledger_arg, add_verbosity
 from gamyeon.errors import UsageError
 from gamyeon.infra.progress import Bar
+
+if TYPE_CHECKING:
+    from gamyeon.review.files import OutputFiles
 
 log = logging.getLogger("gamyeon")
 
@@ -70,7 +74,7 @@ def _cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render(files: list, args: argparse.Namespace) -> int:  # type: ignore[type-arg]
+def _render(files: list[OutputFiles], args: argparse.Namespace) -> int:
     from gamyeon.review.render import require_reviewer, rerender
     from gamyeon.review.store import ReviewStore
 
