@@ -21,6 +21,8 @@ from gamyeon.review.app import Reviewed, build_app
 from gamyeon.review.decide import Decisions, keyframe_box
 from gamyeon.review.files import OutputFiles, find_outputs
 from gamyeon.review.flags import verify_flags
+from gamyeon.review.follow import follow
+from gamyeon.review.frames import FrameSource
 from gamyeon.review.model import ReviewFileError
 from gamyeon.review.render import rerender
 from gamyeon.review.server import settings_for
@@ -362,3 +364,17 @@ def test_verify_flags_come_from_the_json_report(fresh: Made) -> None:
     ]  # fmt: skip
     OutputFiles(fresh.output).verify_json.write_text("{not json", encoding="utf-8")
     assert verify_flags(OutputFiles(fresh.output).verify_json, fresh.output)["frames"] == []
+
+
+def test_the_tracker_carries_a_drawn_box_along_the_picture(made: Made) -> None:
+    store = ReviewStore(OutputFiles(made.output))
+    frames = FrameSource(made.output, list(store.facts.pts), store.facts.rotation)
+    try:
+        keys = follow(frames, 0, ADDED, FRAMES, store.facts.width, store.facts.height)
+        back = follow(frames, FRAMES - 1, [ADDED[0] + 22, ADDED[1], ADDED[2] + 22, ADDED[3]], -FRAMES, 320, 240)
+    finally:
+        frames.close()
+    assert [k["frame"] for k in keys] == [0, 5, 10, FRAMES - 1]
+    # the clip pans 2 px to the right per frame: the tracker follows (within a few pixels)
+    assert abs(keys[-1]["box"][0] - (ADDED[0] + 2 * (FRAMES - 1))) < 6, keys
+    assert back[0]["frame"] == 0 and abs(back[0]["box"][0] - ADDED[0]) < 6, back
