@@ -361,10 +361,11 @@ function exclude(onlySpan) {
 function grow() {
   const s = state.selected;
   if (!s || !s.track) return say("Select a track first.", true);
-  const answer = prompt("Enlarge the mask by (e.g. 1.3; never below 1):", "1.3");
+  const answer = prompt("Enlarge the mask by a factor (1 or more), and move it by dx dy pixels if needed: '1.3' or '1.2 10 -5'", "1.3");
   if (!answer) return;
+  const [factor, dx, dy] = answer.trim().split(/[\s,]+/).map(Number);
   const [start, end] = span();
-  put({ id: newId(), type: "adjust", track: s.track, start, end, grow: Number(answer), dx: 0, dy: 0 });
+  put({ id: newId(), type: "adjust", track: s.track, start, end, grow: factor, dx: dx || 0, dy: dy || 0 });
 }
 
 function markReviewed() {
@@ -590,7 +591,7 @@ function renderItems() {
     const what = {
       exclude: () => `exclude ${short(item.track)} (${where})`,
       add: () => `add ${item.kind} (${where}, ${item.keyframes.length} keyframe(s))`,
-      adjust: () => `enlarge ${short(item.track)} ×${item.grow} (${where})`,
+      adjust: () => `enlarge ${short(item.track)} ×${item.grow}${item.dx || item.dy ? `, move ${item.dx},${item.dy}` : ""} (${where})`,
       reviewed: () => `reviewed frames ${item.start}-${item.end}`,
       comment: () => `comment on frame ${item.frame}: ${item.text}`,
     }[item.type]();
