@@ -9,7 +9,8 @@ done (checked by output hash) and redoes the rest. Modules, one concern each:
 - ``manifest``: input manifests (CSV/JSONL) and the status manifest (atomic CSV)
 - ``plan``: jobs from SRC, keyframe scan and chunk borders
 - ``chunks``: joining chunk parts: remux, annotation merge and track linking
-- ``tasks``: what a worker runs (whole file, chunk, join), with progress and cancellation
+- ``tasks``: what a worker runs (whole file, chunk, join)
+- ``context``: what a worker process holds between tasks: detector and key caches, progress, cancellation
 - ``local`` / ``ray_backend``: process pool and Ray executors behind one small interface
 - ``runner``: the parent: state, resume, scheduling, manifest, progress bar
 - ``cli``: the ``gamyeon batch`` subcommand
