@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gamyeon import policy as policy_module
 from gamyeon.errors import PolicyError
 from gamyeon.kindpolicy import KindPolicy
 from gamyeon.kinds import KINDS, DetectorSpec, FrameEstimates, FramePass, KindRegistry, KindSpec, Mode
@@ -112,7 +113,7 @@ def test_person_modes_are_declared_by_the_kinds() -> None:
     assert KINDS.with_mode(("face",), "body") == ("face", "person")  # added
     with pytest.raises(PolicyError, match="--person-mode: expected one of"):
         KINDS.mode("torso")
-    policy_source = (Path(__file__).parent.parent / "src/gamyeon/policy.py").read_text(encoding="utf-8")
+    policy_source = Path(policy_module.__file__).read_text(encoding="utf-8")
     for literal in ('"head"', '"body"', '"silhouette"', '"person"'):
         assert literal not in policy_source
 
