@@ -39,12 +39,12 @@ system-deps:
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check src tests benchmarks tools
-	$(BIN)/mypy src
+	$(BIN)/mypy src benchmarks tools
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/ruff format --check src tests benchmarks tools
-	$(BIN)/mypy src
+	$(BIN)/mypy src benchmarks tools
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
