@@ -145,7 +145,7 @@ def test_contacts_in_metres_through_the_homography() -> None:
     far = analyze(frames_of(tracks), "cam", Settings(plane=plane, contact_distance=1.0))
     assert [(c.units, round(c.min_distance, 6)) for c in near.contacts] == [("m", 1.5)]
     assert far.contacts == ()
-    assert np.allclose(near.positions[:2], [[1.0, 5.0], [2.5, 5.0]])
+    assert np.allclose(near.positions[:2], [[10.0, 50.0], [25.0, 50.0]])  # the heatmap's: image pixels
 
 
 def test_face_and_body_of_one_person_are_not_a_contact() -> None:
@@ -231,6 +231,7 @@ def test_homography_file_and_collinear_points(tmp_path: Path) -> None:
     good.write_text("image = [[0, 0], [100, 0], [100, 50], [0, 50]]\nground = [[0, 0], [5, 0], [5, 2.5], [0, 2.5]]\n")
     plane = load_plane(good)
     assert np.allclose(plane.project(np.array([[50.0, 25.0], [100.0, 0.0]])), [[2.5, 1.25], [5.0, 0.0]])
+    assert np.allclose(plane.unproject(np.array([[2.5, 1.25], [1.0, 2.0]])), [[50.0, 25.0], [20.0, 40.0]])
     line = tmp_path / "line.json"
     line.write_text('{"image": [[0, 0], [1, 1], [2, 2], [0, 5]], "ground": [[0, 0], [1, 0], [1, 1], [0, 1]]}')
     with pytest.raises(UsageError, match="one line"):

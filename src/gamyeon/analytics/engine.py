@@ -57,8 +57,9 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class SourceResult:
-    """Everything computed on one source. ``positions``: every observed ground point in the
-    plane's units (for the heatmap); ``occupancy``: one row of zone counts per frame time."""
+    """Everything computed on one source. ``positions``: every observed ground point in image
+    pixels (for the heatmap, drawn as the camera sees the scene); ``occupancy``: one row of zone
+    counts per frame time."""
 
     source: str
     units: str
@@ -129,7 +130,7 @@ class Analyzer:
         tracks = [o.track for o in obs]
         image = np.array([o.ground for o in obs], dtype=np.float64).reshape(-1, 2)
         plane = self.settings.plane.project(image)
-        self._positions.append(plane)
+        self._positions.append(image)
         seen = self._spans
         zone_points = plane if self.settings.zones.units == METRES else image
         ended = self._zones.update(frame.time, tracks, zone_points, seen)

@@ -57,6 +57,15 @@ class Plane:
         out = cv2.perspectiveTransform(pts.reshape(-1, 1, 2), np.array(self.matrix, dtype=np.float64))
         return np.asarray(out, dtype=np.float64).reshape(-1, 2)
 
+    def unproject(self, points: Points) -> Points:
+        """``points`` (N x 2) of this plane back in image pixels."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if self.matrix is None or len(pts) == 0:
+            return pts
+        inverse = np.linalg.inv(np.array(self.matrix, dtype=np.float64))
+        out = cv2.perspectiveTransform(pts.reshape(-1, 1, 2), inverse)
+        return np.asarray(out, dtype=np.float64).reshape(-1, 2)
+
 
 def _four(value: Any, name: str) -> Points:
     try:

@@ -13,8 +13,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gamyeon.analytics.engine import SourceResult
-from gamyeon.analytics.plane import PIXELS
-from gamyeon.analytics.zones import IMAGE, Zones
+from gamyeon.analytics.plane import Plane
+from gamyeon.analytics.zones import METRES, Zones
 
 #: bins across the longer side of the heatmap
 HEATMAP_BINS = 60
@@ -57,9 +57,10 @@ def dwell_plot(results: Sequence[SourceResult]) -> bytes:
     return png(fig)
 
 
-def heatmap_plot(result: SourceResult, zones: Zones) -> bytes:
-    """Where tracks were (ground points, every observation), with the zones drawn on top when
-    they are in the same units. Image coordinates are drawn with y downwards, as on screen."""
+def heatmap_plot(result: SourceResult, zones: Zones, plane: Plane) -> bytes:
+    """Where tracks were (ground points of every observation) in image pixels, y downwards as on
+    screen, with the zones drawn on top (zones in metres taken back to the image through the
+    homography, where they lie in front of the camera)."""
     fig = Figure(figsize=(6, 4.5))
     ax = fig.add_subplot()
     pts = result.positions
@@ -70,17 +71,15 @@ def heatmap_plot(result: SourceResult, zones: Zones) -> bytes:
         hist, xe, ye = np.histogram2d(pts[:, 0], pts[:, 1], bins=(int(bins[0]), int(bins[1])))
         mesh = ax.pcolormesh(xe, ye, hist.T, cmap="magma", shading="flat")
         fig.colorbar(mesh, ax=ax, label="observations")
-    same_units = (zones.units == IMAGE) == (result.units == PIXELS)
-    if same_units:
-        for zone in zones.zones:
-            for ring in zone.outline:
-                xs, ys = zip(*ring, strict=True)
-                ax.plot(xs, ys, color="#3fd0ff", lw=1.2)
-                ax.annotate(zone.name, ring[0], color="#3fd0ff", fontsize=8)
-    unit = "px" if result.units == PIXELS else "m"
-    ax.set_xlabel(f"x ({unit})")
-    ax.set_ylabel(f"y ({unit})")
+    for zone in zones.zones:
+        for ring in zone.outline:
+            xy = np.array(ring, dtype=np.float64)
+            if zones.units == METRES:
+                xy = plane.unproject(xy)
+            ax.plot(xy[:, 0], xy[:, 1], color="#3fd0ff", lw=1.2)
+            ax.annotate(zone.name, (float(xy[0, 0]), float(xy[0, 1])), color="#3fd0ff", fontsize=8)
+    ax.set_xlabel("x (px)")
+    ax.set_ylabel("y (px)")
     ax.set_aspect("equal", adjustable="datalim")
-    if result.units == PIXELS:
-        ax.invert_yaxis()
+    ax.invert_yaxis()
     return png(fig)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Sequence
+from pathlib import Path
 
 from gamyeon.about import __version__
 from gamyeon.analytics.engine import Settings, SourceResult
@@ -49,6 +50,11 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         f"<p class='note'>{len(rows) - MAX_ROWS} more rows in the CSV/JSON files.</p>" if len(rows) > MAX_ROWS else ""
     )
     return f"<table><tr>{head}</tr>{body}</table>{more}"
+
+
+def _name(source: str) -> str:
+    """A source's file name: the tables stay narrow; the Sources table has the full paths."""
+    return Path(source).name
 
 
 def _s(seconds: float | None) -> str:
@@ -110,7 +116,7 @@ def render_html(
                 ],
                 [
                     [
-                        z.source,
+                        _name(z.source),
                         z.zone,
                         z.visits,
                         z.tracks,
@@ -145,7 +151,7 @@ def render_html(
             v = ended.get((e.visit.source, e.visit.track, e.visit.zone, e.visit.start))
             rows.append(
                 [
-                    e.visit.source,
+                    _name(e.visit.source),
                     e.visit.track,
                     e.visit.zone,
                     f"{e.visit.start:.1f}",
@@ -165,7 +171,15 @@ def render_html(
             _table(
                 ["source", "track a", "track b", "start s", "end s", "duration s", f"closest {unit}"],
                 [
-                    [c.source, c.a, c.b, f"{c.start:.1f}", f"{c.end:.1f}", f"{c.duration:.1f}", f"{c.min_distance:.2f}"]
+                    [
+                        _name(c.source),
+                        c.a,
+                        c.b,
+                        f"{c.start:.1f}",
+                        f"{c.end:.1f}",
+                        f"{c.duration:.1f}",
+                        f"{c.min_distance:.2f}",
+                    ]
                     for c in contacts
                 ],
             )
@@ -178,13 +192,21 @@ def render_html(
             _table(
                 ["source", "contact", "start s", "end s", "duration s", f"closest {unit}"],
                 [
-                    [c.source, c.track, f"{c.start:.1f}", f"{c.end:.1f}", f"{c.duration:.1f}", f"{c.min_distance:.2f}"]
+                    [
+                        _name(c.source),
+                        c.track,
+                        f"{c.start:.1f}",
+                        f"{c.end:.1f}",
+                        f"{c.duration:.1f}",
+                        f"{c.min_distance:.2f}",
+                    ]
                     for c in found
                 ],
             )
         )
     parts.append("<h2>Where tracks were</h2>")
     for r in results:
-        parts.append(f"<p class='note'>{html.escape(r.source)}</p>{_img(heatmap_plot(r, settings.zones), 'heatmap')}")
+        heatmap = _img(heatmap_plot(r, settings.zones, settings.plane), "heatmap")
+        parts.append(f"<p class='note'>{html.escape(r.source)}</p>{heatmap}")
     parts.append("</body></html>")
     return "\n".join(parts)
