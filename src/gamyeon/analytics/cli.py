@@ -64,8 +64,8 @@ def add_parsers(sub: Subcommands) -> dict[str, Handler]:
         "--homography",
         type=Path,
         metavar="FILE",
-        help="TOML/JSON with 'image' (4 pixel points) and 'ground' (the same 4 points in metres): distances, "
-        "heatmap and metre zones on the ground plane",
+        help="TOML/JSON with 'image' (4 pixel points) and 'ground' (the same 4 points in metres): distances "
+        "and metre zones on the ground plane",
     )
     geo.add_argument(
         "--gap",

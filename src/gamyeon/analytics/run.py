@@ -124,6 +124,11 @@ def run(req: Request) -> Outcome:
     """Analyse ``req.inputs`` and write the result files into ``req.output``."""
     sidecars = _sources(req)
     _output_folder(req.output)
+    off_ground = [k for k in req.kinds if k != "person"]
+    if off_ground and req.settings.plane.units != "px":
+        log.warning(
+            "the bottom of a %s box is not on the ground: its distances in metres are off", "/".join(off_ground)
+        )
     hook = Webhook(req.webhook) if req.webhook else None
     events: list[Event] = []
 
