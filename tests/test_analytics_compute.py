@@ -19,6 +19,7 @@ from gamyeon.analytics.engine import Analyzer, Settings, SourceResult, analyze
 from gamyeon.analytics.episodes import Episodes
 from gamyeon.analytics.plane import Plane, load_plane
 from gamyeon.analytics.records import FrameRecord, Observation
+from gamyeon.analytics.sidecar import NotARegionsRecord, frame_record
 from gamyeon.analytics.tracing import contacts_of
 from gamyeon.analytics.zones import METRES, Zone, Zones, load_zones
 from gamyeon.errors import UsageError
@@ -364,3 +365,23 @@ def test_the_identity_homography_gives_the_pixel_results(
     assert _visits(pixels) == _visits(metres)
     assert _contacts(pixels) == _contacts(metres)
     assert np.allclose(pixels.positions, metres.positions)
+
+
+def test_a_live_source_feeds_regions_records_frame_by_frame() -> None:
+    """A live source hands over the sidecar's per-frame objects one at a time; the alert comes on
+    the frame the stay reaches the threshold, not at the end."""
+    analyzer = Analyzer("live", Settings(zones=Zones((rect("porch", 0, 0, 100, 100),)), loiter=1.0))
+    raised = []
+    for i in range(30):
+        line = {
+            "frame": i,
+            "time": i / 10,
+            "regions": [
+                {"kind": "person", "track": "p", "box": [45, 20, 55, 50], "score": 0.9, "source": "detected"},
+                {"kind": "plate", "track": "q", "box": [45, 20, 55, 50], "score": 0.9, "source": "detected"},
+            ],
+        }
+        raised += [(i, e.visit.track) for e in analyzer.feed(frame_record(line, "live", ("person",)))]
+    assert raised == [(10, "p")]
+    with pytest.raises(NotARegionsRecord, match="timestamp"):
+        frame_record({"frame": 0, "time": None, "regions": []}, "live", ("person",))

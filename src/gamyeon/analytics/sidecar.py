@@ -56,30 +56,34 @@ def _attributes(value: Any) -> tuple[tuple[str, AttributeValue], ...]:
     )
 
 
-def _frame(
-    path: Path, number: int, raw: str, kinds: Collection[str], sources: Collection[str], seen: set[str]
+class NotARegionsRecord(ValueError):
+    """A frame record that is not in the regions sidecar's format; the message says why."""
+
+
+def frame_record(
+    line: Any,
+    source: str,
+    kinds: Collection[str],
+    sources: Collection[str] = OBSERVED_SOURCES,
+    seen: set[str] | None = None,
 ) -> FrameRecord:
-    try:
-        line = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise _not_sidecar(path, number, f"not JSON: {err.msg}") from None
-    if (
-        not isinstance(line, dict)
-        or not isinstance(line.get("frame"), int)
-        or not isinstance(line.get("regions"), list)
-    ):
-        raise _not_sidecar(path, number, "expected an object with 'frame' and 'regions'")
+    """One frame of the regions format (a parsed sidecar line, or the same object from a live
+    source) as a ``FrameRecord`` with the tracked regions of ``kinds`` whose source is in
+    ``sources``; ``seen`` collects every region kind met."""
+    if not (isinstance(line, dict) and isinstance(line.get("frame"), int) and isinstance(line.get("regions"), list)):
+        raise NotARegionsRecord("expected an object with 'frame' and 'regions'")
     time = line.get("time")
     if not isinstance(time, int | float):
-        raise _not_sidecar(path, number, "no timestamp: analytics need a video's sidecar, not an image's")
+        raise NotARegionsRecord("no timestamp: analytics need a video's sidecar, not an image's")
     observations = []
     for region in line["regions"]:
         if not isinstance(region, dict) or not isinstance(region.get("kind"), str):
-            raise _not_sidecar(path, number, "a region without a kind")
+            raise NotARegionsRecord("a region without a kind")
         box = _box(region.get("box"))
         if box is None:
-            raise _not_sidecar(path, number, "a region without a valid box")
-        seen.add(region["kind"])
+            raise NotARegionsRecord("a region without a valid box")
+        if seen is not None:
+            seen.add(region["kind"])
         track = region.get("track")
         if region["kind"] not in kinds or not isinstance(track, str) or region.get("source") not in sources:
             continue
@@ -95,12 +99,23 @@ def _frame(
             )
         )
     return FrameRecord(
-        source=str(path),
+        source=source,
         frame=line["frame"],
         time=float(time),
         observations=tuple(observations),
         fail_closed=bool(line.get("fail_closed", False)),
     )
+
+
+def _frame(
+    path: Path, number: int, raw: str, kinds: Collection[str], sources: Collection[str], seen: set[str]
+) -> FrameRecord:
+    try:
+        return frame_record(json.loads(raw), str(path), kinds, sources, seen)
+    except json.JSONDecodeError as err:
+        raise _not_sidecar(path, number, f"not JSON: {err.msg}") from None
+    except NotARegionsRecord as err:
+        raise _not_sidecar(path, number, str(err)) from None
 
 
 def check_sidecar(path: Path) -> None:
