@@ -58,12 +58,8 @@ def output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_key(MasterKey.generate(), key)
     out = work / "two.anon.mp4"
     ledger = str(work / "ledger.sqlite")
-    assert (
-        main(
-            ["anonymize", str(clip), "-o", str(out), "--kinds", "persons", "--key", str(key), "--ledger", ledger, "-q"]
-        )
-        == 0
-    )
+    args = ["--kinds", "persons", "--key", str(key), "--ledger", ledger, "--export", "coco,mot", "-q"]
+    assert main(["anonymize", str(clip), "-o", str(out), *args]) == 0
     return out
 
 
@@ -117,7 +113,27 @@ def test_analyze_a_real_output_end_to_end(output: Path, tmp_path: Path) -> None:
     assert "Not provided, by design" in report
 
 
-@pytest.mark.parametrize("what", ["text", "video", "jsonl", "image"])
+def test_the_coco_export_gives_the_same_results_as_the_sidecar(output: Path, tmp_path: Path) -> None:
+    zones = write_zones(tmp_path / "z.toml")
+    args = ["--contact-distance", CONTACT_PX, "--contact-seconds", "0.3", "--zones", str(zones), "-q"]
+    assert main(["analyze", f"{output}.regions.jsonl", "-o", str(tmp_path / "a"), *args]) == 0
+    assert main(["analyze", f"{output}.coco.json", "-o", str(tmp_path / "b"), *args]) == 0
+
+    def without_source(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: without_source(v) for k, v in value.items() if k != "source"}
+        if isinstance(value, list):
+            return [without_source(v) for v in value]
+        return value
+
+    sidecar, coco = (
+        without_source(json.loads((tmp_path / f / "analytics.json").read_text())["sources"]) for f in ("a", "b")
+    )
+    assert sidecar == coco
+    assert isinstance(sidecar, list) and sidecar[0]["contacts"] and sidecar[0]["visits"]
+
+
+@pytest.mark.parametrize("what", ["text", "video", "jsonl", "image", "mot", "coco"])
 def test_an_input_that_is_not_a_sidecar_is_one_clear_line(
     output: Path, tmp_path: Path, what: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -130,6 +146,12 @@ def test_an_input_that_is_not_a_sidecar_is_one_clear_line(
     elif what == "jsonl":
         bad = tmp_path / "other.regions.jsonl"
         bad.write_text('{"id": 1, "boxes": []}\n')
+    elif what == "coco":
+        bad = tmp_path / "other.coco.json"
+        bad.write_text('{"images": [], "annotations": [{"bbox": [1, 2, 3, 4]}], "categories": []}')
+    elif what == "mot":
+        bad = tmp_path / "copy.mot.txt"
+        bad.write_text(Path(f"{output}.mot.txt").read_text())
     else:
         bad = tmp_path / "photo.jpg.regions.jsonl"
         bad.write_text('{"frame": 0, "pts": null, "time": null, "fail_closed": false, "regions": []}\n')

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gamyeon.analytics import export
+from gamyeon.analytics import export, inputs
 from gamyeon.analytics.engine import Analyzer, Settings, SourceResult
 from gamyeon.analytics.records import Event
 from gamyeon.analytics.report import render_html
-from gamyeon.analytics.sidecar import OBSERVED_SOURCES, check_sidecar, read_frames, sidecar_for
+from gamyeon.analytics.sidecar import OBSERVED_SOURCES
 from gamyeon.analytics.tracing import TracedContact, TraceRequest, contacts_of, record_trace
 from gamyeon.analytics.webhook import Webhook
 from gamyeon.errors import OutputError, UsageError
@@ -67,13 +67,13 @@ class Outcome:
 
 
 def _sources(req: Request) -> list[Path]:
-    sidecars = [sidecar_for(p) for p in req.inputs]
+    sidecars = [inputs.resolve(p) for p in req.inputs]
     seen: set[Path] = set()
     for s in sidecars:
         if s.resolve() in seen:
             raise UsageError(f"{s} is given twice")
         seen.add(s.resolve())
-        check_sidecar(s)
+        inputs.check(s)
     return sidecars
 
 
@@ -94,7 +94,7 @@ def analyze_source(sidecar: Path, req: Request, emit: Callable[[Event], None]) -
     sources = OBSERVED_SOURCES | {"extended"} if req.include_extended else OBSERVED_SOURCES
     kinds_found: set[str] = set()
     analyzer = Analyzer(str(sidecar), req.settings)
-    for frame in read_frames(sidecar, req.kinds, sources, kinds_found):
+    for frame in inputs.frames(sidecar, req.kinds, sources, kinds_found):
         for event in analyzer.feed(frame):
             emit(event)
     last, result = analyzer.finish()

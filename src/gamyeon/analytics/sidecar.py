@@ -1,8 +1,8 @@
-"""Reading the pseudonymous tracks of a gamyeon output: its regions sidecar, streamed.
+"""Reading the pseudonymous tracks of a gamyeon output: its regions sidecar, streamed, and one
+frame of the regions format (``frame_record``), which a live source can hand over as well.
 
-An input is the output video (its sidecar is ``OUTPUT.regions.jsonl`` beside it) or the sidecar
-itself. Anything else is refused with one line, before any result is written: a file that is not
-a sidecar would otherwise give empty analytics that look like an empty scene.
+A file that is not a sidecar is refused with one line, before any result is written: it would
+otherwise give empty analytics that look like an empty scene.
 """
 
 from __future__ import annotations
@@ -13,28 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from gamyeon.analytics.records import AttributeValue, FrameRecord, Observation
-from gamyeon.errors import InputNotFoundError, UnsupportedInputError
+from gamyeon.errors import UnsupportedInputError
 
 SIDECAR_SUFFIX = ".regions.jsonl"
 #: region sources that are observations; ``extended`` boxes are the safety pads before a track's
 #: first and after its last detection, there to protect, not measured
 OBSERVED_SOURCES = frozenset({"detected", "interpolated"})
-
-
-def sidecar_for(path: Path) -> Path:
-    """The regions sidecar of ``path`` (a gamyeon output or the sidecar itself)."""
-    if path.name.endswith(SIDECAR_SUFFIX):
-        if not path.is_file():
-            raise InputNotFoundError(f"sidecar not found: {path}")
-        return path
-    beside = path.with_name(path.name + SIDECAR_SUFFIX)
-    if beside.is_file():
-        return beside
-    if not path.exists():
-        raise InputNotFoundError(f"input not found: {path}")
-    raise UnsupportedInputError(
-        f"{path} is not a gamyeon output with a regions sidecar (no {beside.name} beside it) nor a sidecar"
-    )
 
 
 def _not_sidecar(path: Path, line: int, why: str) -> UnsupportedInputError:
