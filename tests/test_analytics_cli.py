@@ -325,3 +325,33 @@ def test_help_says_what_is_not_provided(capsys: pytest.CaptureFixture[str]) -> N
         main(["analyze", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "Not provided, by design: matching a person across cameras" in text
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "message"),
+    [
+        (["--loiter", "5"], 2, "--loiter needs --zones"),
+        (["--contact-distance", "0"], 2, "--contact-distance must be > 0"),
+        (["--kinds", "plate"], 2, "--kinds: expected some of person, head, face"),
+        (["--zones", "METRES"], 2, "give --homography"),
+        (["--homography", "MISSING"], 1, "homography file not found"),
+    ],
+)
+def test_options_that_do_not_fit_are_refused_before_any_work(
+    output: Path, tmp_path: Path, extra: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metres = tmp_path / "m.toml"
+    metres.write_text('units = "metres"\n[[zone]]\nname = "z"\npolygon = [[0, 0], [1, 0], [1, 1]]\n')
+    extra = [str(metres) if e == "METRES" else str(tmp_path / "nope.toml") if e == "MISSING" else e for e in extra]
+    out = tmp_path / "res"
+    assert main(["analyze", str(output), "-o", str(out), *extra]) == code
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_output_must_be_a_folder(output: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    taken = tmp_path / "file.txt"
+    taken.write_text("x")
+    assert main(["analyze", str(output), "-o", str(taken)]) == 1
+    assert "must be a folder" in capsys.readouterr().err
+    assert taken.read_text() == "x"
