@@ -20,7 +20,8 @@ from gamyeon.analytics.tracing import TracedContact
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;line-height:1.4}
-table{border-collapse:collapse;margin:.6em 0;display:block;overflow-x:auto;max-width:100%} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+table{border-collapse:collapse;margin:.6em 0;display:block;overflow-x:auto;max-width:100%}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 th{background:#f3f3f3} .note{color:#555;font-size:.92em} code{font-size:.92em}
 """
 
