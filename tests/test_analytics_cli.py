@@ -355,3 +355,12 @@ def test_the_output_must_be_a_folder(output: Path, tmp_path: Path, capsys: pytes
     assert main(["analyze", str(output), "-o", str(taken)]) == 1
     assert "must be a folder" in capsys.readouterr().err
     assert taken.read_text() == "x"
+
+
+def test_an_output_without_the_kinds_asked_for_says_which_it_has(
+    output: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["analyze", str(output), "-o", str(tmp_path / "r"), "--kinds", "head"]) == 0
+    assert "has no tracks of kind head; kinds in it: person" in capsys.readouterr().err
+    doc = json.loads((tmp_path / "r" / "analytics.json").read_text())
+    assert doc["sources"][0]["tracks"] == [] and doc["sources"][0]["frames"] == 20
