@@ -255,7 +255,7 @@ def test_a_contact_trace_is_recorded_in_the_ledger_and_shown(
     assert walker in printed and stander not in printed
     trace = json.loads((out / "trace.json").read_text())
     assert trace["track"] == stander and walker in {c["contact"] for c in trace["contacts"]}
-    (record,) = _trace_records(ledger)
+    (record,) = [r for r in _trace_records(ledger) if r["output"]["path"] == str((out / "trace.json").resolve())]  # type: ignore[index]
     assert record["track"] == stander
     assert record["purpose"] == "epidemiological investigation" and record["authority"] == "KDCA case 2026-0412"
     assert record["contact_tracks"] == sorted({c["contact"] for c in trace["contacts"]})
@@ -268,10 +268,24 @@ def test_a_contact_trace_is_recorded_in_the_ledger_and_shown(
     output_facts = record["output"]
     assert isinstance(output_facts, dict) and output_facts["path"] == str((out / "trace.json").resolve())
     assert main(["ledger", "show", "--ledger", ledger, "--action", "trace"]) == 0
-    (line,) = capsys.readouterr().out.strip().splitlines()
+    (line,) = [x for x in capsys.readouterr().out.strip().splitlines() if str(out) in x]
     assert " trace " in line and f"track={stander}" in line and "authority=KDCA case 2026-0412" in line
     assert f"contacts={len(trace['contacts'])}" in line
     assert main(["ledger", "verify", "--ledger", ledger]) == 0
+
+
+def test_a_trace_on_the_coco_export_is_recorded_for_its_dataset(output: Path, tmp_path: Path) -> None:
+    stander, _ = tracks_by_place(Path(f"{output}.regions.jsonl"))
+    ledger = str(output.parent / "ledger.sqlite")
+    out = tmp_path / "coco-trace"
+    code = main(["analyze", f"{output}.coco.json", "-o", str(out), "--contact-distance", CONTACT_PX, "--trace",
+                 stander, "--purpose", "p", "--authority", "a", "--ledger", ledger, "-q"])  # fmt: skip
+    assert code == 0
+    (record,) = [r for r in _trace_records(ledger) if r["output"]["path"] == str((out / "trace.json").resolve())]  # type: ignore[index]
+    with Ledger(ledger) as book:
+        (export,) = [r for r in book.records() if r.action == "export" and r.payload["format"] == "coco"]
+    assert record["dataset"] == export.dataset_id is not None
+    assert record["sidecars"][0]["sha256"] == export.payload["file"]["sha256"]  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,9 @@ def add_parsers(sub: Subcommands) -> dict[str, Handler]:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    an.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="gamyeon outputs or their .regions.jsonl")
+    an.add_argument(
+        "inputs", nargs="+", type=Path, metavar="INPUT", help="gamyeon outputs, their .regions.jsonl or .coco.json"
+    )
     an.add_argument("-o", "--output", type=Path, required=True, help="folder for the result files")
     an.add_argument(
         "--kinds",

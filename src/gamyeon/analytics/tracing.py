@@ -85,14 +85,16 @@ def contacts_of(results: Sequence[SourceResult], track: str) -> list[TracedConta
     ]
 
 
-def dataset_of(ledger: Ledger, sidecars: Iterable[dict[str, Any]]) -> str | None:
-    """The dataset a sidecar belongs to, found by its SHA-256 in the ``anonymize`` records."""
-    digests = {f["sha256"] for f in sidecars}
+def dataset_of(ledger: Ledger, files: Iterable[dict[str, Any]]) -> str | None:
+    """The dataset an input belongs to, found by its SHA-256 in the ``anonymize`` record (the
+    sidecar) or an ``export`` record (the COCO export) that wrote it."""
+    digests = {f["sha256"] for f in files}
     for rec in ledger.records():
-        if rec.action == "anonymize" and rec.dataset_id is not None:
-            annotations = rec.payload.get("annotations")
-            if isinstance(annotations, dict) and annotations.get("sha256") in digests:
-                return rec.dataset_id
+        if rec.dataset_id is None or rec.action not in {"anonymize", "export"}:
+            continue
+        facts = rec.payload.get("annotations" if rec.action == "anonymize" else "file")
+        if isinstance(facts, dict) and facts.get("sha256") in digests:
+            return rec.dataset_id
     return None
 
 
