@@ -38,6 +38,7 @@ PACKAGES = {
     "ledger",
     "verify",
     "batch",
+    "analytics",
     "infra",
 }
 

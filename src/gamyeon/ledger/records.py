@@ -5,7 +5,8 @@ unfinished runs and datasets past retention.
 Record actions: ``anonymize.start`` / ``anonymize.finish`` bracket a run (a start without a finish
 is a run that was killed); ``anonymize``, ``seal`` and ``export`` are written per output file
 before it is moved into place, so no output exists without its record; ``reveal``, ``verify``,
-``destroy`` and ``destroyed`` (outputs destroyed by hand) follow the commands of those names.
+``destroy`` and ``destroyed`` (outputs destroyed by hand) follow the commands of those names;
+``trace`` records a contact query of ``analyze --trace`` (``gamyeon.analytics.tracing``).
 Keys are identified by fingerprint only, never by their bytes.
 """
 
