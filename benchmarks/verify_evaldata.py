@@ -40,6 +40,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 from benchlib.report import fmt, table
 from benchlib.verifybench import (
     ATTACK_HEADERS,
@@ -138,7 +139,7 @@ def _three_cases(
     add(name, f"blur k={BLUR_KERNEL}", _verify(video, blurred, work, f"{stem}.blur", sample, env))
 
 
-def _pan(photo: np.ndarray, frames: int) -> Iterator[np.ndarray]:
+def _pan(photo: npt.NDArray[Any], frames: int) -> Iterator[npt.NDArray[np.uint8]]:
     """A slow pan and zoom (1.0x to 1.25x) over ``photo`` at its own size, like the demo clip."""
     height, width = photo.shape[0] // 2 * 2, photo.shape[1] // 2 * 2  # H.264 4:2:0 needs even sizes
     for i in range(frames):

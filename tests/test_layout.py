@@ -38,6 +38,7 @@ PACKAGES = {
     "ledger",
     "verify",
     "batch",
+    "analytics",
     "review",
     "infra",
 }
@@ -50,3 +51,15 @@ def test_the_top_level_holds_only_the_public_surface_and_the_cross_cutting_types
 def test_the_packages_are_the_stages_and_what_they_use() -> None:
     found = {p.parent.name for p in SRC.glob("*/*.py")}
     assert found == PACKAGES
+
+
+def test_each_test_folder_is_a_package() -> None:
+    """pytest imports a test file by its name within the nearest folder without an ``__init__.py``;
+    with one in every subfolder of ``tests/`` (and none in ``tests/`` itself, which stays on
+    ``sys.path`` for ``conftest`` and the shared helpers), two folders may hold test files of the
+    same name."""
+    tests = Path(__file__).resolve().parent
+    assert not (tests / "__init__.py").exists()
+    for folder in tests.rglob("*"):
+        if folder.is_dir() and any(folder.glob("test_*.py")) and folder != tests:
+            assert (folder / "__init__.py").is_file(), f"{folder} has test files but no __init__.py"

@@ -42,6 +42,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 import onnx
 import onnxruntime as ort
 from onnx import version_converter
@@ -68,14 +69,14 @@ SCENES = 48
 SEED = 20261124
 
 
-def rgb(image: Any) -> np.ndarray:
+def rgb(image: Any) -> npt.NDArray[Any]:
     array = np.asarray(image)
     if array.ndim == 2:
         array = cv2.cvtColor(array.astype(np.uint8), cv2.COLOR_GRAY2RGB)
     return np.ascontiguousarray(array[..., :3].astype(np.uint8))
 
 
-def faces() -> list[np.ndarray]:
+def faces() -> list[npt.NDArray[Any]]:
     """Face crops: the astronaut's face and scikit-image's 100 LFW faces (the first half of
     ``lfw_subset``; the second half are non-faces: CenterFace finds 95 and 0 of them)."""
     lfw = data.lfw_subset()[:100]
@@ -84,7 +85,7 @@ def faces() -> list[np.ndarray]:
     return out
 
 
-def backgrounds() -> list[np.ndarray]:
+def backgrounds() -> list[npt.NDArray[Any]]:
     images = [
         data.coffee(),
         data.chelsea(),
@@ -97,7 +98,7 @@ def backgrounds() -> list[np.ndarray]:
     return [cv2.resize(rgb(i), (SCENE_W, SCENE_H), interpolation=cv2.INTER_AREA) for i in images]
 
 
-def scenes() -> list[np.ndarray]:
+def scenes() -> list[npt.NDArray[Any]]:
     """Deterministic calibration scenes (see the module docstring)."""
     rng = np.random.default_rng(SEED)
     crops, grounds = faces(), backgrounds()
@@ -120,15 +121,15 @@ def scenes() -> list[np.ndarray]:
     return out
 
 
-def blob(image: np.ndarray) -> np.ndarray:
+def blob(image: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return np.ascontiguousarray(image.transpose(2, 0, 1)[None].astype(np.float32))
 
 
-class Scenes(CalibrationDataReader):
+class Scenes(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime ships no type information
     def __init__(self) -> None:
         self._feeds = iter([{INPUT: blob(s)} for s in scenes()])
 
-    def get_next(self) -> dict[str, np.ndarray] | None:
+    def get_next(self) -> dict[str, npt.NDArray[Any]] | None:
         return next(self._feeds, None)
 
 
@@ -149,7 +150,7 @@ def prepared(folder: Path) -> Path:
     return named
 
 
-def heat_boxes(session: ort.InferenceSession, image: np.ndarray, threshold: float) -> np.ndarray:
+def heat_boxes(session: ort.InferenceSession, image: npt.NDArray[Any], threshold: float) -> npt.NDArray[Any]:
     """Peaks of the heatmap as ``[x1, y1, x2, y2, score]`` (decoding as in gamyeon, without NMS)."""
     heat, scale, offset, _ = session.run(OUTPUTS, {INPUT: blob(image)})
     ys, xs = np.nonzero(heat[0, 0] > threshold)
@@ -160,7 +161,7 @@ def heat_boxes(session: ort.InferenceSession, image: np.ndarray, threshold: floa
     return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, heat[0, 0, ys, xs]], axis=1)
 
 
-def best_iou(box: np.ndarray, others: np.ndarray) -> float:
+def best_iou(box: npt.NDArray[Any], others: npt.NDArray[Any]) -> float:
     if len(others) == 0:
         return 0.0
     x1 = np.maximum(box[0], others[:, 0])

@@ -48,7 +48,7 @@ HEAD_TOP, HEAD_WIDTH, COVERED = 0.15, 0.40, 0.7
 def frames(path: Path) -> Iterator[npt.NDArray[np.uint8]]:
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
-            yield frame.to_ndarray(format="rgb24")
+            yield np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
 
 
 def magenta(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:

@@ -282,7 +282,7 @@ def decode(path: Path, fmt_: str = "rgb24", limit: int | None = None) -> Iterato
         for i, f in enumerate(c.decode(video=0)):
             if limit is not None and i >= limit:
                 return
-            yield f.to_ndarray(format=fmt_)
+            yield np.asarray(f.to_ndarray(format=fmt_), dtype=np.uint8)
 
 
 def frame_size(path: Path) -> tuple[int, int]:
@@ -346,7 +346,7 @@ class PersonDetector:
 
     def __init__(self) -> None:
         self.hog = cv2.HOGDescriptor()
-        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self.hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), dtype=np.float32))
 
     def __call__(self, bgr: Image) -> list[Box]:
         scale = hog_scale(bgr.shape[0])
@@ -386,7 +386,7 @@ def detect_recall(
     }
 
 
-def _kept(found: int, found_original: int) -> float:
+def _kept(found: float, found_original: float) -> float:
     return found / found_original if found_original else float("nan")
 
 

@@ -226,7 +226,7 @@ def section_verify(b: Any) -> None:
             ],
         )
     )
-    rows = []
+    rows: list[list[object]] = []
     for name, fig in figures.items():
         if fig is None:
             rows.append([name, None, None, None, None, None, None, "error"])

@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from gamyeon import cliargs
 from gamyeon.about import __version__
+from gamyeon.analytics import cli as analytics_cli
 from gamyeon.batch import cli as batch_cli
 from gamyeon.errors import GamyeonError
 from gamyeon.ledger import cli as ledger_cli
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     COMMANDS.update(ledger_cli.add_parsers(sub))
     COMMANDS.update(verify_cli.add_parsers(sub))
     COMMANDS.update(batch_cli.add_parsers(sub))
+    COMMANDS.update(analytics_cli.add_parsers(sub))
     COMMANDS.update(review_cli.add_parsers(sub))
     return parser
 

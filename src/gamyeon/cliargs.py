@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gamyeon.annotations import parse_exports
-from gamyeon.ledger.records import BASES, Processing, retention
 from gamyeon.ledger.store import LEDGER_ENV
 from gamyeon.media.encode import CODECS, EncodeSettings
 from gamyeon.operators import REGISTRY, Shape
-from gamyeon.options import FACE_PRECISIONS, SMALL_FACE_MODES, Options
+from gamyeon.options import BASES, FACE_PRECISIONS, SMALL_FACE_MODES, Options, Processing, retention
 from gamyeon.policy import DEFAULT_KINDS, KIND_GROUPS, PERSON_MODES, Policy, load_policy, parse_kinds
 
 

@@ -31,7 +31,7 @@ def astronaut() -> Array:
         from skimage import data
     except ImportError:
         raise UsageError("the demo needs scikit-image: pip install 'gamyeon[demo]'") from None
-    return np.asarray(data.astronaut())  # type: ignore[no-untyped-call]
+    return np.asarray(data.astronaut())
 
 
 def demo_frames(n: int, width: int = WIDTH, height: int = HEIGHT) -> Iterator[Array]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from gamyeon.detect.centerface import PRECISIONS
 from gamyeon.errors import UsageError
-from gamyeon.ledger.records import Processing
 from gamyeon.media.encode import EncodeSettings
 from gamyeon.policy import DEFAULT_REGION_KINDS, Policy
 
@@ -18,6 +19,48 @@ FACE_PRECISIONS = PRECISIONS
 #: ``Options`` fields that do not change what an output contains: where side files go, which key
 #: (a batch checks the key by its fingerprint), how the run reports, and its legal record
 NOT_IN_OUTPUT = frozenset({"annotations", "key_file", "quiet", "seal_key", "vault", "processing"})
+#: the legal bases a processing may name (``--basis``)
+BASES = ("statistics", "research", "public-record", "consent", "law")
+
+
+@dataclass(frozen=True, slots=True)
+class Processing:
+    """Why and for whom data is processed, and until when it may be kept; ``ledger`` is where
+    the records go (a path or URL; None: the default ledger)."""
+
+    purpose: str | None = None
+    basis: str | None = None
+    recipient: str | None = None
+    retain_until: date | None = None
+    ledger: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.basis is not None and self.basis not in BASES:
+            raise UsageError(f"--basis: expected one of {', '.join(BASES)}, got {self.basis!r}")
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "basis": self.basis,
+            "recipient": self.recipient,
+            "retain_until": None if self.retain_until is None else self.retain_until.isoformat(),
+        }
+
+
+def retention(until: str | None, days: int | None) -> date | None:
+    """The retention deadline from ``--retain-until YYYY-MM-DD`` or ``--retain-days N``."""
+    if until is not None and days is not None:
+        raise UsageError("give --retain-until or --retain-days, not both")
+    if days is not None:
+        if days < 1:
+            raise UsageError(f"--retain-days: expected a positive number of days, got {days}")
+        return datetime.now(UTC).date() + timedelta(days=days)
+    if until is None:
+        return None
+    try:
+        return date.fromisoformat(until)
+    except ValueError:
+        raise UsageError(f"--retain-until: expected a date like 2029-12-31, got {until!r}") from None
 
 
 @dataclass(frozen=True, slots=True)

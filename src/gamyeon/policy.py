@@ -43,10 +43,8 @@ KIND_GROUPS: Mapping[str, tuple[str, ...]] = KINDS.groups
 DEFAULT_KINDS: tuple[str, ...] = KINDS.default_groups
 DEFAULT_REGION_KINDS: tuple[str, ...] = KINDS.default_kinds
 #: ``--person-mode``: the head of persons whose face is not found, the whole person box, or the
-#: person's silhouette (body mode with ``Shape.SILHOUETTE`` for the person kind)
-PERSON_MODES = ("head", "body", "silhouette")
-#: the one region kind a silhouette can be computed for (the segmentation network sees persons)
-(SILHOUETTE_KIND,) = KINDS.silhouette_kinds
+#: person's silhouette (the kinds that declare them: ``KindSpec.modes``)
+PERSON_MODES: tuple[str, ...] = KINDS.modes
 
 
 def _default_kinds() -> dict[str, KindPolicy]:
@@ -70,10 +68,8 @@ class Policy:
     def __post_init__(self) -> None:
         for kind, kp in self.kinds.items():
             if kp.shape is Shape.SILHOUETTE and kind not in KINDS.silhouette_kinds:
-                raise PolicyError(
-                    f"kinds.{kind}: shape 'silhouette' is for persons only (kinds.{SILHOUETTE_KIND}, or "
-                    f"--person-mode silhouette); use box or ellipse for {kind}"
-                )
+                where = _silhouette_kinds()
+                raise PolicyError(f"kinds.{kind}: shape 'silhouette' is for {where}; use box or ellipse for {kind}")
 
     def for_kind(self, kind: str) -> KindPolicy:
         try:
@@ -104,24 +100,26 @@ class Policy:
 
     def uses_silhouette(self, kinds: tuple[str, ...]) -> bool:
         """Whether a run protecting region ``kinds`` masks persons by their silhouette."""
-        return SILHOUETTE_KIND in kinds and self.for_kind(SILHOUETTE_KIND).shape is Shape.SILHOUETTE
+        return any(k in kinds and self.for_kind(k).shape is Shape.SILHOUETTE for k in KINDS.silhouette_kinds)
 
     def with_person_mode(self, person_mode: str | None) -> Policy:
-        """A copy with ``--person-mode`` applied to the person kind's shape: ``silhouette`` sets
-        it, ``body`` (the person *box*) turns a silhouette from a policy file back into a box;
-        ``head`` and None change nothing (``parse_kinds`` handles the kinds)."""
-        person = self.kinds.get(SILHOUETTE_KIND)
-        if person is None or person_mode not in ("body", "silhouette"):
+        """A copy with ``--person-mode`` applied to the shape of the kind it selects, as its
+        ``kinds.Mode`` says: ``silhouette`` sets the person shape, ``body`` (the person *box*)
+        turns a silhouette from a policy file back into a box; ``head``, None and unknown
+        names change nothing (``parse_kinds`` handles the kinds and rejects unknown names)."""
+        if person_mode not in KINDS.modes:
             return self
-        if person_mode == "silhouette":
+        spec, mode = KINDS.mode(person_mode)
+        current = self.kinds.get(spec.name)
+        if current is None or mode.silhouette is None:
+            return self
+        if mode.silhouette:
             shape = Shape.SILHOUETTE
-        elif person.shape is Shape.SILHOUETTE:
+        elif current.shape is Shape.SILHOUETTE:
             shape = Shape.BOX
         else:
             return self
-        return dataclasses.replace(
-            self, kinds={**self.kinds, SILHOUETTE_KIND: dataclasses.replace(person, shape=shape)}
-        )
+        return dataclasses.replace(self, kinds={**self.kinds, spec.name: dataclasses.replace(current, shape=shape)})
 
     def with_overrides(
         self,
@@ -145,6 +143,15 @@ class Policy:
                 changes["threshold"] = float(threshold)
             new[kind] = dataclasses.replace(kp, **changes)
         return dataclasses.replace(self, kinds=new)
+
+
+def _silhouette_kinds() -> str:
+    """Where a silhouette may be asked for, for error messages: "persons only (kinds.person, or
+    --person-mode silhouette)" with the built-in kinds."""
+    groups = " and ".join(KINDS.kind(k).groups[0] for k in KINDS.silhouette_kinds)
+    tables = ", ".join(f"kinds.{k}" for k in KINDS.silhouette_kinds)
+    modes = " or ".join(f"--person-mode {name}" for name in KINDS.modes if KINDS.mode(name)[1].silhouette)
+    return f"{groups} only ({tables}, or {modes})"
 
 
 def parse_shape(value: str) -> Shape:
@@ -246,17 +253,11 @@ def parse_kinds(value: str | None, person_mode: str | None = None) -> tuple[str,
     ``person_mode`` (``--person-mode``) says how persons are protected: ``body`` masks the whole
     person (``heads`` become ``persons``; added when no person kind was named), ``head`` only
     the head of persons whose face is not found (``persons`` become ``heads``). ``silhouette``
-    selects the same kinds as ``body``; ``Policy.with_person_mode`` sets the person shape.
+    selects the same kinds as ``body``; ``Policy.with_person_mode`` sets the person shape. The
+    kinds declare their modes (``kinds.Mode``); ``KindRegistry.with_mode`` applies them.
     """
     names = KINDS.names(value)
-    if person_mode is not None and person_mode not in PERSON_MODES:
-        raise PolicyError(f"--person-mode: expected one of {list(PERSON_MODES)}, got {person_mode!r}")
-    kinds = list(KINDS.select(names))
     if person_mode is not None:
-        wanted, other = ("head", "person") if person_mode == "head" else ("person", "head")
-        if other in kinds:
-            kinds[kinds.index(other)] = wanted
-        elif wanted not in kinds:
-            kinds.append(wanted)
-        kinds = list(dict.fromkeys(kinds))
-    return tuple(kinds)
+        KINDS.mode(person_mode)  # an unknown mode is reported before unknown kinds
+    kinds = KINDS.select(names)
+    return kinds if person_mode is None else KINDS.with_mode(kinds, person_mode)

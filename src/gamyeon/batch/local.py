@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from gamyeon.batch.tasks import init_local_worker
+from gamyeon.batch.context import init_local_worker
 
 log = logging.getLogger(__name__)
 

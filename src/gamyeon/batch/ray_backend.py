@@ -16,8 +16,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from gamyeon.batch.context import configure
 from gamyeon.batch.local import WorkerLost, worker_log_level
-from gamyeon.batch.tasks import configure
 from gamyeon.errors import UsageError
 
 log = logging.getLogger(__name__)

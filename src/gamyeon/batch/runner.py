@@ -41,13 +41,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gamyeon.about import __version__
+from gamyeon.batch.context import Cancelled
 from gamyeon.batch.local import LocalBackend, WorkerLost
 from gamyeon.batch.manifest import DONE, FAILED, PENDING, RUNNING, FileRecord, read_status, write_status
 from gamyeon.batch.plan import discover
 from gamyeon.batch.progress import BatchBar
 from gamyeon.batch.records import BatchLedger
 from gamyeon.batch.spec import ChunkPlan, ChunkResult, Failure, FileResult, FileTask, one_line
-from gamyeon.batch.tasks import Cancelled, join_chunks, prepare, run_chunk, settings_digest
+from gamyeon.batch.tasks import join_chunks, prepare, run_chunk, settings_digest
 from gamyeon.errors import GamyeonError, KeyFileError, OutputError, UsageError
 from gamyeon.infra.files import Job, sha256_file, temp_path
 from gamyeon.keys import new_stored_key, read_key

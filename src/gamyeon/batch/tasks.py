@@ -6,177 +6,47 @@ bad file never raises into the parent. Outputs are written under temporary names
 complete (``infra.files.atomic_outputs``); chunk parts too, with their record written last, so a part
 whose record exists is complete and is reused by a re-run.
 
-A worker loads the face model once (``_detector``) and limits its threads (``configure``) so that
-N workers share the cores instead of each starting one thread per core. Progress goes back as
-frame counts through a queue, at most a few messages per second; cancellation (Ctrl-C in the
-parent, or the parent gone) is checked on every frame and unwinds through the atomic outputs,
-so nothing partial stays under a final name.
+What a worker holds between tasks (its face detectors and keys, where progress goes, whether the
+batch is stopping) is in ``context``; how its process is set up, in ``infra.process``.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import dataclasses
 import hashlib
 import json
 import logging
 import os
 import shutil
-import signal
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from gamyeon.annotations import write_export
 from gamyeon.batch import chunks as join
+from gamyeon.batch.context import Reporter, detector, key
 from gamyeon.batch.plan import chunk_plan
 from gamyeon.batch.spec import ChunkPlan, ChunkResult, Failure, FileResult, FileTask, one_line
-from gamyeon.detect.face_models import FaceDetectors
-from gamyeon.detect.faces import FaceDetector
 from gamyeon.errors import GamyeonError
 from gamyeon.infra.files import atomic_outputs, is_image, sha256_file
-from gamyeon.infra.threads import limit_process_threads
-from gamyeon.keys import MasterKey, read_key
 from gamyeon.ledger.records import file_facts
 from gamyeon.options import Options
 from gamyeon.pipeline.inputs import FilePass
 from gamyeon.pipeline.job import FileJob, FileOutcome, keyed_options, run_file
-from gamyeon.pipeline.models import face_detectors
 from gamyeon.pipeline.video import anonymize_video
 from gamyeon.pseudonym import Pseudonymizer
 
 log = logging.getLogger(__name__)
 
-#: seconds between progress messages from one worker
-REPORT_EVERY = 0.3
-#: prctl option: signal to receive when the parent process dies (linux/prctl.h)
-PR_SET_PDEATHSIG = 1
-
 T = TypeVar("T")
-
-
-class Cancelled(KeyboardInterrupt):
-    """The batch is stopping (Ctrl-C, or the parent is gone): abandon the current file."""
-
-
-class Sink(Protocol):
-    def put(self, item: Any) -> Any: ...
-
-
-class Flag(Protocol):
-    def is_set(self) -> bool: ...
-
-
-@dataclass(slots=True)
-class WorkerContext:
-    """Per worker process: where progress goes and how to tell that the batch is stopping."""
-
-    sink: Sink | None = None
-    stop: Flag | None = None
-    parent_pid: int | None = None  # local workers: stop when re-parented (the parent was killed)
-    detectors: dict[tuple[str, str, float], FaceDetectors] = field(default_factory=dict)
-    keys: dict[str, MasterKey] = field(default_factory=dict)
-    configured: bool = False
-
-
-_CONTEXT = WorkerContext()
-
-
-def configure(threads: int, sink: Sink | None, stop: Flag | None, parent_pid: int | None, level: int) -> None:
-    """Set up this process as a batch worker (process-pool initializer; Ray calls it per task)."""
-    _CONTEXT.sink, _CONTEXT.stop, _CONTEXT.parent_pid = sink, stop, parent_pid
-    if _CONTEXT.configured:
-        return
-    _CONTEXT.configured = True
-    limit_process_threads(threads)
-    root = logging.getLogger("gamyeon")
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("gamyeon: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level)
-    for noisy in ("norfair", "libav"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-
-
-def ignore_interrupts() -> None:
-    """Local workers leave Ctrl-C to the parent, which stops them through the stop flag (so that
-    the terminal's SIGINT to the whole process group does not print a traceback per worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Have the kernel kill this worker when the batch parent dies (Linux ``PR_SET_PDEATHSIG``).
-
-    A parent killed by SIGKILL, or by SIGTERM before it could shut its pool down, would otherwise
-    leave idle workers behind, each holding its models (~0.7 GB). A task being killed is safe:
-    outputs are written under temporary names that the next run removes. Elsewhere the workers
-    still notice the parent's death at their next frame (``Reporter.check``)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        log.debug("no PR_SET_PDEATHSIG here; workers stop at their next frame instead")
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
-
-
-def init_local_worker(threads: int, sink: Sink, stop: Flag, parent_pid: int, level: int) -> None:
-    ignore_interrupts()
-    if sys.platform.startswith("linux"):
-        die_with_parent(parent_pid)
-    configure(threads, sink, stop, parent_pid, level)
-
-
-class Reporter:
-    """Counts frames for the parent's progress bar and raises ``Cancelled`` when asked to stop."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        self._pending = 0
-        self._last = time.monotonic()
-
-    def check(self) -> None:
-        ctx = _CONTEXT
-        if ctx.stop is not None and ctx.stop.is_set():
-            raise Cancelled()
-        if ctx.parent_pid is not None and os.getppid() != ctx.parent_pid:
-            raise Cancelled()
-
-    def send(self, kind: str, value: int) -> None:
-        if _CONTEXT.sink is not None:
-            _CONTEXT.sink.put((kind, self.key, value))
-
-    def frames(self, n: int = 1) -> None:
-        self.check()
-        self._pending += n
-        now = time.monotonic()
-        if now - self._last >= REPORT_EVERY:
-            self.flush()
-            self._last = now
-
-    def flush(self) -> None:
-        if self._pending:
-            self.send("frames", self._pending)
-            self._pending = 0
-
-
-def _detector(options: Options, video: bool) -> FaceDetector:
-    """The worker's face detector for ``options`` (cached: loading a network costs ~0.3 s)."""
-    wanted = face_detectors(options)
-    key = (str(wanted.own or ""), wanted.precision, wanted.threshold)
-    return _CONTEXT.detectors.setdefault(key, wanted).get(video)
 
 
 def _keyed(task: FileTask, options: Options) -> Options:
     """``options`` with the masks seeded as ``gamyeon anonymize`` seeds them for this file (chunks
     key them by their local track numbers: a track crossing a chunk border may change its grid
     there, which is as secret as one grid)."""
-    return keyed_options(options, _key(task.key_file), task.dataset_id, task.relative)
+    return keyed_options(options, key(task.key_file), task.dataset_id, task.relative)
 
 
 def _unsealed(task: FileTask) -> None:
@@ -185,12 +55,6 @@ def _unsealed(task: FileTask) -> None:
     those would name the wrong tracks. Refuse rather than write an output without its vault."""
     if task.vault() is not None:
         raise GamyeonError(f"{task.relative}: a sealed file cannot be processed in chunks")
-
-
-def _key(path: str) -> MasterKey:
-    if path not in _CONTEXT.keys:
-        _CONTEXT.keys[path] = read_key(Path(path))
-    return _CONTEXT.keys[path]
 
 
 def _guard(what: str, run: Callable[[], T]) -> T | Failure:
@@ -268,8 +132,8 @@ def _whole(task: FileTask, reporter: Reporter) -> FileResult:
         options=task.options,
         dataset_id=task.dataset_id,
         relative=task.relative,
-        key=_key(task.key_file),
-        faces=_detector(task.options, video=video),
+        key=key(task.key_file),
+        faces=detector(task.options, video=video),
         progress=reporter.frames,
         on_total=on_total,
     )
@@ -386,7 +250,7 @@ def _run_chunk(task: FileTask, plan: ChunkPlan, index: int) -> ChunkResult:
                 notes_tmp,
                 suffix=task.suffix,
                 options=options,
-                faces=_detector(options, video=True),
+                faces=detector(options, video=True),
                 track_ids=lambda _kind, track: str(track),  # local ids; linked and pseudonymized at the join
                 progress=progress,
             ),
@@ -413,7 +277,7 @@ def _join(task: FileTask, plan: ChunkPlan, parts: tuple[ChunkResult, ...]) -> Fi
     _unsealed(task)
     Reporter(task.relative).check()
     started = time.perf_counter()
-    pseudonyms = Pseudonymizer(_key(task.key_file), task.dataset_id)
+    pseudonyms = Pseudonymizer(key(task.key_file), task.dataset_id)
     paths = [part_paths(task, c.index) for c in plan.chunks]
     frames = [p.frames for p in sorted(parts, key=lambda p: p.index)]
     width, height = parts[0].width, parts[0].height

@@ -32,7 +32,7 @@ from gamyeon.kindpolicy import KindPolicy
 from gamyeon.kinds.detectors import FACE, FACES, PERSON, PERSONS, TEXTS
 from gamyeon.kinds.heads import head_of_person
 from gamyeon.kinds.registry import KindRegistry
-from gamyeon.kinds.spec import KindSpec
+from gamyeon.kinds.spec import KindSpec, Mode
 from gamyeon.mask.headshape import HEAD
 from gamyeon.operators import Fill, Pixelate
 from gamyeon.track.temporal import TemporalConfig
@@ -55,6 +55,7 @@ BUILTIN_KINDS = (
         default=True,
         derived_from=PERSON,
         derive=head_of_person,
+        modes=(Mode("head"),),
     ),
     KindSpec(
         PERSON,
@@ -64,6 +65,8 @@ BUILTIN_KINDS = (
         temporal=_BY_PERIOD,
         # the segmentation network sees persons
         silhouette=True,
+        # the person box, or the person's outline (a silhouette from a policy file becomes a box)
+        modes=(Mode("body", silhouette=False), Mode("silhouette", silhouette=True)),
     ),
     KindSpec(
         PLATE,

@@ -8,14 +8,14 @@ answers (as the string tables they replace did); ``parse`` rejects unknown ``--k
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 from gamyeon.errors import PolicyError
 from gamyeon.kindpolicy import KindPolicy
-from gamyeon.kinds.spec import AnyDetectorSpec, KindSpec
+from gamyeon.kinds.spec import AnyDetectorSpec, KindSpec, Mode
 
 if TYPE_CHECKING:
     from gamyeon.options import Options
@@ -46,6 +46,13 @@ class KindRegistry:
             for group in spec.groups:
                 groups.setdefault(group, []).append(spec.name)
         self._groups: Mapping[str, tuple[str, ...]] = MappingProxyType({g: tuple(k) for g, k in groups.items()})
+        modes: dict[str, tuple[KindSpec, Mode]] = {}
+        for spec in self._kinds.values():
+            for mode in spec.modes:
+                if mode.name in modes:
+                    raise ValueError(f"kind {spec.name!r}: mode {mode.name!r} is {modes[mode.name][0].name!r}'s")
+                modes[mode.name] = (spec, mode)
+        self._modes: Mapping[str, tuple[KindSpec, Mode]] = MappingProxyType(modes)
 
     # ------------------------------------------------------------ specs
 
@@ -155,6 +162,36 @@ class KindRegistry:
                 raise PolicyError(f"--kinds: unknown kind {name!r}; expected some of {sorted(self._groups)}")
             kinds.extend(k for k in self._groups[name] if k not in kinds)
         return tuple(kinds)
+
+    # ------------------------------------------------------------ --person-mode
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The ``--person-mode`` choices, in the registry's order of the kinds declaring them."""
+        return tuple(self._modes)
+
+    def mode(self, name: str) -> tuple[KindSpec, Mode]:
+        """The kind a ``--person-mode`` choice selects, and the choice; rejects unknown names."""
+        try:
+            return self._modes[name]
+        except KeyError:
+            raise PolicyError(f"--person-mode: expected one of {list(self._modes)}, got {name!r}") from None
+
+    def with_mode(self, kinds: Sequence[str], name: str) -> tuple[str, ...]:
+        """Region ``kinds`` with ``--person-mode name`` applied: its kind takes the place of the
+        first other kind made from the same tracks that declares a mode (``persons`` become
+        ``heads`` in head mode, and back in body mode), or is added when there is none."""
+        wanted, _mode = self.mode(name)
+        rivals = {
+            k.name for k in self._kinds.values() if k.modes and k.tracked == wanted.tracked and k.name != wanted.name
+        }
+        out = list(kinds)
+        present = [i for i, k in enumerate(out) if k in rivals]
+        if present:
+            out[present[0]] = wanted.name
+        elif wanted.name not in out:
+            out.append(wanted.name)
+        return tuple(dict.fromkeys(out))
 
     def parse(self, value: str | None) -> tuple[str, ...]:
         """``--kinds faces,plates`` -> region kinds (``policy.parse_kinds`` adds ``--person-mode``)."""

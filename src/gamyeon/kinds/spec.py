@@ -95,6 +95,18 @@ class FrameEstimates(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """One ``--person-mode`` choice, declared by the kind it protects the tracked objects as (the
+    head of a person, or the whole body). Choosing it puts that kind in place of the other kinds
+    made from the same tracks that declare modes; ``silhouette``: True sets the kind's shape to
+    ``Shape.SILHOUETTE``, False turns a silhouette (from a policy file) back into a box, None
+    leaves the shape as the policy says."""
+
+    name: str
+    silhouette: bool | None = None
+
+
 #: ``(estimate of the source kind, frame) -> (box, uncertainty margin)``, or None: no region
 Derivation = Callable[["Estimate", FrameEstimates], tuple[Box, float] | None]
 #: ``(the run's temporal config, made for the face rate; the kind's detection period) -> config``
@@ -112,6 +124,7 @@ class KindSpec:
     period (None: the run's config as is, made for the face detection rate). ``groups``: the
     ``--kinds`` names that select it; ``default``: protected when ``--kinds`` is not given.
     ``silhouette``: a segmentation mask can be computed for it (``Shape.SILHOUETTE``).
+    ``modes``: the ``--person-mode`` choices that select it (``Mode``).
     """
 
     name: str
@@ -123,8 +136,11 @@ class KindSpec:
     derive: Derivation | None = None
     temporal: TemporalRule | None = None
     silhouette: bool = False
+    modes: tuple[Mode, ...] = ()
 
     def __post_init__(self) -> None:
+        if any(mode.silhouette for mode in self.modes) and not self.silhouette:
+            raise ValueError(f"kind {self.name!r}: a mode that sets a silhouette needs silhouette=True")
         if (self.derived_from is None) != (self.derive is None):
             raise ValueError(f"kind {self.name!r}: give both derived_from and derive, or neither")
         if not self.groups:

@@ -33,7 +33,7 @@ def add_parsers(sub: Subcommands) -> dict[str, Handler]:
     verify = led_sub.add_parser("verify", help="check the hash chain; exit 1 if any record was changed")
     show = led_sub.add_parser("show", help="list records (unfinished runs are marked)")
     show.add_argument("--dataset", help="only this dataset id")
-    show.add_argument("--action", help="only this action (anonymize, seal, reveal, export, destroy, ...)")
+    show.add_argument("--action", help="only this action (anonymize, seal, reveal, trace, export, destroy, ...)")
     show.add_argument("--last", type=int, metavar="N", help="only the last N records")
     export = led_sub.add_parser("export", help="write every record as JSON or CSV")
     export.add_argument("--format", choices=("json", "csv"), default="json")
@@ -117,6 +117,8 @@ def _gist(r: Record) -> str:
         "retain_until",
         "authority",
         "tracks",
+        "track",
+        "contacts",
         "reason",
         "what",
         "format",

@@ -1,10 +1,12 @@
-"""What a processing record says (PIPA Art. 28-4: purpose, recipients, period of each processing),
-and the questions asked of the ledger afterwards: unfinished runs and datasets past retention.
+"""What a processing record holds besides the run's ``options.Processing`` (the files, by path,
+size and hash; the model files, by hash), and the questions asked of the ledger afterwards:
+unfinished runs and datasets past retention.
 
 Record actions: ``anonymize.start`` / ``anonymize.finish`` bracket a run (a start without a finish
 is a run that was killed); ``anonymize``, ``seal`` and ``export`` are written per output file
 before it is moved into place, so no output exists without its record; ``reveal``, ``verify``,
-``destroy`` and ``destroyed`` (outputs destroyed by hand) follow the commands of those names.
+``destroy`` and ``destroyed`` (outputs destroyed by hand) follow the commands of those names;
+``trace`` records a contact query of ``analyze --trace`` (``gamyeon.analytics.tracing``).
 ``review.open``, ``review.save``, ``review.signoff`` and ``review.render`` come from ``gamyeon
 review`` (``gamyeon.review.records``); a ``review.render`` makes an output again, like ``anonymize``.
 Keys are identified by fingerprint only, never by their bytes.
@@ -14,56 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from gamyeon.errors import UsageError
 from gamyeon.infra.files import sha256_file
 from gamyeon.ledger.chain import Record
-
-BASES = ("statistics", "research", "public-record", "consent", "law")
-
-
-@dataclass(frozen=True, slots=True)
-class Processing:
-    """Why and for whom data is processed, and until when it may be kept; ``ledger`` is where
-    the records go (a path or URL; None: the default ledger)."""
-
-    purpose: str | None = None
-    basis: str | None = None
-    recipient: str | None = None
-    retain_until: date | None = None
-    ledger: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.basis is not None and self.basis not in BASES:
-            raise UsageError(f"--basis: expected one of {', '.join(BASES)}, got {self.basis!r}")
-
-    def as_payload(self) -> dict[str, Any]:
-        return {
-            "purpose": self.purpose,
-            "basis": self.basis,
-            "recipient": self.recipient,
-            "retain_until": None if self.retain_until is None else self.retain_until.isoformat(),
-        }
-
-
-def retention(until: str | None, days: int | None) -> date | None:
-    """The retention deadline from ``--retain-until YYYY-MM-DD`` or ``--retain-days N``."""
-    if until is not None and days is not None:
-        raise UsageError("give --retain-until or --retain-days, not both")
-    if days is not None:
-        if days < 1:
-            raise UsageError(f"--retain-days: expected a positive number of days, got {days}")
-        return datetime.now(UTC).date() + timedelta(days=days)
-    if until is None:
-        return None
-    try:
-        return date.fromisoformat(until)
-    except ValueError:
-        raise UsageError(f"--retain-until: expected a date like 2029-12-31, got {until!r}") from None
 
 
 @cache

@@ -21,8 +21,7 @@ from pathlib import Path
 import cv2
 
 from gamyeon.errors import UsageError
-from gamyeon.ledger.records import Processing
-from gamyeon.options import Options
+from gamyeon.options import Options, Processing
 from gamyeon.types import Array
 
 

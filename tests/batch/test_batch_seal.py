@@ -19,10 +19,9 @@ from gamyeon.errors import UsageError
 from gamyeon.infra.files import sha256_file
 from gamyeon.keys import MasterKey, read_key, write_key
 from gamyeon.ledger.chain import Record
-from gamyeon.ledger.records import Processing
 from gamyeon.ledger.store import Ledger
 from gamyeon.media.decode import DecodedFrame, VideoReader, to_rgb
-from gamyeon.options import Options
+from gamyeon.options import Options, Processing
 from gamyeon.vault.format import VaultFile
 from gamyeon.vault.reveal import list_tracks, open_vault
 

@@ -4,14 +4,16 @@ scheduling, tracking and regions without editing the stages, the scheduler or th
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from gamyeon import policy as policy_module
 from gamyeon.errors import PolicyError
 from gamyeon.kindpolicy import KindPolicy
-from gamyeon.kinds import KINDS, DetectorSpec, FrameEstimates, FramePass, KindRegistry, KindSpec
+from gamyeon.kinds import KINDS, DetectorSpec, FrameEstimates, FramePass, KindRegistry, KindSpec, Mode
 from gamyeon.kinds.builtin import BUILTIN_KINDS
 from gamyeon.kinds.detectors import FACES, PERSONS, TEXTS
 from gamyeon.operators import Blur, Fill
@@ -94,6 +96,26 @@ def test_specs_are_validated() -> None:
         KindSpec("x", "stub", KindPolicy(Fill()), ("xs",), derived_from="y")
     with pytest.raises(ValueError, match="both load and run"):
         DetectorSpec("stub", _every_other, _no_paths, load=_load_stub)
+    with pytest.raises(ValueError, match="needs silhouette=True"):
+        KindSpec("x", "stub", KindPolicy(Fill()), ("xs",), modes=(Mode("outline", silhouette=True),))
+
+
+def test_person_modes_are_declared_by_the_kinds() -> None:
+    """``--person-mode`` choices come from the specs: heads declare ``head``, persons ``body``
+    and ``silhouette``; the policy module names none of them."""
+    assert KINDS.modes == ("head", "body", "silhouette")
+    assert [(KINDS.mode(m)[0].name, KINDS.mode(m)[1].silhouette) for m in KINDS.modes] == [
+        ("head", None),
+        ("person", False),
+        ("person", True),
+    ]
+    assert KINDS.with_mode(("face", "person", "plate"), "head") == ("face", "head", "plate")  # in place
+    assert KINDS.with_mode(("face",), "body") == ("face", "person")  # added
+    with pytest.raises(PolicyError, match="--person-mode: expected one of"):
+        KINDS.mode("torso")
+    policy_source = Path(policy_module.__file__).read_text(encoding="utf-8")
+    for literal in ('"head"', '"body"', '"silhouette"', '"person"'):
+        assert literal not in policy_source
 
 
 def test_the_scheduler_decision_is_a_value() -> None:
@@ -148,9 +170,22 @@ def _area(tattoo: Estimate, frame: FrameEstimates) -> tuple[Box, float] | None:
 
 
 STUB = DetectorSpec("stub", _every_other, _no_paths, load=_load_stub, run=_run_stub)
-TATTOO = KindSpec("tattoo", "stub", KindPolicy(Blur(), threshold=0.6), ("tattoos",), temporal=TemporalConfig.for_period)
+TATTOO = KindSpec(
+    "tattoo",
+    "stub",
+    KindPolicy(Blur(), threshold=0.6),
+    ("tattoos",),
+    temporal=TemporalConfig.for_period,
+    modes=(Mode("ink"),),
+)
 ARM = KindSpec(
-    "arm", "stub", KindPolicy(Fill(), threshold=0.7), ("arms", "tattoos"), derived_from="tattoo", derive=_area
+    "arm",
+    "stub",
+    KindPolicy(Fill(), threshold=0.7),
+    ("arms", "tattoos"),
+    derived_from="tattoo",
+    derive=_area,
+    modes=(Mode("sleeve"),),
 )
 
 
@@ -177,6 +212,17 @@ def test_a_new_kind_flows_through_kinds_policy_and_detectors(registry: KindRegis
     stub = loaded["stub"]
     assert isinstance(stub, StubDetector) and stub.kinds == ("tattoo", "arm") and stub.threshold == 0.6
     assert load_detectors(policy, ("tattoo", "arm"), {}, registry)["stub"] is stub  # loaded once
+
+
+def test_a_new_kind_declares_its_modes(registry: KindRegistry) -> None:
+    """A new kind's modes join ``--person-mode``'s choices; choosing one swaps only the kinds made
+    from the same tracks."""
+    assert registry.modes == ("head", "body", "silhouette", "ink", "sleeve")
+    assert registry.with_mode(("face", "tattoo", "head"), "sleeve") == ("face", "arm", "head")
+    assert registry.with_mode(("face", "person"), "ink") == ("face", "person", "tattoo")
+    with pytest.raises(ValueError, match="mode 'head' is 'head'"):
+        clash = dataclasses.replace(TATTOO, modes=(Mode("head"),))
+        KindRegistry((FACES, PERSONS, TEXTS, STUB), (*BUILTIN_KINDS, clash))
 
 
 def test_a_new_kind_is_scheduled_tracked_and_masked(registry: KindRegistry) -> None:

@@ -20,7 +20,7 @@ from gamyeon.detect.text import PpOcrDet, TextDetector
 from gamyeon.policy import Policy
 from gamyeon.types import Box
 
-DEV = Path(__file__).resolve().parents[2] / "shared" / "evaldata" / "dev"
+DEV = Path(__file__).resolve().parents[3] / "shared" / "evaldata" / "dev"
 pytestmark = [
     pytest.mark.evaldata,
     pytest.mark.skipif(not (DEV / "annotations.json").is_file(), reason=f"{DEV} not present"),

@@ -27,7 +27,7 @@ from gamyeon.types import Box
 from gamyeon.verify import VerifyOptions, verify
 from gamyeon.verify.scan import Verifier
 
-DEV = Path(__file__).resolve().parents[2] / "shared" / "evaldata" / "dev"
+DEV = Path(__file__).resolve().parents[3] / "shared" / "evaldata" / "dev"
 PHOTO = DEV / "images" / "faces" / "dlib__2008_001322.jpg"
 FRAMES = 48
 RATE = Fraction(24)
