@@ -112,11 +112,13 @@ def assign(ours: list[dict[str, Any]], truth: list[dict[str, Any]]) -> dict[str,
 
 
 def overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return a["start"] <= b["end"] and b["start"] <= a["end"]
+    return bool(a["start"] <= b["end"] and b["start"] <= a["end"])
 
 
 def gt_distance(places: dict[tuple[str, float], Any], a: str | None, b: str | None, c: dict[str, Any]) -> float | None:
     """The closest two GT persons came (metres) while a gamyeon contact between their tracks lasted."""
+    if a is None or b is None:
+        return None
     times = sorted({t for (_, t) in places if c["start"] - 1e-6 <= t <= c["end"] + 1e-6})
     found = [float(np.linalg.norm(places[a, t] - places[b, t])) for t in times if (a, t) in places and (b, t) in places]
     return round(min(found), 2) if found else None
