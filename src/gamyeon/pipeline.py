@@ -149,7 +149,7 @@ def anonymize_video(
                 decided = Decided(item, seconds, None, item.error or failed.get(item.index, "decode failed"))
             else:
                 try:
-                    decided = Decided(item, seconds, work.regions(item.index))
+                    decided = Decided(item, seconds, work.regions(item.index), tracks=work.tracks(item.index))
                 except Exception as err:  # noqa: BLE001 - fail closed on any estimation failure
                     log.warning("regions failed on frame %d (%s); the frame will be fully masked", item.index, err)
                     decided = Decided(item, seconds, None, f"masking failed: {err}")
@@ -223,12 +223,13 @@ def anonymize_image(
     try:
         try:
             upright = np.ascontiguousarray(view)
-            work.observe(0, work.detect_still(upright))
+            work.observe(0, work.detect_still(upright), image=upright)
             regions = work.regions(0)
             if sealer is not None:
                 sealer.seal(0, None, view, regions)
             apply_regions(view, regions, options.policy, segmenter)
-            result = FrameResult(0, None, None, tuple(regions))
+            tracks = work.tracks(0)
+            result = FrameResult(0, None, None, tuple(regions), tracks=None if tracks is None else tuple(tracks))
         except OSError:  # the output cannot be written: abort the file
             raise
         except Exception as err:  # noqa: BLE001 - fail closed: never write the original image
