@@ -188,7 +188,7 @@ class FrameWork:
         self.identity: IdentityTracker | None = None
         self.identities = TrackStore(TemporalConfig(max_gap=0, pad_before=0, pad_after=0))
         if PERSON in self.tracked:
-            self.identity = IdentityTracker(counter)
+            self.identity = IdentityTracker(counter, plan.fps, self.periods[registry.kind(PERSON).detector])
             gap = self.store.config_for(PERSON).max_gap
             self.identities = TrackStore(TemporalConfig(max_gap=gap, pad_before=0, pad_after=0))
         self.thresholds = {kind: registry.track_threshold(policy, kinds, kind) for kind in self.tracked}

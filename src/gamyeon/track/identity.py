@@ -22,8 +22,10 @@ matching, plus a colour-appearance cue as in DeepSORT (Wojke et al., 2017):
   Hellinger distance between colour histograms of the upper and lower body (the track's is a
   running average, ``APPEARANCE_MEMORY``, as in JDE and BoT-SORT);
 * **memory**: a track that finds no detection coasts on its Kalman prediction for
-  ``MEMORY_UPDATES`` detection frames (about 2 s at the person detector's rate) before it is
-  given up, so a person hidden behind another keeps the id.
+  ``MEMORY_SECONDS`` before it is given up, so a person hidden behind another keeps the id; the
+  longer it coasts, the farther from the prediction the person may be found (``LOST_DRIFT``:
+  its motion distance shrinks by 1 + ``LOST_DRIFT`` x the seconds it went unseen beyond one
+  detection interval), as a Kalman filter's uncertainty grows while it only predicts.
 
 Which tracks count as confirmed (``MIN_HITS`` detections) is for the readers of the
 annotations to apply (the MOT export does); this module reports every track it keeps.
@@ -32,6 +34,7 @@ annotations to apply (the MOT export does); this module reports every track it k
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -53,9 +56,12 @@ APPEARANCE_WEIGHT = 2.0
 MATCH_GATE = 1.0 + APPEARANCE_WEIGHT * 0.4
 #: share of a track's appearance kept at each new detection (JDE, BoT-SORT: 0.9)
 APPEARANCE_MEMORY = 0.9
-#: detection frames a track coasts without a detection before it is given up (persons are
-#: detected about 4 times per second, ``schedule.PERSON_RATE``: about 2 s)
-MEMORY_UPDATES = 8
+#: seconds a track coasts without a detection before it is given up
+MEMORY_SECONDS = 2.0
+#: how fast a lost person may stray from the coasted prediction, in body widths per second:
+#: walkers change speed and direction by about 0.5 m/s within a second, and a body is about
+#: 0.5 m wide
+LOST_DRIFT = 1.0
 #: detections a track needs before readers count it as a person (SORT's min_hits)
 MIN_HITS = 3
 
@@ -123,9 +129,13 @@ def _centre_in(a: Array, b: Array) -> bool:
 class _Distance(Distance):
     """Motion plus appearance, in norfair's interface (candidates x objects)."""
 
-    def __init__(self, appearances: dict[int, Array]) -> None:
+    def __init__(self, appearances: dict[int, Array], fps: float) -> None:
         """``appearances``: the running appearance of each object by norfair id (shared)."""
         self._appearances = appearances
+        self._fps = fps
+        #: the frame being matched and the frames since the previous detection frame
+        self.frame = 0
+        self.period = 1
 
     def get_distances(
         self,
@@ -136,12 +146,17 @@ class _Distance(Distance):
             return np.zeros((len(candidates or ()), len(objects)), dtype=np.float32)
         boxes = np.array([_box(d.last_detection if isinstance(d, TrackedObject) else d) for d in candidates])
         estimates = np.array([np.asarray(o.estimate, dtype=np.float64).ravel() for o in objects])
-        distance = motion_distance(boxes, estimates)
+        distance = motion_distance(boxes, estimates) / self._uncertainty(objects)[None, :]
         seen = [d.embedding for d in candidates if isinstance(d, NorfairDetection)]
         known = [self._known(o) for o in objects]
         if len(seen) == len(candidates) and all(e is not None for e in seen + known):
             distance = distance + APPEARANCE_WEIGHT * appearance_distance(np.array(seen), np.array(known))
         return np.asarray(distance, dtype=np.float32)
+
+    def _uncertainty(self, objects: Sequence[TrackedObject]) -> Array:
+        """1 + ``LOST_DRIFT`` x the seconds each object went unseen beyond one detection interval."""
+        unseen = [self.frame - (o.last_detection.data or (self.frame,))[0] - self.period for o in objects]
+        return 1.0 + LOST_DRIFT * np.maximum(np.array(unseen, dtype=np.float64), 0.0) / self._fps
 
     def _known(self, obj: TrackedObject) -> Array | None:
         """The object's running appearance, else that of its last detection (None: no image)."""
@@ -155,12 +170,16 @@ class IdentityTracker:
     """Identity tracks of one kind (persons); ids come from the run's shared track counter, so
     they never collide with the masking tracks' ids."""
 
-    def __init__(self, counter: itertools.count[int], memory: int = MEMORY_UPDATES) -> None:
+    def __init__(self, counter: itertools.count[int], fps: float, period: int) -> None:
+        """``fps``: the video's frame rate; ``period``: the detector's period in frames (norfair
+        counts a track's memory in detection frames)."""
         self._counter = counter
         self._ids: dict[int, int] = {}
         #: running appearance of each norfair object, by its norfair id
         self._appearances: dict[int, Array] = {}
-        self._distance = _Distance(self._appearances)
+        fps = fps if fps > 0 else 25.0
+        self._distance = _Distance(self._appearances, fps)
+        memory = max(2, math.ceil(MEMORY_SECONDS * fps / max(1, period)))
         self._tracker = Tracker(
             distance_function="iou",
             distance_threshold=MATCH_GATE,
@@ -180,6 +199,7 @@ class IdentityTracker:
         ``image`` (RGB, the detections' coordinates) adds the appearance cue; without it only
         motion counts."""
         period = max(1, period)
+        self._distance.frame, self._distance.period = frame_index, period
         candidates = [
             NorfairDetection(
                 points=np.array([[d.box.x1, d.box.y1], [d.box.x2, d.box.y2]], dtype=np.float64),
