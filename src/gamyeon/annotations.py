@@ -4,8 +4,12 @@ JSONL schema, one line per frame, in frame order (documented in the README)::
 
     {"frame": 0, "pts": 0, "time": 0.0, "fail_closed": false,
      "regions": [{"kind": "face", "track": "3f9c0a1be2d47781", "box": [x1, y1, x2, y2],
-                  "mask": [x1, y1, x2, y2], "score": 0.91, "source": "detected"}]}
+                  "mask": [x1, y1, x2, y2], "score": 0.91, "source": "detected"}],
+     "tracks": [{"kind": "person", "track": "a07be3c1d29f5e40", "box": [x1, y1, x2, y2],
+                 "score": 0.88, "source": "interpolated"}]}
 
+``regions`` are what was masked; ``tracks`` (runs that track persons) are the persons' identity
+tracks (``track.identity``), whether or not anything of them was masked on the frame.
 Boxes are pixels of the upright (displayed) picture. ``track`` is a pseudonym (HMAC of the
 dataset secret), never the tracker's internal number. Exports stream from the JSONL file, so
 memory does not grow with video length.
