@@ -48,8 +48,8 @@ from gamyeon.types import Array, Box, Detection
 #: ByteTrack's default split between confident and weak detections
 HIGH_SCORE = 0.5
 #: weight of the appearance distance (0..1) against the motion distance (in box sizes): a
-#: detection at the predicted place whose colours are wholly different is as far as one two
-#: box sizes away with the same colours
+#: detection at the predicted place in wholly different colours is as far as one in the same
+#: colours two box sizes away
 APPEARANCE_WEIGHT = 2.0
 #: largest distance that matches: one box size of offset plus a colour difference that two
 #: views of one person rarely exceed (Hellinger 0.4)
@@ -249,7 +249,10 @@ class IdentityTracker:
             waiting[col].hit(weak[row], period=period)
 
     def _drop_duplicates(self, frame_index: int) -> None:
-        """Remove the tracks started on this frame whose detection is a person already matched."""
+        """Remove the tracks started on this frame whose detection is a person already matched.
+
+        Only against tracks that existed before this frame: new tracks are not compared with each
+        other, or in a crowd's first frame overlapping people would suppress one another."""
         objects = self._tracker.tracked_objects
         matched = [_box(o.last_detection) for o in objects if o.age > 0 and _seen_on(o, frame_index)]
         if not matched:
