@@ -33,7 +33,20 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from benchlib import clips, kinds, peer, procs, reencode, reid, scale, timeline, training, vaultbench, verifybench
+from benchlib import (
+    clips,
+    kinds,
+    peer,
+    procs,
+    reencode,
+    reid,
+    scale,
+    timeline,
+    tracking,
+    training,
+    vaultbench,
+    verifybench,
+)
 from benchlib.report import fmt, mib, table
 
 log = logging.getLogger("bench")
@@ -42,7 +55,19 @@ ROOT = Path(__file__).resolve().parents[1]
 GAMYEON = ROOT / ".venv" / "bin" / "gamyeon"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 REENCODE_SCRIPT = Path(reencode.__file__).resolve()
-SECTIONS = ("speed", "timing", "coverage", "memory", "verify", "vault", "kinds", "scale", "training", "reid")
+SECTIONS = (
+    "speed",
+    "timing",
+    "coverage",
+    "memory",
+    "verify",
+    "vault",
+    "kinds",
+    "scale",
+    "training",
+    "reid",
+    "tracking",
+)
 PETS = "pets09_s2l1_vtest"
 QUICK_MAX_DEV_FRAMES = 150
 
@@ -748,6 +773,7 @@ def main(argv: list[str] | None = None) -> int:
         "kinds": lambda bench: kinds.section(bench, PYTHON, GAMYEON),
         "reid": lambda bench: reid.section(bench, PYTHON, GAMYEON),
         "training": lambda bench: training.section(bench, GAMYEON),
+        "tracking": lambda bench: tracking.section(bench, GAMYEON),
     }
     for name in SECTIONS:
         if name in args.sections:

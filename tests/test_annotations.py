@@ -11,7 +11,7 @@ import pytest
 
 from gamyeon.annotations import JsonlWriter, export_coco, export_mot, parse_exports, read_jsonl
 from gamyeon.errors import UsageError
-from gamyeon.types import Box, FrameResult, Region, Source
+from gamyeon.types import Box, FrameResult, Region, Source, TrackBox
 
 
 def pseudonym(kind: str, track: int) -> str:
@@ -173,3 +173,51 @@ def test_parse_exports(values: list[str] | None, expected: tuple[str, ...]) -> N
 def test_parse_exports_rejects_unknown() -> None:
     with pytest.raises(UsageError, match="'yolo'"):
         parse_exports(["coco,yolo"])
+
+
+def track(box: Box, number: int, source: Source = Source.DETECTED) -> TrackBox:
+    return TrackBox("person", box, 0.8, number, source)
+
+
+def test_identity_tracks_are_written_and_the_mot_export_carries_confirmed_persons(tmp_path: Path) -> None:
+    """With person tracks in the sidecar, MOT rows are those tracks' boxes (not the regions'
+    masks or head boxes), for tracks detected at least MIN_HITS times."""
+    walker = [Box(10.0 + 4 * i, 20.0, 40.0 + 4 * i, 100.0) for i in range(5)]
+    frames = [
+        FrameResult(
+            i,
+            i,
+            i / 10,
+            (region("head", Box(b.x1 + 8, b.y1, b.x2 - 8, b.y1 + 16), 100 + i),),
+            tracks=(
+                track(b, 5, Source.DETECTED if i % 2 == 0 else Source.INTERPOLATED),
+                *([track(Box(200.0, 50.0, 220.0, 90.0), 9)] if i == 1 else []),  # seen once: noise
+            ),
+        )
+        for i, b in enumerate(walker)
+    ]
+    frames.append(FrameResult.closed(5, 5, 0.5, "decode failed"))
+    path = tmp_path / "persons.jsonl"
+    writer = JsonlWriter(path, pseudonym, 320, 240)
+    for result in frames:
+        writer.write(result)
+    writer.close()
+    lines = list(read_jsonl(path))
+    assert [len(line["tracks"]) for line in lines[:5]] == [1, 2, 1, 1, 1]
+    assert "tracks" not in lines[5]  # nothing was decided on a failed frame
+    assert lines[1]["tracks"][0] == {
+        "kind": "person",
+        "track": "person-0005",
+        "box": [14.0, 20.0, 44.0, 100.0],
+        "score": 0.8,
+        "source": "interpolated",
+    }
+    export_mot(path, tmp_path / "gt.txt")
+    rows = list(csv.reader((tmp_path / "gt.txt").read_text(encoding="utf-8").splitlines()))
+    assert [int(r[0]) for r in rows] == [1, 2, 3, 4, 5]
+    assert {r[1] for r in rows} == {"1"}
+    assert [[float(v) for v in r[2:6]] for r in rows] == [[b.x1, b.y1, b.width, b.height] for b in walker]
+
+
+def test_a_run_without_persons_writes_no_tracks_key(jsonl: Path) -> None:
+    assert all("tracks" not in line for line in read_jsonl(jsonl))

@@ -4,8 +4,12 @@ JSONL schema, one line per frame, in frame order (documented in the README)::
 
     {"frame": 0, "pts": 0, "time": 0.0, "fail_closed": false,
      "regions": [{"kind": "face", "track": "3f9c0a1be2d47781", "box": [x1, y1, x2, y2],
-                  "mask": [x1, y1, x2, y2], "score": 0.91, "source": "detected"}]}
+                  "mask": [x1, y1, x2, y2], "score": 0.91, "source": "detected"}],
+     "tracks": [{"kind": "person", "track": "a07be3c1d29f5e40", "box": [x1, y1, x2, y2],
+                 "score": 0.88, "source": "interpolated"}]}
 
+``regions`` are what was masked; ``tracks`` (runs that track persons) are the persons' identity
+tracks (``track.identity``), whether or not anything of them was masked on the frame.
 Boxes are pixels of the upright (displayed) picture; ``mask`` is the whole pixels the operator
 may change (its box's pixel bounds, clipped), so a re-render from the sidecar masks exactly the
 same pixels. ``track`` is a pseudonym (HMAC of the
@@ -16,11 +20,13 @@ memory does not grow with video length.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from gamyeon.errors import UsageError
+from gamyeon.track.identity import MIN_HITS
 from gamyeon.types import FrameResult
 
 EXPORT_FORMATS = ("coco", "mot")
@@ -51,6 +57,17 @@ class JsonlWriter:
                 for r in result.regions
             ],
         }
+        if result.tracks is not None:
+            line["tracks"] = [
+                {
+                    "kind": t.kind,
+                    "track": self._track_id(t.kind, t.track),
+                    "box": t.box.as_list(),
+                    "score": round(t.score, 4),
+                    "source": t.source.value,
+                }
+                for t in result.tracks
+            ]
         self._fh.write(json.dumps(line, separators=(",", ":")) + "\n")
 
     def close(self) -> None:
@@ -67,13 +84,27 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 def export_mot(jsonl: Path, out: Path) -> None:
     """MOTChallenge text: ``frame,id,x,y,w,h,conf,-1,-1,-1`` with 1-based frames.
 
+    MOT files hold one class of object. When the run tracked persons (the sidecar has
+    ``tracks``), the rows are the persons' identity tracks: their estimated box on every frame a
+    track was detected or interpolated, for tracks detected at least ``identity.MIN_HITS``
+    times (shorter ones are mostly detector noise). Otherwise (``--kinds faces``) they are
+    the regions' boxes, every kind with a track.
+
     MOT needs integer ids; pseudonyms are numbered in order of first appearance, which reveals
     nothing beyond what the file already shows.
     """
+    persons = any("tracks" in line for line in read_jsonl(jsonl))
+    confirmed: set[str] = set()
+    if persons:
+        hits: Counter[str] = Counter(
+            t["track"] for line in read_jsonl(jsonl) for t in line.get("tracks", ()) if t["source"] == "detected"
+        )
+        confirmed = {track for track, n in hits.items() if n >= MIN_HITS}
     numbers: dict[str, int] = {}
     with out.open("w", encoding="utf-8") as fh:
         for line in read_jsonl(jsonl):
-            for r in line["regions"]:
+            rows = [t for t in line.get("tracks", ()) if t["track"] in confirmed] if persons else line["regions"]
+            for r in rows:
                 if r["track"] is None:
                     continue
                 tid = numbers.setdefault(r["track"], len(numbers) + 1)

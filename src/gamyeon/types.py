@@ -144,8 +144,22 @@ class Region:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackBox:
+    """A tracked person's estimated box on one frame, whether its body, its head or nothing of
+    it is masked there: the identity tracks the annotations report (``track.identity``).
+    ``track`` is the local integer id, pseudonymized on output like a region's."""
+
+    kind: str
+    box: Box
+    score: float
+    track: int
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
 class FrameResult:
-    """What the pipeline decided for one frame."""
+    """What the pipeline decided for one frame. ``tracks``: the identity tracks on the frame,
+    None when the run tracks no persons."""
 
     index: int
     pts: int | None
@@ -153,6 +167,7 @@ class FrameResult:
     regions: tuple[Region, ...]
     fail_closed: bool = False
     reason: str | None = None
+    tracks: tuple[TrackBox, ...] | None = None
 
     @classmethod
     def closed(cls, index: int, pts: int | None, time: float | None, reason: str) -> FrameResult:

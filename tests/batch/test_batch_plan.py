@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
@@ -11,9 +12,10 @@ import pytest
 
 from batch_helpers import gop_clip
 from conftest import make_video
-from gamyeon.batch.chunks import _link
+from gamyeon.batch.chunks import _link, merge_annotations
 from gamyeon.batch.manifest import FileRecord, read_input_manifest, read_status, write_status
 from gamyeon.batch.plan import Timeline, discover, mirror, plan_chunks, scan
+from gamyeon.batch.spec import Chunk
 from gamyeon.errors import UsageError
 
 
@@ -110,3 +112,27 @@ def test_chunks_cover_every_frame_once_and_start_at_keyframes() -> None:
 def test_track_linking_is_one_to_one_and_needs_agreement() -> None:
     votes = {("1", 7): 10, ("2", 7): 9, ("2", 8): 5, ("3", 9): 2}
     assert _link(Counter(votes)) == {"1": 7, "2": 8}
+
+
+def test_identity_tracks_are_linked_across_chunks_and_kept_apart_from_masking_tracks(tmp_path: Path) -> None:
+    """One person over two chunks: its masking track and its identity track (the sidecar's
+    ``tracks``) each keep their id across the border, and the two never merge, although they
+    have the same box and kind."""
+    box = [10.0, 20.0, 40.0, 100.0]
+
+    def line(frame: int, region: int, track: int) -> str:
+        regions = [{"kind": "person", "track": region, "box": box, "mask": box, "score": 0.9, "source": "detected"}]
+        tracks = [{"kind": "person", "track": track, "box": box, "score": 0.9, "source": "detected"}]
+        entry = {"frame": frame, "pts": frame, "time": frame / 10, "fail_closed": False, "regions": regions}
+        return json.dumps({**entry, "tracks": tracks}) + "\n"
+
+    chunks = [Chunk(0, 0, 0, 0, 0, 10, 10), Chunk(1, 6, 6, 10, 10, None, None)]
+    notes = [tmp_path / "part0.jsonl", tmp_path / "part1.jsonl"]
+    notes[0].write_text("".join(line(f, 1, 2) for f in range(10)), encoding="utf-8")
+    notes[1].write_text("".join(line(f, 3, 4) for f in range(6, 15)), encoding="utf-8")
+    out = tmp_path / "merged.jsonl"
+    merge_annotations(chunks, notes, out, lambda kind, number: f"{kind}-{number}")
+    lines = [json.loads(text) for text in out.read_text(encoding="utf-8").splitlines()]
+    assert [x["frame"] for x in lines] == list(range(15))
+    assert {x["regions"][0]["track"] for x in lines} == {"person-1"}
+    assert {x["tracks"][0]["track"] for x in lines} == {"person-2"}

@@ -181,6 +181,13 @@ def _box(region: dict[str, Any]) -> Box:
     return Box(float(x1), float(y1), float(max(x2, x1)), float(max(y2, y1)))
 
 
+def _tracked(line: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A frame's regions and identity tracks, both carrying local track ids to link and
+    pseudonymize, each with the key it links by: its kind, and for identity tracks a key of
+    their own, so that an identity track never continues a masking track of the same person."""
+    return [(r["kind"], r) for r in line["regions"]] + [("tracks/" + t["kind"], t) for t in line.get("tracks", ())]
+
+
 def merge_annotations(
     chunks: Sequence[Chunk], notes: Sequence[Path], output: Path, track_id: Callable[[str, int], str]
 ) -> JoinStats:
@@ -200,8 +207,8 @@ def merge_annotations(
                 index = int(line["frame"])
                 if index < chunk.start_index:  # overlap: decoded to warm up, owned by an earlier chunk
                     for kind, box, earlier in window.get(index, []):
-                        for region in line["regions"]:
-                            same = region["kind"] == kind and region["track"] is not None
+                        for key, region in _tracked(line):
+                            same = key == kind and region["track"] is not None
                             if same and _box(region).iou(box) >= LINK_IOU:
                                 votes[(str(region["track"]), earlier)] += 1
                     continue
@@ -213,7 +220,7 @@ def merge_annotations(
                     raise ChunkJoinError(f"chunk {number} starts or continues at frame {index}, expected {expected}")
                 expected += 1
                 kept: list[tuple[str, Box, int]] = []
-                for region in line["regions"]:
+                for key, region in _tracked(line):
                     local = region["track"]
                     if local is None:
                         continue
@@ -224,7 +231,7 @@ def merge_annotations(
                     number_id = mapping[local]
                     if region["kind"] == "face":
                         face_ids.add(number_id)
-                    kept.append((region["kind"], _box(region), number_id))
+                    kept.append((key, _box(region), number_id))
                     region["track"] = track_id(region["kind"], number_id)
                 stats.frames += 1
                 stats.regions += len(line["regions"])

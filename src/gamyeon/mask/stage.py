@@ -14,7 +14,7 @@ cannot be written (``OSError``) aborts the file.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,7 +32,7 @@ from gamyeon.media.encode import ThreadedWriter
 from gamyeon.media.geometry import rotate_view, upright_size
 from gamyeon.media.planes import supported
 from gamyeon.policy import Policy
-from gamyeon.types import Array, FrameResult, Region, VideoInfo
+from gamyeon.types import Array, FrameResult, Region, TrackBox, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,20 @@ class Sealer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Decided:
-    """A frame whose regions are known; ``regions`` None: it fails closed for ``reason``."""
+    """A frame whose regions are known; ``regions`` None: it fails closed for ``reason``.
+    ``tracks``: the identity tracks on the frame (None: the run tracks no persons)."""
 
     item: DecodedFrame
     seconds: float
     regions: list[Region] | None
     reason: str | None = None
+    tracks: Sequence[TrackBox] | None = None
+
+    def result(self) -> FrameResult:
+        """The frame's result once its regions are masked (or annotated only)."""
+        assert self.regions is not None
+        tracks = None if self.tracks is None else tuple(self.tracks)
+        return FrameResult(self.item.index, self.item.pts, self.seconds, tuple(self.regions), tracks=tracks)
 
 
 class MaskingStage:
@@ -94,12 +102,12 @@ class MaskingStage:
         if decided.regions is None or item.frame is None:
             result = self._fail_closed(decided, decided.reason or "decode failed")
         elif not self.writer.wants(item.pts):  # a chunk's warm-up frame: annotated, not encoded
-            result = FrameResult(item.index, item.pts, decided.seconds, tuple(decided.regions))
+            result = decided.result()
         else:
             try:
                 out = self.mask(item, decided.regions) if decided.regions else item.frame
                 self.writer.write(out, item.pts)
-                result = FrameResult(item.index, item.pts, decided.seconds, tuple(decided.regions))
+                result = decided.result()
             except OSError:  # the output cannot be written: abort the file
                 raise
             except Exception as err:  # noqa: BLE001 - masking failed: fail closed, never original

@@ -28,14 +28,16 @@ from gamyeon.detect import exposure
 from gamyeon.detect.faces import FaceDetector
 from gamyeon.figures import Tally
 from gamyeon.kinds import KINDS, FramePass, KindRegistry
+from gamyeon.kinds.detectors import PERSON
 from gamyeon.mask.headshape import NONE as NO_OUTLINE
 from gamyeon.mask.headshape import Outline
 from gamyeon.pipeline.models import OtherDetectors
 from gamyeon.policy import Policy
+from gamyeon.track.identity import IdentityTracker
 from gamyeon.track.schedule import FramePasses, KindsScheduler, Plan
 from gamyeon.track.temporal import Estimate, TemporalConfig, TrackStore
 from gamyeon.track.tracker import KindTracker
-from gamyeon.types import Array, Box, Detection, FrameResult, Region
+from gamyeon.types import Array, Box, Detection, FrameResult, Region, TrackBox
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,15 @@ class FrameWork:
         self.store = TrackStore(temporal, per_kind)
         counter = itertools.count(1)
         self.trackers = {kind: KindTracker(kind, counter, self.store.config_for(kind).max_gap) for kind in self.tracked}
+        #: persons are tracked a second time for identity (``track.identity``): those tracks are
+        #: reported, never masked; interpolated within the persons' own gap, so the look-ahead
+        #: stays what masking needs, and never extended
+        self.identity: IdentityTracker | None = None
+        self.identities = TrackStore(TemporalConfig(max_gap=0, pad_before=0, pad_after=0))
+        if PERSON in self.tracked:
+            self.identity = IdentityTracker(counter, plan.fps, self.periods[registry.kind(PERSON).detector])
+            gap = self.store.config_for(PERSON).max_gap
+            self.identities = TrackStore(TemporalConfig(max_gap=gap, pad_before=0, pad_after=0))
         self.thresholds = {kind: registry.track_threshold(policy, kinds, kind) for kind in self.tracked}
         #: tracked kind -> the region kinds made from its estimates, in masking order
         self.outputs = {kind: registry.outputs(kind, kinds) for kind in self.tracked}
@@ -162,7 +173,8 @@ class FrameWork:
             own = self.registry.detected_kinds(name)
             live = tuple(o.box for kind, _, o in self.store.live(index) if kind in own)
             found.extend(spec.run(self.others[name], full(), FramePass(discovery, live, self.width, self.height)))
-        self.observe(index, found, detectors=passes.detectors, discovered=passes.discovery)
+        image = full_cache[0] if full_cache else None
+        self.observe(index, found, detectors=passes.detectors, discovered=passes.discovery, image=image)
 
     def _faces(
         self, index: int, small: bool, base_image: Callable[[], Array], full_image: Callable[[], Array]
@@ -214,13 +226,15 @@ class FrameWork:
         *,
         detectors: frozenset[str] | None = None,
         discovered: frozenset[str] = frozenset(),
+        image: Array | None = None,
     ) -> None:
         """Feed one detection frame's detections to the trackers and the store.
 
         ``detectors``: which detectors ran on this frame (default: all); only their kinds'
         trackers advance, each by the frames since that detector last ran. ``discovered``: the
         detectors whose discovery pass ran (for faces the sparse small-face pass), so their new
-        tracks extend further back.
+        tracks extend further back. ``image``: the upright frame at full size, for the
+        appearance of persons on their identity tracks (without it only their motion counts).
         """
         ran = self.detectors if detectors is None else tuple(d for d in self.detectors if d in detectors)
         self.tally.detection()
@@ -244,6 +258,9 @@ class FrameWork:
                         (bx, by), (cx, cy) = before.center, box.center
                         if np.hypot(cx - bx, cy - by) > FAST_MOTION * max(box.width, box.height, 1.0):
                             fast = True
+                if kind == PERSON and self.identity is not None:
+                    for i, track in self.identity.update(dets, index, period, image):
+                        self.identities.add(kind, track, index, dets[i].box, dets[i].score)
         if fast:
             self.scheduler.hurry(index)
 
@@ -268,8 +285,21 @@ class FrameWork:
                 out.append(Region(kind, box.clipped(self.width, self.height), mask, est.score, est.track, est.source))
         return out
 
+    def tracks(self, index: int) -> list[TrackBox] | None:
+        """The identity tracks of persons on frame ``index`` (detected or interpolated), None
+        when the run tracks no persons."""
+        if self.identity is None:
+            return None
+        out = []
+        for est in self.identities.estimates(index):
+            box = est.box.clipped(self.width, self.height)
+            if box.area > 0:
+                out.append(TrackBox(est.kind, box, est.score, est.track, est.source))
+        return out
+
     def account(self, result: FrameResult) -> None:
         self.tally.frame(result)
 
     def forget_before(self, index: int) -> None:
         self.store.prune(index)
+        self.identities.prune(index)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from gamyeon.figures import Tally
 from gamyeon.track.schedule import FramePasses
-from gamyeon.types import Array, FrameResult, Region
+from gamyeon.types import Array, FrameResult, Region, TrackBox
 
 
 class _NoDetection:
@@ -35,8 +35,13 @@ class GivenRegions:
     #: did not differ; the cause was not found); with it, 15 of 15 were byte-identical
     lookahead = 16
 
-    def __init__(self, table: Callable[[int], list[Region]]) -> None:
+    def __init__(
+        self, table: Callable[[int], list[Region]], tracks: Callable[[int], list[TrackBox] | None] | None = None
+    ) -> None:
+        """``tracks``: frame index -> the identity tracks to report on it (None: the run tracks
+        no persons), carried into the new sidecar as they were."""
         self._table = table
+        self._tracks = tracks
         self.scheduler = _NoDetection()
         self.tally = Tally()
 
@@ -47,6 +52,9 @@ class GivenRegions:
 
     def regions(self, index: int) -> list[Region]:
         return self._table(index)
+
+    def tracks(self, index: int) -> list[TrackBox] | None:
+        return None if self._tracks is None else self._tracks(index)
 
     def account(self, result: FrameResult) -> None:
         self.tally.frame(result)

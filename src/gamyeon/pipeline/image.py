@@ -46,12 +46,13 @@ def anonymize_image(task: FilePass) -> FileFigures:
     try:
         try:
             upright = np.ascontiguousarray(view)
-            work.observe(0, work.detect_still(upright))
+            work.observe(0, work.detect_still(upright), image=upright)
             regions = work.regions(0)
             if sealer is not None:
                 sealer.seal(0, None, view, regions)
             apply_regions(view, regions, options.policy, segmenter)
-            result = FrameResult(0, None, None, tuple(regions))
+            tracks = work.tracks(0)
+            result = FrameResult(0, None, None, tuple(regions), tracks=None if tracks is None else tuple(tracks))
         except OSError:  # the output cannot be written: abort the file
             raise
         except Exception as err:  # noqa: BLE001 - fail closed: never write the original image

@@ -138,7 +138,7 @@ def anonymize_video(
                 decided = Decided(item, seconds, None, item.error or failed.get(item.index, "decode failed"))
             else:
                 try:
-                    decided = Decided(item, seconds, work.regions(item.index))
+                    decided = Decided(item, seconds, work.regions(item.index), tracks=work.tracks(item.index))
                 except Exception as err:  # noqa: BLE001 - fail closed on any estimation failure
                     log.warning("regions failed on frame %d (%s); the frame will be fully masked", item.index, err)
                     decided = Decided(item, seconds, None, f"masking failed: {err}")

@@ -54,7 +54,7 @@ from gamyeon.review.model import Review, now
 from gamyeon.review.records import Origin, find_origin
 from gamyeon.review.sidecar import Sidecar
 from gamyeon.review.store import ReviewStore
-from gamyeon.types import Box, Region, Source
+from gamyeon.types import Box, Region, Source, TrackBox
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,18 @@ class Table:
             raise ValueError("this frame failed closed when the output was made; it stays fully masked")
         return [self.region(p) for p in self.decisions.masked(notes)]
 
+    def tracks(self, index: int) -> list[TrackBox] | None:
+        """The identity tracks of frame ``index`` as the first run reported them (no decision
+        changes who is who; an excluded region's person is still a person)."""
+        persons = self.base.frames[index].persons if index < len(self.base.frames) else None
+        if persons is None:
+            return None
+        return [
+            TrackBox(p.kind, Box(*p.box), p.score, self.number(p.track), Source(p.source))
+            for p in persons
+            if p.track is not None
+        ]
+
 
 def _counts(review: Review, base: Sidecar) -> tuple[int, int]:
     decisions = Decisions(review.items, review.width, review.height)
@@ -269,7 +281,9 @@ def rerender(
             raise RenderError("the processing record names no dataset")
         options = options_of(origin)
         base = store.base
-        relative, numbers = recover_numbers(key, origin.dataset_id, relative_candidates(origin, original), base.kinds())
+        relative, numbers = recover_numbers(
+            key, origin.dataset_id, relative_candidates(origin, original), base.kinds() | base.identity_kinds()
+        )
         decisions = Decisions(review.items, review.width, review.height)
         table = Table(base, decisions, numbers, base.exact_masks(), options.policy)
         vault = files.vault if files.vault.exists() or origin.sealed else None
@@ -290,7 +304,7 @@ def rerender(
             # the job's type asks for the run's face detector; GivenRegions runs no detector
             faces=face_detectors(options).get(video=True),
             progress=progress or (lambda _n: None),
-            regions=GivenRegions(table),
+            regions=GivenRegions(table, table.tracks),
         )
         approved = review.approved
         excluded, added = _counts(review, base)

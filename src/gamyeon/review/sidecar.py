@@ -49,6 +49,9 @@ class FrameNotes:
     time: float | None
     fail_closed: bool
     regions: tuple[Note, ...]
+    #: the persons' identity tracks on the frame (their ``mask`` is their box); None when the run
+    #: tracked no persons. They are carried through a re-render unchanged, never masked.
+    persons: tuple[Note, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -117,6 +120,13 @@ def _note(raw: Any, where: str) -> Note:
     )
 
 
+def _person(raw: Any, where: str) -> Note:
+    """An identity track's entry: a region without a mask (its box stands for it)."""
+    if not isinstance(raw, dict):
+        raise SidecarError(f"{where}: a track entry must be an object")
+    return _note({**raw, "mask": raw.get("box")}, where)
+
+
 @dataclass(frozen=True, slots=True)
 class Sidecar:
     path: Path
@@ -130,6 +140,10 @@ class Sidecar:
     def kinds(self) -> dict[str, str]:
         """pseudonym -> kind of every track."""
         return {t.track: t.kind for t in self.tracks.values()}
+
+    def identity_kinds(self) -> dict[str, str]:
+        """pseudonym -> kind of every identity track (the sidecar's ``tracks``)."""
+        return {p.track: p.kind for f in self.frames for p in f.persons or () if p.track is not None}
 
     def exact_masks(self) -> bool:
         """Whether the masks are whole pixels (the sidecar says exactly which pixels were masked);
@@ -175,6 +189,9 @@ def read_sidecar(path: Path, width: int, height: int) -> Sidecar:
                     if summary is None:
                         summary = tracks[note.track] = TrackSummary(note.track, note.kind, len(frames), len(frames))
                     summary.see(len(frames), note)
+            persons = raw.get("tracks")
+            if persons is not None and not isinstance(persons, list):
+                raise SidecarError(f"{where}: 'tracks' must be a list")
             pts, time = raw.get("pts"), raw.get("time")
             frames.append(
                 FrameNotes(
@@ -183,6 +200,9 @@ def read_sidecar(path: Path, width: int, height: int) -> Sidecar:
                     time=float(time) if isinstance(time, int | float) else None,
                     fail_closed=bool(raw.get("fail_closed", False)),
                     regions=notes,
+                    persons=None
+                    if persons is None
+                    else tuple(_note({**t, "mask": t.get("box")}, where) for t in persons),
                 )
             )
     if not frames:

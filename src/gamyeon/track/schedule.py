@@ -56,6 +56,8 @@ class Plan:
     text_every: int = 1
     #: period of the persons' discovery pass (finer tiles), about once per second
     person_discovery_every: int = 1
+    #: the video's frame rate (trackers that think in seconds convert with it)
+    fps: float = 25.0
 
     @classmethod
     def for_video(cls, width: int, height: int, fps: float, detect_every: int | None, small_faces: str) -> Plan:
@@ -83,6 +85,7 @@ class Plan:
             person_every=person_every,
             text_every=detect_every or max(k, round(fps / TEXT_RATE)),
             person_discovery_every=person_every * max(1, math.ceil(fps / person_every)),
+            fps=fps,
         )
 
     def is_small(self, face_side: float) -> bool:
