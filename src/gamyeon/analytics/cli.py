@@ -50,8 +50,8 @@ def add_parsers(sub: Subcommands) -> dict[str, Handler]:
     an.add_argument(
         "--kinds",
         default=",".join(DEFAULT_KINDS),
-        help=f"track kinds to analyse, comma-separated: {', '.join(PEOPLE_KINDS)} (default: person; person tracks "
-        "are in outputs made with --person-mode body or --kinds ...,persons; a head or face box's bottom is not "
+        help=f"track kinds to analyse, comma-separated: {', '.join(PEOPLE_KINDS)} (default: person: the identity "
+        "tracks of runs that track persons, the default kinds among them; a head or face box's bottom is not "
         "on the ground, so use those in image pixels only)",
     )
     an.add_argument(

@@ -103,7 +103,7 @@ def analyze_source(sidecar: Path, req: Request, emit: Callable[[Event], None]) -
     if not result.tracks:
         found = ", ".join(sorted(kinds_found)) or "none"
         hint = (
-            " (anonymize with --person-mode body or --kinds ...,persons to keep person tracks)"
+            " (person tracks are in outputs of runs that track persons: the default kinds, heads or persons)"
             if ("person" in req.kinds and "person" not in kinds_found)
             else ""
         )

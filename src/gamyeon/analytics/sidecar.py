@@ -59,8 +59,15 @@ def frame_record(
     time = line.get("time")
     if not isinstance(time, int | float):
         raise NotARegionsRecord("no timestamp: analytics need a video's sidecar, not an image's")
+    entries = line["regions"]
+    persons = line.get("tracks")
+    if isinstance(persons, list):
+        # the persons' identity tracks (runs that track persons): each person once per frame with
+        # one id for as long as it is followed, masked or not; the masked person regions would
+        # count the same people again under their masking-track ids
+        entries = [r for r in entries if not (isinstance(r, dict) and r.get("kind") == "person")] + persons
     observations = []
-    for region in line["regions"]:
+    for region in entries:
         if not isinstance(region, dict) or not isinstance(region.get("kind"), str):
             raise NotARegionsRecord("a region without a kind")
         box = _box(region.get("box"))
