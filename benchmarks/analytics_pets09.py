@@ -1,7 +1,7 @@
 """Measure ``gamyeon analyze`` on the pseudonymous tracks of a real dev clip: PETS09 S2.L1.
 
 PETS09 S2.L1 (795 frames, 480x360, 10 fps, real CCTV of people walking and standing) is
-anonymized with the installed CLI (``--person-mode body``: person tracks in the sidecar), then
+anonymized with the installed CLI (default kinds: the persons' identity tracks are in the sidecar), then
 analysed twice with the same options: on gamyeon's pseudonymous tracks and on the clip's ground
 truth boxes (MOT15, written as a sidecar with ids ``gt-N``), so the loitering alerts and contacts
 computed without identifying anyone can be compared with those of the true tracks. A contact
@@ -175,7 +175,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--evaldata", type=Path, default=DEFAULT_EVALDATA)
     parser.add_argument("--out", type=Path, help="folder for every file (default: a new temporary folder)")
-    parser.add_argument("--anonymized", type=Path, help="an existing `anonymize --person-mode body` output of the clip")
+    parser.add_argument("--anonymized", type=Path, help="an existing `anonymize` output of the clip (default kinds)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="gamyeon-analytics-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -186,7 +186,7 @@ def main() -> int:
     if anonymized is None:
         anonymized = out / "pets09.mp4"
         figures["anonymize_cpu_s"] = gamyeon("anonymize", str(args.evaldata / VIDEO), "-o", str(anonymized),
-                                             "--person-mode", "body", "--ledger", ledger, "-q")  # fmt: skip
+                                             "--ledger", ledger, "-q")  # fmt: skip
     (out / "pets09.homography.toml").write_text(HOMOGRAPHY)
     (out / "zones.toml").write_text(ZONES)
     ours = read_sidecar(Path(f"{anonymized}.regions.jsonl"))
