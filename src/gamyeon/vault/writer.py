@@ -198,6 +198,8 @@ class VaultWriter:
     def _add(
         self, region: Region, box: Box, frame: int, pts: int | None, style: _Style, picture: codec.Picture
     ) -> None:
+        if self._broken is not None:  # ``finish`` will refuse: holding more samples serves nothing
+            return
         crop = Crop(frame, pts, box)
         self.regions += 1
         if region.track is None:  # nothing to predict it from: a segment of its own
@@ -245,9 +247,9 @@ class VaultWriter:
         try:
             meta.check()
             payload = codec.encode(style.codec, pictures, (width, height))
-        except BaseException as err:
+        except Exception as err:  # whatever the codec raised: the vault cannot be complete
             self._broken = f"segment {meta.seq} of track {track} could not be coded ({err})"
-            raise
+            raise VaultError(f"sealing failed: {self._broken}") from err
         nonce = secrets.token_bytes(NONCE_BYTES)
         sealed = nonce + self._aead(track).encrypt(nonce, payload, aad(self.header, meta))
         self._write(pack(SEGMENT, canonical(meta.as_dict())) + sized(sealed))
@@ -278,7 +280,10 @@ class VaultWriter:
         """Write the open segments, the index and the whole-file MAC; binds the vault to the
         finished output file. Refuses when a segment could not be sealed."""
         for track in sorted(self._open, key=lambda t: self._open[t].crops[0].frame):
-            self._flush(track)
+            try:
+                self._flush(track)
+            except VaultError:
+                break  # the reason is kept in ``_broken``
         if self._broken is not None:
             raise VaultError(f"the vault is incomplete: {self._broken}")
         trailer = {
