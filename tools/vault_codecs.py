@@ -4,9 +4,10 @@ Takes a clip and the annotations sidecar of an ``anonymize`` run on it, picks th
 most frames (or ``--track``), cuts every frame's mask box out of the decoded clip as the vault
 does (the decoder's 4:2:0 samples of the box grown to even bounds, or the box's RGB pixels),
 and codes them in segments of ``--segment`` frames, each padded to its largest crop, with every
-candidate; then decodes them again and checks that every sample came back. CPU seconds are this
-thread's (every codec runs on one thread). This is how ``vault/codec.py`` chose its codecs, on
-the clip and annotations that ``benchmarks/run.py --only vault`` leaves behind:
+candidate; then decodes them again and checks that every sample came back. CPU seconds are the
+process's, so that codecs with threads of their own (x265) are counted whole. This is how
+``vault/codec.py`` chose its codecs, on the clip and annotations that
+``benchmarks/run.py --only vault`` leaves behind:
 
     .venv/bin/python tools/vault_codecs.py bench-output/clips/synth_960x540_750f_30000-1001fps_crf18.mp4 \\
         bench-output/vault/demo.sealed.mp4.regions.jsonl
@@ -46,7 +47,12 @@ CANDIDATES: dict[str, tuple[str, str, str, dict[str, str]]] = {
     "x264 faster refs 4 (yuv)": ("libx264", "yuv420p", "h264", {**X264, "preset": "faster", "refs": "4"}),
     "x264 fast refs 5 (yuv)": ("libx264", "yuv420p", "h264", {**X264, "preset": "fast", "refs": "5"}),
     "x264 slow (yuv)": ("libx264", "yuv420p", "h264", {**X264, "preset": "slow"}),
-    "x265 ultrafast (yuv)": ("libx265", "yuv420p", "hevc", {"preset": "ultrafast", "x265-params": "lossless=1"}),
+    "x265 ultrafast (yuv)": (
+        "libx265",
+        "yuv420p",
+        "hevc",
+        {"preset": "ultrafast", "x265-params": "lossless=1:log-level=error"},
+    ),
     "vp9 realtime (yuv)": ("libvpx-vp9", "yuv420p", "libvpx-vp9", VP9),
     "ffv1 (yuv)": ("ffv1", "yuv420p", "ffv1", FFV1),
     "ffv1 (rgb)": ("ffv1", "bgr0", "ffv1", FFV1),
@@ -117,7 +123,7 @@ def measure(name: str, items: list[Any], segment: int) -> dict[str, Any]:
         height = max(16, *(s[0] for s in shapes))
         width = max(16, *(s[1] for s in shapes))
         width, height = width + width % 2, height + height % 2
-        t0 = time.thread_time()
+        t0 = time.process_time()
         ctx = av.CodecContext.create(encoder, "w")
         ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
         ctx.time_base, ctx.thread_count, ctx.options = Fraction(1, 25), 1, dict(options)
@@ -128,15 +134,15 @@ def measure(name: str, items: list[Any], segment: int) -> dict[str, Any]:
             packets += [bytes(p) for p in ctx.encode(frame)]
         packets += [bytes(p) for p in ctx.encode(None)]
         extradata = ctx.extradata or b""
-        enc_s += time.thread_time() - t0
+        enc_s += time.process_time() - t0
         total += len(extradata) + sum(4 + len(p) for p in packets)
-        t0 = time.thread_time()
+        t0 = time.process_time()
         dec = av.CodecContext.create(decoder, "r")
         dec.width, dec.height, dec.thread_count = width, height, 1
         if extradata:
             dec.extradata = extradata
         frames = [f for p in packets for f in dec.decode(av.Packet(p))] + list(dec.decode(None))
-        dec_s += time.thread_time() - t0
+        dec_s += time.process_time() - t0
         exact = (
             exact
             and len(frames) == len(chunk)
@@ -153,7 +159,7 @@ def measure(name: str, items: list[Any], segment: int) -> dict[str, Any]:
 
 def webp(rgb: list[np.ndarray]) -> dict[str, Any]:
     """Format 1: each crop a lossless WebP of its own (effort 0)."""
-    total, t0 = 0, time.thread_time()
+    total, t0 = 0, time.process_time()
     for crop in rgb:
         buf = io.BytesIO()
         Image.fromarray(crop, mode="RGB").save(buf, format="WEBP", lossless=True, method=0, quality=0)
@@ -161,7 +167,7 @@ def webp(rgb: list[np.ndarray]) -> dict[str, Any]:
     return {
         "codec": "webp per crop (rgb, format 1)",
         "MiB": round(total / 2**20, 2),
-        "encode_cpu_s": round(time.thread_time() - t0, 2),
+        "encode_cpu_s": round(time.process_time() - t0, 2),
     }
 
 

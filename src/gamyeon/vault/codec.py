@@ -1,14 +1,15 @@
 """Lossless coding of a segment's crops as one video stream, and back to upright RGB pixels.
 
-Measured on the demo clip's main face track (750 crops of 80x110 to 450x400 pixels; CPU seconds
-of the coding alone, one thread; ``docs/measurements.md``): the decoder's own 4:2:0 samples of
-each box, coded with x264 at qp 0 (lossless) in segments of 32-64 frames, take 14 MiB for 2.3 s;
-FFV1 of the same samples 22 MiB; the boxes' RGB pixels take 29 MiB with FFV1, 54 MiB with
-libx264rgb and 81 MiB with lossless VP9; one lossless WebP per crop (format 1) took 46 MiB for
-3.4 s. x264 presets slower than ``faster`` with 4 reference frames save at most 9 % more for 2-5x
-the CPU. So 4:2:0 frames are sealed as their samples with x264, and everything else (other
-sample formats, still images) as RGB with FFV1, which is intra-only but predicts colour planes
-from each other.
+Measured on the demo clip's main face track (750 crops of 80x110 to 450x400 pixels, in segments
+of 64; process CPU seconds of the coding alone; ``tools/vault_codecs.py``, figures in
+``docs/measurements.md``): the decoder's own 4:2:0 samples of each box (88 MiB), coded with x264
+at qp 0 (lossless), preset ``faster`` with 4 reference frames, take 13.9 MiB for 2.6 s; presets
+``fast`` and ``slow`` save 7-8 % more for 2.2-2.5x the CPU, ``superfast`` costs 21 % more bytes;
+FFV1 takes 21.8 MiB, lossless VP9 26.2 and lossless x265 (ultrafast) 18.9. The same boxes as RGB
+(175 MiB) take 29.5 MiB with FFV1 and 51.4 with libx264rgb; one lossless WebP per crop (format 1)
+took 45.9 MiB for 2.7 s. So 4:2:0 frames are sealed as their samples with x264, and everything
+else (other sample formats, still images) as RGB with FFV1, which is intra-only but predicts
+colour planes from each other.
 
 The stream is stored as the codec's extradata and its packets, each prefixed by its length:
 no container, nothing that is not needed to decode it again.
