@@ -340,7 +340,7 @@ class VaultFile:
     """Reads a vault of format 1 or 2: header, segments, trailer, and checks the whole-file MAC.
 
     ``scan`` walks the file once (metas only) and keeps, per segment, its offset and first and
-    last frames: 16 bytes each, so the index of a long video stays small. ``frames`` then merges
+    last frames: 24 bytes each, so the index of a long video stays small. ``frames`` then merges
     the segments in frame order, holding only the metas of segments that span the current frame.
     """
 
