@@ -89,7 +89,7 @@ def test_batch_seals_each_output_and_reveal_opens_one_track(
     capsys.readouterr()
     with open_vault(dst / "a.mp4.vault", key) as opened:
         target = list_tracks(opened)[0].track
-        boxes = {b.meta.frame: b.meta.box for b in opened.blocks(skip_pixels=True) if b.meta.track == target}
+        boxes = {r.frame: r.box for r in opened.regions() if r.track == target}
     revealed = tmp_path / "revealed.mkv"
     code = main(
         ["reveal", str(dst / "a.mp4"), "--key", str(key_file), "--track", target, "--purpose", "case 12",

@@ -93,7 +93,8 @@ def test_video_outputs_appear_complete_with_their_summary_and_vault(tmp_path: Pa
         assert vault.trailer["time_base"] == summary.time_base
         assert vault.header.source == "walk.mp4" and vault.header.dataset_id == "ds-test"
         tracks = {t.track for t in list_tracks(vault)}
-    assert facts["blocks"] >= summary.regions["face"] and facts["tracks"] == len(tracks)
+    assert facts["regions"] >= summary.regions["face"] and facts["tracks"] == len(tracks)
+    assert 1 <= facts["blocks"] <= facts["regions"]  # a block holds a segment of a track's crops
     # the vault names the same pseudonymous tracks as the annotations
     assert tracks == {r["track"] for line in lines for r in line["regions"]}
 
@@ -113,10 +114,10 @@ def test_image_sealed_and_masked(tmp_path: Path) -> None:
     masked = np.asarray(Image.open(out).convert("RGB"))
     assert outcome.vault is not None
     with open_vault(outcome.vault[1], key) as vault:
-        blocks = list(vault.blocks(skip_pixels=True))
+        regions = list(vault.regions())
         assert vault.trailer is not None and vault.trailer["output_sha256"] == sha256_file(out)
-    assert len(blocks) == 1
-    x1, y1, x2, y2 = blocks[0].meta.box
+    assert len(regions) == 1
+    x1, y1, x2, y2 = regions[0].box
     assert not np.array_equal(masked[y1:y2, x1:x2], original[y1:y2, x1:x2])  # what was sealed is masked
 
 

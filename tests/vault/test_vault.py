@@ -34,8 +34,12 @@ def track_name(kind: str, track: int) -> str:
     return f"t{track:02d}"
 
 
-def write_vault(path: Path, key: MasterKey, frames: list[np.ndarray], regions: list[list[Region]]) -> VaultWriter:
-    writer = VaultWriter(path, key, dataset_id="ds1", source="clip.mp4", track_ids=track_name)
+def write_vault(
+    path: Path, key: MasterKey, frames: list[np.ndarray], regions: list[list[Region]], *, segment_frames: int = 64
+) -> VaultWriter:
+    writer = VaultWriter(
+        path, key, dataset_id="ds1", source="clip.mp4", track_ids=track_name, segment_frames=segment_frames
+    )
     for i, (frame, regs) in enumerate(zip(frames, regions, strict=True)):
         writer.seal(i, i * 10, frame, regs)
     writer.finish(output_sha256="0" * 64, time_base="1/250")
@@ -66,13 +70,11 @@ def test_reveal_restores_exactly_the_named_tracks(
     key = MasterKey.generate()
     originals = [rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in layout]
     regions = [[region(t, b) for t, b in frame] for frame in layout]
-    write_vault(path, key, originals, regions)
+    write_vault(path, key, originals, regions, segment_frames=2)
     names = {track_name("face", t) for t in wanted}
-    with open_vault(path, key) as vault:
-        opener = _Opener(key, vault.header, names & {b.meta.track for b in vault.blocks(skip_pixels=True)})
-        by_frame: dict[int, list] = {}
-        for block in vault.blocks():
-            by_frame.setdefault(block.meta.frame, []).append(block)
+    vault = open_vault(path, key)
+    opener = _Opener(key, vault, names & {r.track for r in vault.regions() if r.track is not None})
+    by_frame = dict(vault.frames())
     for i, original in enumerate(originals):
         masked = np.zeros_like(original)  # stands in for the anonymized picture
         view = masked.copy()
@@ -88,6 +90,7 @@ def test_reveal_restores_exactly_the_named_tracks(
                     x1, y1, x2, y2 = r.mask.pixel_bounds(W, H)
                     expect[y1:y2, x1:x2] = masked[y1:y2, x1:x2]
         assert np.array_equal(view, expect)
+    vault.close()
 
 
 def _result():  # type: ignore[no-untyped-def]
@@ -103,18 +106,18 @@ def sealed(tmp_path: Path) -> tuple[Path, MasterKey]:
     frames = [rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(3)]
     regions = [[region(1, (5, 5, 30, 30)), region(2, (40, 10, 70, 50))] for _ in frames]
     path = tmp_path / "x.vault"
-    write_vault(path, key, frames, regions)
+    write_vault(path, key, frames, regions, segment_frames=1)  # six segments, in frame order
     return path, key
 
 
 def blocks_layout(path: Path) -> tuple[bytes, list[tuple[int, int]], bytes]:
-    """(head bytes, [(start, end) of each block], tail bytes from the trailer on)."""
+    """(head bytes, [(start, end) of each segment], tail bytes from the trailer on)."""
     data = path.read_bytes()
     pos = len(MAGIC)
     (n,) = struct.unpack(">I", data[pos : pos + 4])
     pos += 4 + n
     head_end, spans = pos, []
-    while data[pos : pos + 1] == b"B":
+    while data[pos : pos + 1] == b"S":
         start = pos
         (n,) = struct.unpack(">I", data[pos + 1 : pos + 5])
         pos += 5 + n
@@ -201,20 +204,21 @@ def test_swapped_blocks_are_detected_even_by_a_key_holder_who_recomputes_the_mac
         open_vault(path, key).close()
 
 
-def test_a_block_relabelled_to_another_frame_fails_its_own_authentication(sealed: tuple[Path, MasterKey]) -> None:
-    """Even with a valid MAC and sequence, a block whose meta is edited (moved to another frame)
-    no longer decrypts: the meta is the block's associated data."""
+def test_a_segment_relabelled_to_another_frame_fails_its_own_authentication(sealed: tuple[Path, MasterKey]) -> None:
+    """Even with a valid MAC and sequence, a segment whose meta is edited (moved to another frame)
+    no longer decrypts: the meta is the segment's associated data."""
     path, key = sealed
     data = path.read_bytes()
-    meta = b'"frame":0,'
+    meta = b'"crops":[[0,0,'
     assert meta in data
-    with_mac(path, data[:-MAC_BYTES].replace(meta, b'"frame":1,', 1), key)
+    with_mac(path, data[:-MAC_BYTES].replace(meta, b'"crops":[[1,0,', 1), key)
     vault = open_vault(path, key)
-    opener = _Opener(key, vault.header, {"t01"})
+    opener = _Opener(key, vault, {"t01"})
     with pytest.raises(VaultError, match="failed authentication"):
-        for block in vault.blocks():
-            if opener.wants(block):
-                opener.crop(block)
+        for _frame, placed in vault.frames():
+            for p in placed:
+                if opener.wants(p):
+                    opener.crop(p)
     vault.close()
 
 
@@ -284,8 +288,8 @@ def test_lossless_reveal_of_one_track_restores_it_exactly_and_keeps_the_other_ma
     assert len(original) == len(anon) == len(revealed) == 12
     boxes: dict[int, dict[str | None, list[tuple[int, int, int, int]]]] = {}
     with VaultFile(anonymized["vault"]) as vault:
-        for b in vault.blocks(skip_pixels=True):
-            boxes.setdefault(b.meta.frame, {}).setdefault(b.meta.track, []).append(b.meta.box)
+        for r in vault.regions():
+            boxes.setdefault(r.frame, {}).setdefault(r.track, []).append(r.box)
     for i in range(12):
         mine = np.zeros(original[i].shape[:2], bool)
         theirs = np.zeros_like(mine)

@@ -37,7 +37,9 @@ def sealed_facts(path: Path, key: MasterKey) -> dict[str, Any]:
         trailer = vault.trailer or {}
         return {
             "vault_id": vault.header.vault_id,
+            "format": vault.header.format,
             "blocks": int(trailer.get("blocks", 0)),
+            "regions": int(trailer.get("regions", trailer.get("blocks", 0))),  # format 1: a block per region
             "tracks": len(trailer.get("tracks", {})),
             "cipher": vault.header.cipher,
         }

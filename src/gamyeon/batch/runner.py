@@ -264,8 +264,7 @@ def _vault_binds(vault: Path, output_sha256: str) -> bool:
     earlier run without ``--seal``) is redone, so that every output of a sealed batch has one."""
     try:
         with VaultFile(vault) as opened:
-            for _ in opened.blocks(skip_pixels=True):
-                pass
+            opened.scan()
             return (opened.trailer or {}).get("output_sha256") == output_sha256
     except (OSError, GamyeonError):
         return False

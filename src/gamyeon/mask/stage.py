@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 
 
 class Sealer(Protocol):
-    """Keeps the original pixels of regions before they are masked (``vault.writer.VaultWriter``)."""
+    """Keeps the original pixels of regions before they are masked (``vault.writer.VaultWriter``):
+    of 4:2:0 frames the decoder's own samples (``seal_planes``, half the samples of RGB and no
+    conversion noise to store), of other frames the RGB pixels (``seal``)."""
 
     def seal(
         self,
@@ -49,6 +51,10 @@ class Sealer(Protocol):
         *,
         origin: tuple[int, int] = (0, 0),
         size: tuple[int, int] | None = None,
+    ) -> None: ...
+
+    def seal_planes(
+        self, frame: int, pts: int | None, picture: av.VideoFrame, regions: list[Region], *, rotation: int
     ) -> None: ...
 
 
@@ -133,12 +139,15 @@ class MaskingStage:
         assert frame is not None
 
         def crop_work(view: Array, left: int, top: int, group: list[Region]) -> None:
-            if self.sealer is not None:
-                self.sealer.seal(item.index, item.pts, view, group, origin=(left, top), size=self.size)
             apply_regions(view, [shifted(r, -left, -top) for r in group], self.policy, self.segmenter)
 
         if supported(frame):
+            if self.sealer is not None:  # before any sample changes
+                self.sealer.seal_planes(item.index, item.pts, frame, regions, rotation=self.info.rotation)
             return self._planar.mask(frame, regions, self._reach, crop_work)
         rgb = to_rgb(frame, reformatter=self._rgb)
-        crop_work(rotate_view(rgb, self.info.rotation), 0, 0, regions)
+        view = rotate_view(rgb, self.info.rotation)
+        if self.sealer is not None:
+            self.sealer.seal(item.index, item.pts, view, regions)
+        crop_work(view, 0, 0, regions)
         return rgb

@@ -3,25 +3,23 @@
 Order of checks, all before any output exists: the key is the vault's key (fingerprint), the
 whole vault authenticates (MAC), and the anonymized file is the one the vault was made for
 (SHA-256 in the vault's trailer). Then the video is re-encoded frame by frame: the named tracks'
-crops are decrypted (each block authenticated against its place) and pasted, after which the
-masked pixels of every other region on that frame are put back on top, so an overlap never
-uncovers someone who was not named.
+crops are decrypted (a segment at a time, each authenticated against its place) and pasted, after
+which the masked pixels of every other region on that frame are put back on top, so an overlap
+never uncovers someone who was not named.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import av
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from PIL import Image
 
 from gamyeon.errors import UsageError, VaultError
 from gamyeon.infra.files import is_image, sha256_file, shred
@@ -31,7 +29,8 @@ from gamyeon.media.encode import CODECS, EncodeSettings, VideoWriter
 from gamyeon.media.geometry import rotate_view
 from gamyeon.media.images import load_image, save_image, upright_view
 from gamyeon.types import Array
-from gamyeon.vault.format import NONCE_BYTES, Block, Header, VaultFile, aad, track_key
+from gamyeon.vault import codec
+from gamyeon.vault.format import NONCE_BYTES, Placed, Segment, VaultFile, track_key
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +85,7 @@ def open_vault(path: Path, key: MasterKey | None) -> VaultFile:
                 )
             vault.check_mac(key)
         # read to the end once: the trailer (index, output hash) and the structure are checked
-        for _ in vault.blocks(skip_pixels=True):
-            pass
+        vault.scan()
     except BaseException:
         vault.close()
         raise
@@ -139,64 +137,65 @@ def check_tracks(vault: VaultFile, wanted: list[str]) -> None:
         raise UsageError(f"no such track in the vault: {', '.join(unknown)} (see `gamyeon reveal --list`)")
 
 
-def decode_crop(data: bytes) -> Array | None:
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            return np.asarray(img.convert("RGB"))
-    except (OSError, ValueError):
-        return None
-
-
 class _Opener:
-    """Decrypts the blocks of the named tracks only; holds keys for those tracks and no other."""
+    """Decrypts the segments of the named tracks only; holds keys for those tracks and no other.
 
-    def __init__(self, key: MasterKey, header: Header, wanted: set[str]) -> None:
-        self._header = header
-        self._aeads = {t: AESGCM(track_key(key, header, t)) for t in wanted}
+    A segment is decrypted and decoded when its first crop is needed and kept until ``forget``
+    passes its last frame, so a reveal holds only the segments that span the current frame."""
 
-    def wants(self, block: Block) -> bool:
-        return block.meta.track in self._aeads
+    def __init__(self, key: MasterKey, vault: VaultFile, wanted: set[str]) -> None:
+        self._vault = vault
+        self._aeads = {t: AESGCM(track_key(key, vault.header, t)) for t in wanted}
+        self._decoded: dict[int, tuple[Segment, list[av.VideoFrame] | list[Array]]] = {}
 
-    def crop(self, block: Block) -> Array:
-        meta = block.meta
+    def wants(self, placed: Placed) -> bool:
+        return placed.track in self._aeads
+
+    def _coded(self, segment: Segment) -> list[av.VideoFrame] | list[Array]:
+        meta = segment.meta
+        found = self._decoded.get(meta.seq)
+        if found is not None:
+            return found[1]
         aead = self._aeads[meta.track]  # type: ignore[index]
-        nonce, body = block.sealed[:NONCE_BYTES], block.sealed[NONCE_BYTES:]
+        sealed = self._vault.sealed(segment)
+        nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
         try:
-            png = aead.decrypt(nonce, body, aad(self._header, meta))
+            payload = aead.decrypt(nonce, body, segment.aad)
         except InvalidTag:
-            raise VaultError(f"vault block {meta.seq} failed authentication (tampered or moved)") from None
-        crop = decode_crop(png)
-        x1, y1, x2, y2 = meta.box
-        if crop is None or crop.shape != (y2 - y1, x2 - x1, 3):
-            raise VaultError(f"vault block {meta.seq} does not hold a crop of its box")
-        return crop
+            raise VaultError(f"vault segment {meta.seq} failed authentication (tampered or moved)") from None
+        coded = codec.decode(meta, payload)
+        self._decoded[meta.seq] = (segment, coded)
+        return coded
+
+    def crop(self, placed: Placed) -> Array:
+        """The original upright RGB pixels of ``placed``'s box."""
+        coded = self._coded(placed.segment)
+        pixels = codec.upright(placed.segment.meta, coded[placed.index], placed.crop)
+        x1, y1, x2, y2 = placed.crop.box
+        if pixels.shape != (y2 - y1, x2 - x1, 3):
+            raise VaultError(f"vault segment {placed.segment.meta.seq} does not hold a crop of its box")
+        return pixels
+
+    def forget(self, before: int) -> None:
+        """Drop decoded segments that end before frame ``before``."""
+        for seq in [s for s, (seg, _) in self._decoded.items() if seg.meta.last_frame < before]:
+            del self._decoded[seq]
 
 
-def _by_frame(blocks: Iterator[Block]) -> Iterator[tuple[int, list[Block]]]:
-    current: list[Block] = []
-    for block in blocks:
-        if current and block.meta.frame != current[0].meta.frame:
-            yield current[0].meta.frame, current
-            current = []
-        current.append(block)
-    if current:
-        yield current[0].meta.frame, current
-
-
-def restore(view: Array, blocks: list[Block], opener: _Opener, result: RevealResult) -> bool:
+def restore(view: Array, placed: list[Placed], opener: _Opener, result: RevealResult) -> bool:
     """Paste the named tracks' originals into the upright ``view``, then put every other region's
     masked pixels back on top. Returns whether anything was revealed."""
-    mine = [b for b in blocks if opener.wants(b)]
+    mine = [p for p in placed if opener.wants(p)]
     if not mine:
         return False
-    others = [b for b in blocks if not opener.wants(b)]
-    keep = [(b.meta.box, view[b.meta.box[1] : b.meta.box[3], b.meta.box[0] : b.meta.box[2]].copy()) for b in others]
+    others = [p.crop.box for p in placed if not opener.wants(p)]
+    keep = [(box, view[box[1] : box[3], box[0] : box[2]].copy()) for box in others]
     height, width = view.shape[:2]
-    for block in mine:
-        x1, y1, x2, y2 = block.meta.box
+    for p in mine:
+        x1, y1, x2, y2 = p.crop.box
         if x2 > width or y2 > height:
-            raise VaultError(f"vault block {block.meta.seq} lies outside the picture: wrong video")
-        view[y1:y2, x1:x2] = opener.crop(block)
+            raise VaultError(f"vault segment {p.segment.meta.seq} lies outside the picture: wrong video")
+        view[y1:y2, x1:x2] = opener.crop(p)
     for (x1, y1, x2, y2), pixels in keep:
         view[y1:y2, x1:x2] = pixels
     result.regions_revealed += len(mine)
@@ -236,7 +235,7 @@ def reveal_video(
             positional_shift=reader.positional_shift,
         )
         try:
-            frames = _by_frame(vault.blocks())
+            frames = vault.frames()
             pending = next(frames, None)
             for entry in reader:
                 if isinstance(entry, AudioPacket):
@@ -244,14 +243,15 @@ def reveal_video(
                     continue
                 if entry.frame is None:
                     raise VaultError(f"frame {entry.index} of {anonymized} cannot be decoded; nothing was revealed")
-                blocks: list[Block] = []
+                placed: list[Placed] = []
                 if pending is not None and pending[0] < entry.index:
                     raise VaultError(f"the vault does not match {anonymized} (frame order differs)")
                 if pending is not None and pending[0] == entry.index:
-                    blocks = pending[1]
+                    placed = pending[1]
                     pending = next(frames, None)
+                opener.forget(entry.index)
                 rgb = to_rgb(entry.frame)
-                if restore(rotate_view(rgb, info.rotation), blocks, opener, result):
+                if restore(rotate_view(rgb, info.rotation), placed, opener, result):
                     result.frames_with_track.add(entry.index)
                     writer.write(rgb, entry.pts)
                 else:
@@ -280,10 +280,10 @@ def reveal_image(
         raise UsageError(f"--lossless needs a lossless image output ({', '.join(sorted(LOSSLESS_IMAGE_SUFFIXES))})")
     image = load_image(anonymized)
     view = upright_view(image.pixels, image.orientation)
-    blocks = list(vault.blocks())
-    if any(b.meta.frame != 0 for b in blocks):
+    placed = [p for _frame, group in vault.frames() for p in group]
+    if any(p.crop.frame != 0 for p in placed):
         raise VaultError(f"the vault {vault.path} was made for a video, not an image")
-    if restore(view, blocks, opener, result):
+    if restore(view, placed, opener, result):
         result.frames_with_track.add(0)
     save_image(image.pixels, output_tmp, suffix, image, keep_metadata=False)
     result.frames = 1
@@ -307,7 +307,7 @@ def reveal(
     result = RevealResult(
         vault.header.dataset_id, vault.header.vault_id, sorted(set(tracks)), lossless=lossless, anonymized_sha256=digest
     )
-    opener = _Opener(key, vault.header, set(tracks))
+    opener = _Opener(key, vault, set(tracks))
     if is_image(anonymized):
         reveal_image(anonymized, vault, opener, output_tmp, suffix=suffix, lossless=lossless, result=result)
     else:
