@@ -28,7 +28,7 @@ from gamyeon.vault.format import MAC_BYTES, MAGIC, VaultFile, mac_key
 from gamyeon.vault.reveal import _Opener, list_tracks, open_vault
 from gamyeon.vault.writer import VaultWriter
 
-FIXTURE_V1 = Path(__file__).parent / "data" / "vault_v1"
+FIXTURE_V1 = Path(__file__).parents[1] / "data" / "vault_v1"
 
 
 def region(track: int | None, box: tuple[int, int, int, int], kind: str = "face") -> Region:
