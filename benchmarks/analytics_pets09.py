@@ -101,7 +101,7 @@ def assign(ours: list[dict[str, Any]], truth: list[dict[str, Any]]) -> dict[str,
     votes: dict[str, Counter[str]] = {}
     for mine, gt in zip(ours, truth, strict=True):
         gt_boxes = [(r["track"], r["box"]) for r in gt["regions"]]
-        for r in mine["regions"]:
+        for r in mine.get("tracks", mine["regions"]):  # the identity tracks, which analyze reads
             if r["kind"] != "person" or r["source"] == "extended":
                 continue
             tally = votes.setdefault(r["track"], Counter())
