@@ -20,10 +20,10 @@ from gamyeon.detect.text import (
     ReusedProbability,
     TextDetector,
     TextLine,
+    changed_cells,
     db_lines,
     is_plate_like,
     plate_box,
-    stale_crops,
 )
 from gamyeon.types import Box, Detection
 
@@ -166,20 +166,16 @@ def test_video_pass_reuses_the_map_where_nothing_changed(model: PpOcrDet) -> Non
 
 
 def test_video_pass_finds_a_plate_that_appears(model: PpOcrDet, car_plate: npt.NDArray[np.uint8]) -> None:
-    """A plate appearing on an otherwise unchanged frame is found by a network run on its part of
-    the frame only, as a full pass finds it."""
+    """A plate appearing on an otherwise unchanged frame makes the network run again and find it."""
     detector = TextDetector(model, ("plate", "text"))
+    assert detector.detect_frame(_plain_cat()) == []
     assert detector.detect_frame(_plain_cat()) == []
     before = detector.video.pixels_run
     found = detector.detect_frame(car_plate)
-    ran = detector.video.pixels_run - before
-    full_size = model.probability(car_plate, 1.0).size
-    assert 0 < ran < full_size / 2, (ran, full_size)
+    assert detector.video.pixels_run > before
     plates = [d for d in found if d.kind == "plate"]
     assert len(plates) == 1 and inside(PLATE, plates[0].box) > 0.9, found
-    full = TextDetector(model, ("plate", "text")).detect_frame(car_plate)
-    assert [d.kind for d in full] == [d.kind for d in found]
-    assert all(inside(a.box, b.box) > 0.9 for a, b in zip(full, found, strict=True)), (full, found)
+    assert found == TextDetector(model, ("plate", "text")).detect_frame(car_plate)
 
 
 def test_video_pass_sees_the_whole_frame_periodically(model: PpOcrDet) -> None:
@@ -194,11 +190,12 @@ def test_video_pass_sees_the_whole_frame_periodically(model: PpOcrDet) -> None:
     assert runs == [size, 0, 0, size, 0, 0]
 
 
-def test_stale_crops_cover_the_change_with_context() -> None:
-    old = np.zeros((128, 192), dtype=np.uint8)
-    new = old.copy()
-    new[70:80, 100:110] = 255  # one cell: rows 64-96, columns 96-128
-    assert stale_crops(old, old) == []
-    ((outer, inner),) = stale_crops(old, new)
-    assert inner == (64, 96, 96, 128)
-    assert outer == (32, 64, 128, 160)
+def test_changed_cells_ignore_noise_and_find_a_change() -> None:
+    rng = np.random.default_rng(0)
+    old = rng.integers(60, 200, size=(128, 192), dtype=np.uint8)
+    noisy = np.clip(old.astype(np.int16) + rng.integers(-6, 7, size=old.shape), 0, 255).astype(np.uint8)
+    assert not changed_cells(old, noisy).any()  # grain below the level
+    new = noisy.copy()
+    new[70:80, 100:110] = 255  # inside the cell of rows 64-96, columns 96-128
+    cells = changed_cells(old, new)
+    assert cells.shape == (4, 6) and cells[2, 3] and cells.sum() == 1

@@ -12,12 +12,11 @@ plate's shape: a rectangle of a few characters, wider than tall (``is_plate_like
 plate around them (border, state name, frame). Everything else is ``text`` (signs, name tags,
 screens) and is masked only when the ``text`` kind is selected.
 
-On video most of the picture is the same from one text pass to the next (a static camera's
-background, parked cars), and the network costs ~0.25 s per 960 x 544 frame. ``ReusedProbability``
-keeps the last probability map and runs the network only on the parts of the frame that changed
-since their map was computed, with context around them; every ``FULL_EVERY``-th pass sees the
-whole frame again. The lines are then found on the whole map, so what is reported is what a full
-pass would report on a picture that differs from this one only below ``CHANGE_LEVEL``.
+On video the network costs ~0.25 s per 960 x 544 frame, and a static camera watching an empty
+scene sends the same picture pass after pass. ``ReusedProbability`` keeps the last probability
+map and reuses it while no part of the frame has changed since it was computed, so what is
+reported is what a full pass reports on a picture that differs from this one only below
+``CHANGE_LEVEL``; every ``FULL_EVERY``-th pass runs the network regardless.
 """
 
 from __future__ import annotations
@@ -54,15 +53,11 @@ PLATE_MAX_TILT = 30.0
 PLATE_GROW = (1.25, 2.0)
 #: a plate's text line is a small part of the picture: at most this share of the longer side
 PLATE_MAX_SHARE = 0.5
-#: reuse of the probability map on video: the grid of change cells (network-input pixels, a
-#: multiple of the network's stride), the grey-level difference (after a 5x5 mean, so compression
-#: noise does not count) above which a cell has changed, the cells of context around a changed
-#: area the network sees so its map there matches a full pass, the share of the frame above which
-#: one full pass is cheaper than crops, and how often the whole frame is seen regardless
+#: reuse of the probability map on video: the grid of change cells (network-input pixels), the
+#: grey-level difference (after a 5x5 mean, so compression noise does not count) above which a
+#: cell has changed, and how often the network sees the frame regardless (about once a second)
 CELL = 32
 CHANGE_LEVEL = 10.0
-CONTEXT_CELLS = 1
-FULL_SHARE = 0.6
 FULL_EVERY = 4
 
 
@@ -126,16 +121,18 @@ class PpOcrDet:
 
 
 class ReusedProbability:
-    """The probability map of successive video frames, recomputed only where the picture changed.
+    """The probability map of successive video frames, reused while the picture stays the same.
 
-    Each change cell keeps the grey picture it was last computed on; a cell whose picture now
-    differs by more than ``CHANGE_LEVEL`` (a 5x5 mean of the difference) is stale. Stale cells
-    are recomputed, each connected group as one crop with ``CONTEXT_CELLS`` of context, and the
-    cells outside keep their map. A cell is compared with the picture of its own
-    last computation, not the previous frame's, so slow changes add up until they count. Every
-    ``full_every``-th pass, a change of frame size, or stale crops covering more than
-    ``FULL_SHARE`` of the frame run the whole frame. Safe to share between threads (one lock);
-    frames of different videos simply differ and are recomputed.
+    The frame is compared, in ``CELL``-pixel cells, with the grey picture the map was computed on:
+    when no cell differs by more than ``CHANGE_LEVEL`` (a 5x5 mean of the difference, so that
+    compression noise does not count) the map is reused; otherwise, and on every
+    ``full_every``-th pass, the network runs on the whole frame. Comparing with the picture of the
+    last computation, not the previous frame, makes slow changes add up until they count.
+
+    Only whole frames are reused: maps of crops around the changed parts (with up to 2 cells of
+    context) disagreed with the full pass on real footage (seams and crop borders split and add
+    text lines), and with enough context to agree the crops covered the whole frame anyway.
+    Safe to share between threads (one lock); frames of different videos differ and are computed.
     """
 
     def __init__(self, model: PpOcrDet, full_every: int = FULL_EVERY) -> None:
@@ -150,60 +147,34 @@ class ReusedProbability:
         self.passes = 0
 
     def probability(self, image: Array, factor: float) -> Array:
-        """Like ``PpOcrDet.probability`` (same map size), reusing the unchanged parts."""
+        """Like ``PpOcrDet.probability`` (same map), reused when the frame has not changed."""
         resized = self.model.network_input(image, factor)
         grey: Array = cv2.cvtColor(resized, cv2.COLOR_RGB2GRAY)
         with self._lock:
             self.passes += 1
             prob, old = self._prob, self._grey
-            if prob is None or old is None or old.shape != grey.shape or self._since_full + 1 >= self.full_every:
-                return self._full(resized, grey)
-            crops = stale_crops(old, grey)
-            area = sum((y2 - y1) * (x2 - x1) for (y1, x1, y2, x2), _ in crops)
-            if area > FULL_SHARE * grey.size:
-                return self._full(resized, grey)
-            self._since_full += 1
-            for (y1, x1, y2, x2), (iy1, ix1, iy2, ix2) in crops:
-                fresh = self.model.run(np.ascontiguousarray(resized[y1:y2, x1:x2]))
-                self.pixels_run += (y2 - y1) * (x2 - x1)
-                prob[iy1:iy2, ix1:ix2] = fresh[iy1 - y1 : iy2 - y1, ix1 - x1 : ix2 - x1]
-                old[iy1:iy2, ix1:ix2] = grey[iy1:iy2, ix1:ix2]
+            if (
+                prob is not None
+                and old is not None
+                and old.shape == grey.shape
+                and self._since_full + 1 < self.full_every
+                and not changed_cells(old, grey).any()
+            ):
+                self._since_full += 1
+                return prob.copy()
+            prob = self.model.run(resized)
+            self.pixels_run += grey.size
+            self._prob, self._grey, self._since_full = prob, grey, 0
             return prob.copy()
 
-    def _full(self, resized: Array, grey: Array) -> Array:
-        prob = self.model.run(resized)
-        self.pixels_run += grey.size
-        self._prob, self._grey, self._since_full = prob, grey, 0
-        return prob.copy()
 
-
-Span = tuple[int, int, int, int]
-
-
-def stale_crops(old: Array, new: Array) -> list[tuple[Span, Span]]:
-    """The crops to recompute between two grey pictures of one size (multiples of ``CELL``):
-    ``(network input, part whose map is replaced)`` as ``(y1, x1, y2, x2)`` pixels, one per
-    connected group of changed cells; the input has ``CONTEXT_CELLS`` more on every side."""
+def changed_cells(old: Array, new: Array) -> Array:
+    """Which ``CELL`` x ``CELL`` cells of two grey pictures of one size (multiples of ``CELL``)
+    differ by more than ``CHANGE_LEVEL`` somewhere (after a 5x5 mean of the difference)."""
     height, width = new.shape
-    rows, cols = height // CELL, width // CELL
     diff = cv2.blur(cv2.absdiff(old, new), (5, 5))
-    changed = (diff > CHANGE_LEVEL).reshape(rows, CELL, cols, CELL).any(axis=(1, 3)).astype(np.uint8)
-    if not changed.any():
-        return []
-    count, _, stats, _ = cv2.connectedComponentsWithStats(changed, connectivity=8)
-    out: list[tuple[Span, Span]] = []
-    for label in range(1, count):
-        cx, cy, cw, ch = (int(v) for v in stats[label, :4])
-        inner = (cy * CELL, cx * CELL, (cy + ch) * CELL, (cx + cw) * CELL)
-        c = CONTEXT_CELLS
-        outer = (
-            max(0, cy - c) * CELL,
-            max(0, cx - c) * CELL,
-            min(rows, cy + ch + c) * CELL,
-            min(cols, cx + cw + c) * CELL,
-        )
-        out.append((outer, inner))
-    return out
+    cells: Array = (diff > CHANGE_LEVEL).reshape(height // CELL, CELL, width // CELL, CELL).any(axis=(1, 3))
+    return cells
 
 
 def db_lines(prob: Array, sx: float, sy: float, box_threshold: float) -> list[TextLine]:
@@ -313,8 +284,8 @@ class TextDetector:
 
     def detect_frame(self, image: Array) -> list[Detection]:
         """One pass over a video frame, its longer side at most ``frame_side`` pixels (the DB
-        network costs ~0.25 s at 960 x 544 on two CPU cores), the network run only where the
-        frame changed since the last passes (``ReusedProbability``)."""
+        network costs ~0.25 s at 960 x 544 on two CPU cores); the map is reused while the frame
+        stays the same (``ReusedProbability``)."""
         height, width = image.shape[:2]
         factor = min(1.0, self.frame_side / max(width, height))
         prob = self.video.probability(image, factor)
