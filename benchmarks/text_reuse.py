@@ -4,8 +4,9 @@ On each dev video (and any files given), every frame the default schedule runs t
 (``Plan.text_every``) is detected twice: by a full pass (``PpOcrDet.lines`` on the whole frame, what
 every pass did before the map was reused) and by ``TextDetector.detect_frame`` (the map reused
 while the frame does not change). Reported per video: the process CPU seconds of each, the
-network-input pixels per pass the reuse ran (the full pass's when nothing was reused), and agreement: the fraction of the full pass's plate and text boxes covered
-at least 70 % (area) by the reused pass's boxes of the same kind, and the other way round.
+network-input pixels per pass the reuse ran, the share of passes reused, and agreement: the
+fraction of the full pass's plate and text boxes covered at least 70 % (area) by the reused pass's
+boxes of the same kind, and the other way round.
 
     .venv/bin/python benchmarks/text_reuse.py [--evaldata DIR] [--max-frames N] [VIDEO ...]
 
