@@ -263,7 +263,9 @@ def section_speed(b: Bench) -> None:
             "loadavg_median": load,
         }
         cells = [_speed_cell(wall[t], cpu[t]) for t in b.tools]
-        ratio_cells = [f"{fmt(r['cpu'], 2)} ({fmt(r['wall'], 2)})" for r in ratios.values()]
+        ratio_cells = [
+            None if r["cpu"] is None else f"{fmt(r['cpu'], 2)} ({fmt(r['wall'], 2)})" for r in ratios.values()
+        ]
         rows.append([clip.name, clip.kind, clip.size, clip.frames, fmt(load, 2), *cells, *ratio_cells])
     b.results["speed"] = {"repeat": b.repeat, "clips": raw, "reencode_settings": reencode.SETTINGS}
     b.emit("## Speed (whole command: start-up, model load, decode, work, encode)\n")
