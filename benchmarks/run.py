@@ -68,6 +68,8 @@ SECTIONS = (
     "reid",
     "tracking",
 )
+#: gamyeon with its default kinds (faces, heads, plates): the figure compared with a plain re-encode
+DEFAULT_KINDS_TOOL = "gamyeon-default"
 PETS = "pets09_s2l1_vtest"
 QUICK_MAX_DEV_FRAMES = 150
 
@@ -117,8 +119,9 @@ class Bench:
 
     @property
     def tools(self) -> list[str]:
-        """gamyeon, each deface variant, then the re-encode baseline (the order of runs and columns)."""
-        return ["gamyeon", *self.peers, "re-encode"]
+        """gamyeon (faces only, the peer's job), gamyeon with its default kinds, each deface variant,
+        then the re-encode baseline (the order of runs and columns)."""
+        return ["gamyeon", DEFAULT_KINDS_TOOL, *self.peers, "re-encode"]
 
     # ------------------------------------------------------------------ inputs
     @property
@@ -165,6 +168,8 @@ class Bench:
     def command(self, tool: str, src: Path, dst: Path) -> list[str]:
         if tool == "gamyeon":
             return [str(GAMYEON), "anonymize", str(src), "-o", str(dst), "--operator", "fill", "--kinds", "faces", "-q"]
+        if tool == DEFAULT_KINDS_TOOL:
+            return [str(GAMYEON), "anonymize", str(src), "-o", str(dst), "--operator", "fill", "-q"]
         if tool in self.peers:
             return self.peers[tool].video_command(src, dst)
         if tool == "re-encode":
@@ -217,57 +222,95 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
 
 
-def _speed_cell(median_s: float | None, fps: float | None) -> str | None:
-    return None if median_s is None or fps is None else f"{fps:.2f} ({median_s:.1f} s)"
+def _speed_cell(median_s: float | None, cpu_s: float | None) -> str | None:
+    return None if median_s is None else f"{median_s:.1f} / {fmt(cpu_s, 1)}"
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+#: the ratios of the speed table: (gamyeon variant, baseline); > 1 means gamyeon costs less
+SPEED_RATIOS = (("gamyeon", "deface"), (DEFAULT_KINDS_TOOL, "re-encode"))
 
 
 def section_speed(b: Bench) -> None:
-    """Wall-clock fps of all tools on the same files, interleaved per repeat so that a burst of noise
-    on the shared machine hits all tools alike; the median of the repeats is reported."""
+    """Wall-clock and CPU seconds of all tools on the same files, interleaved per repeat so that a
+    burst of noise on the shared machine hits all tools alike; medians of the repeats are reported.
+
+    CPU seconds (the child's user + system time, from ``wait4``) are the figure to trust on a shared
+    machine: other work stretches wall time but hardly the CPU a process itself uses.
+    """
     rows = []
     raw: dict[str, Any] = {}
     notes: list[str] = []
-    others = [t for t in b.tools if t != "gamyeon"]
-    for clip in b.clips():
+    ratios_wanted = [(g, base) for g, base in SPEED_RATIOS if g in b.tools and base in b.tools]
+    clips_run = b.clips()
+    if not any(c.kind == "dev" for c in clips_run):
+        notes.append(f"{b.dev / 'videos'} not found (or not selected): no real footage in this table")
+    for clip in clips_run:
         runs: dict[str, list[ToolRun]] = {t: [] for t in b.tools}
         for rep in range(b.repeat):
             for tool in b.tools:
                 runs[tool].append(b.run_tool(clip, tool, rep))
         per_tool: dict[str, Any] = {}
-        fps: dict[str, float | None] = {}
+        wall: dict[str, float | None] = {}
+        cpu: dict[str, float | None] = {}
         for tool in b.tools:
             good = [r for r in runs[tool] if r.ok]
-            med = statistics.median(r.seconds for r in good) if good else None
-            fps[tool] = clip.frames / med if med else None
+            wall[tool] = _median([r.seconds for r in good])
+            cpu[tool] = _median([r.cpu_s for r in good])
+            med = wall[tool]
             per_tool[tool] = {
                 "seconds": [round(r.seconds, 3) for r in runs[tool]],
                 "cpu_seconds": [round(r.cpu_s, 3) for r in runs[tool]],
                 "loadavg_before": [round(r.load_before, 2) for r in runs[tool]],
                 "median_s": None if med is None else round(med, 3),
-                "fps": None if fps[tool] is None else round(fps[tool] or 0, 3),
+                "median_cpu_s": None if cpu[tool] is None else round(cpu[tool] or 0, 3),
+                "fps": None if not med else round(clip.frames / med, 3),
                 "errors": [r.error for r in runs[tool] if r.error],
             }
             if not good:
                 notes.append(f"{tool} on {clip.name}: {runs[tool][-1].error}")
-        g = fps["gamyeon"]
-        ratios = {t: _ratio(g, fps[t]) for t in others}
+        # baseline seconds / gamyeon seconds: > 1 means gamyeon is faster (cheaper)
+        ratios = {
+            f"{g}/{base}": {"wall": _ratio(wall[base], wall[g]), "cpu": _ratio(cpu[base], cpu[g])}
+            for g, base in ratios_wanted
+        }
+        load = _median([r.load_before for rs in runs.values() for r in rs])
         raw[clip.name] = {
             "path": str(clip.path),
+            "kind": clip.kind,
             "frames": clip.frames,
             "size": clip.size,
             "tools": per_tool,
-            "gamyeon_over": ratios,
+            "ratios": ratios,
+            "loadavg_median": load,
         }
-        cells = [_speed_cell(per_tool[t]["median_s"], fps[t]) for t in b.tools]
-        rows.append([clip.name, clip.size, clip.frames, *cells, *(fmt(ratios[t], 3) for t in others)])
+        cells = [_speed_cell(wall[t], cpu[t]) for t in b.tools]
+        ratio_cells = [
+            None if r["cpu"] is None else f"{fmt(r['cpu'], 2)} ({fmt(r['wall'], 2)})" for r in ratios.values()
+        ]
+        rows.append([clip.name, clip.kind, clip.size, clip.frames, fmt(load, 2), *cells, *ratio_cells])
     b.results["speed"] = {"repeat": b.repeat, "clips": raw, "reencode_settings": reencode.SETTINGS}
-    b.emit("## Speed (wall-clock fps = input frames / seconds, start-up and model load included)\n")
-    headers = ["clip", "size", "frames", *(f"{t} fps (s)" for t in b.tools), *(f"gamyeon/{t}" for t in others)]
+    b.emit("## Speed (whole command: start-up, model load, decode, work, encode)\n")
+    headers = [
+        "clip",
+        "kind",
+        "size",
+        "frames",
+        "load avg",
+        *(f"{t} wall s / CPU-s" for t in b.tools),
+        *(f"{g} vs {base}: CPU (wall)" for g, base in ratios_wanted),
+    ]
     b.emit(table(headers, rows))
     b.emit(
-        f"\nMedian of {b.repeat} run(s) per tool, tools interleaved. Ratios are fps ratios (> 1: gamyeon "
-        f"faster). Re-encode = decode + encode only, with gamyeon's default settings: {reencode.SETTINGS}. "
-        + " ".join(f"{p.name}: {p.describe()}." for p in b.peers.values())
+        f"\nMedians of {b.repeat} run(s) per tool, tools interleaved within each repeat; load avg = median "
+        "1-minute load average before the runs. Ratios are the baseline's seconds over gamyeon's (> 1: "
+        "gamyeon costs less); CPU-seconds are the figure to trust on a shared machine, wall in brackets. "
+        f"`gamyeon` = `--kinds faces` (deface's job), `{DEFAULT_KINDS_TOOL}` = the default kinds "
+        "(faces, heads, plates). Re-encode = decode + encode only, with gamyeon's default settings: "
+        f"{reencode.SETTINGS}. " + " ".join(f"{p.name}: {p.describe()}." for p in b.peers.values())
     )
     for note in notes:
         b.emit(f"- {note}")
@@ -288,14 +331,14 @@ def section_timing(b: Bench) -> None:
                 err = b.errors.get((clip.name, tool), "no output")
                 raw[clip.name]["tools"][tool] = {"error": err}
                 rows.append([clip.name, tool, f"{tin.frames} → —", None, None, None, None, err[:80]])
-                gamyeon_ok &= tool != "gamyeon"
+                gamyeon_ok &= not tool.startswith("gamyeon")
                 continue
             cmp = timeline.compare(tin, timeline.read_timeline(out))
             raw[clip.name]["tools"][tool] = cmp.as_dict()
-            if tool == "gamyeon":
+            if tool.startswith("gamyeon"):
                 gamyeon_ok &= cmp.identical
             verdict = "yes" if cmp.identical else "no"
-            if tool == "gamyeon":
+            if tool.startswith("gamyeon"):
                 verdict = "**PASS**" if cmp.identical else "**FAIL**"
             rows.append(
                 [

@@ -26,10 +26,12 @@ import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 import numpy as np
+from av.video.codeccontext import VideoCodecContext
+from numpy.typing import NDArray
 from PIL import Image
 
 from gamyeon.media.decode import DecodedFrame, VideoReader, to_rgb
@@ -72,7 +74,10 @@ def _boxes(notes: Path, track: str | None) -> dict[int, tuple[int, int, int, int
     return {i: b.pixel_bounds(1 << 30, 1 << 30) for i, b in per_track[chosen].items()}
 
 
-def _crops(clip: Path, boxes: dict[int, tuple[int, int, int, int]]) -> tuple[list[list[np.ndarray]], list[np.ndarray]]:
+Pixels = NDArray[np.uint8]
+
+
+def _crops(clip: Path, boxes: dict[int, tuple[int, int, int, int]]) -> tuple[list[list[Pixels]], list[Pixels]]:
     """Per frame of the track: the (Y, U, V) samples of the box on even bounds, and its RGB pixels."""
     yuv, rgb = [], []
     with VideoReader(clip) as reader:
@@ -91,7 +96,7 @@ def _crops(clip: Path, boxes: dict[int, tuple[int, int, int, int]]) -> tuple[lis
     return yuv, rgb
 
 
-def _pad(a: np.ndarray, rows: int, cols: int) -> np.ndarray:
+def _pad(a: NDArray[np.uint8], rows: int, cols: int) -> NDArray[np.uint8]:
     pad = ((0, rows - a.shape[0]), (0, cols - a.shape[1])) + ((0, 0),) * (a.ndim - 2)
     return np.pad(a, pad, mode="edge")
 
@@ -124,7 +129,7 @@ def measure(name: str, items: list[Any], segment: int) -> dict[str, Any]:
         width = max(16, *(s[1] for s in shapes))
         width, height = width + width % 2, height + height % 2
         t0 = time.process_time()
-        ctx = av.CodecContext.create(encoder, "w")
+        ctx = cast(VideoCodecContext, av.CodecContext.create(encoder, "w"))
         ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
         ctx.time_base, ctx.thread_count, ctx.options = Fraction(1, 25), 1, dict(options)
         packets: list[bytes] = []
@@ -137,7 +142,7 @@ def measure(name: str, items: list[Any], segment: int) -> dict[str, Any]:
         enc_s += time.process_time() - t0
         total += len(extradata) + sum(4 + len(p) for p in packets)
         t0 = time.process_time()
-        dec = av.CodecContext.create(decoder, "r")
+        dec = cast(VideoCodecContext, av.CodecContext.create(decoder, "r"))
         dec.width, dec.height, dec.thread_count = width, height, 1
         if extradata:
             dec.extradata = extradata
@@ -157,7 +162,7 @@ def measure(name: str, items: list[Any], segment: int) -> dict[str, Any]:
     }
 
 
-def webp(rgb: list[np.ndarray]) -> dict[str, Any]:
+def webp(rgb: list[NDArray[np.uint8]]) -> dict[str, Any]:
     """Format 1: each crop a lossless WebP of its own (effort 0)."""
     total, t0 = 0, time.process_time()
     for crop in rgb:
@@ -188,9 +193,12 @@ def main() -> None:
         sum(c.nbytes for c in rgb) / 2**20,
     )
     names = args.only.split(",") if args.only else [*CANDIDATES, "webp"]
-    run: dict[str, Callable[[], dict[str, Any]]] = {
-        n: (lambda n=n: measure(n, yuv if "(yuv)" in n else rgb, args.segment)) for n in CANDIDATES
-    }
+
+    def one(name: str) -> Callable[[], dict[str, Any]]:
+        items: list[Any] = list(yuv) if "(yuv)" in name else list(rgb)
+        return lambda: measure(name, items, args.segment)
+
+    run: dict[str, Callable[[], dict[str, Any]]] = {n: one(n) for n in CANDIDATES}
     run["webp"] = lambda: webp(rgb)
     for name in names:
         print(json.dumps(run[name]()), flush=True)

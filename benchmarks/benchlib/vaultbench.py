@@ -128,15 +128,15 @@ def exact_reveal(clip: Path, vault: Path, track: str, revealed: Path) -> dict[st
             (e for e in restored if isinstance(e, DecodedFrame)),
             strict=False,
         )
-        for a, r in pairs:
-            if a.index not in boxes or a.frame is None or r.frame is None:
+        for a, back in pairs:
+            if a.index not in boxes or a.frame is None or back.frame is None:
                 continue
             x1, y1, x2, y2 = boxes[a.index]
             keep = np.ones((y2 - y1, x2 - x1), bool)
             for o1, p1, o2, p2 in others.get(a.index, []):
                 keep[max(0, p1 - y1) : max(0, p2 - y1), max(0, o1 - x1) : max(0, o2 - x1)] = False
             want = rotate_view(to_rgb(a.frame), turns)[y1:y2, x1:x2][keep]
-            equal += bool(np.array_equal(rotate_view(to_rgb(r.frame), turns)[y1:y2, x1:x2][keep], want))
+            equal += bool(np.array_equal(rotate_view(to_rgb(back.frame), turns)[y1:y2, x1:x2][keep], want))
     return {"frames": len(boxes), "exact": equal}
 
 

@@ -15,7 +15,16 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gamyeon.detect.text import PpOcrDet, TextDetector, TextLine, db_lines, is_plate_like, plate_box
+from gamyeon.detect.text import (
+    PpOcrDet,
+    ReusedProbability,
+    TextDetector,
+    TextLine,
+    changed_cells,
+    db_lines,
+    is_plate_like,
+    plate_box,
+)
 from gamyeon.types import Box, Detection
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -138,3 +147,55 @@ def test_detections_have_no_text(model: PpOcrDet, car_plate: npt.NDArray[np.uint
     found = TextDetector(model, ("plate",)).detect(car_plate)
     assert found and all(isinstance(d, Detection) for d in found)
     assert {f.name for f in dataclasses.fields(Detection)} == {"kind", "box", "score"}
+
+
+def _plain_cat() -> npt.NDArray[np.uint8]:
+    return np.ascontiguousarray(skimage_data.chelsea())
+
+
+def test_video_pass_reuses_the_map_where_nothing_changed(model: PpOcrDet) -> None:
+    """The same frame again: the network runs on no pixel, and the map is the full pass's."""
+    cat = _plain_cat()
+    reused = ReusedProbability(model)
+    first = reused.probability(cat, 1.0)
+    after_first = reused.pixels_run
+    again = reused.probability(cat, 1.0)
+    assert after_first == first.size and reused.pixels_run == after_first
+    assert np.array_equal(first, again)
+    assert np.array_equal(first, model.probability(cat, 1.0))
+
+
+def test_video_pass_finds_a_plate_that_appears(model: PpOcrDet, car_plate: npt.NDArray[np.uint8]) -> None:
+    """A plate appearing on an otherwise unchanged frame makes the network run again and find it."""
+    detector = TextDetector(model, ("plate", "text"))
+    assert detector.detect_frame(_plain_cat()) == []
+    assert detector.detect_frame(_plain_cat()) == []
+    before = detector.video.pixels_run
+    found = detector.detect_frame(car_plate)
+    assert detector.video.pixels_run > before
+    plates = [d for d in found if d.kind == "plate"]
+    assert len(plates) == 1 and inside(PLATE, plates[0].box) > 0.9, found
+    assert found == TextDetector(model, ("plate", "text")).detect_frame(car_plate)
+
+
+def test_video_pass_sees_the_whole_frame_periodically(model: PpOcrDet) -> None:
+    cat = _plain_cat()
+    reused = ReusedProbability(model, full_every=3)
+    size = model.network_input(cat, 1.0)[..., 0].size
+    runs = []
+    for _ in range(6):
+        before = reused.pixels_run
+        reused.probability(cat, 1.0)
+        runs.append(reused.pixels_run - before)
+    assert runs == [size, 0, 0, size, 0, 0]
+
+
+def test_changed_cells_ignore_noise_and_find_a_change() -> None:
+    rng = np.random.default_rng(0)
+    old = rng.integers(60, 200, size=(128, 192), dtype=np.uint8)
+    noisy = np.clip(old.astype(np.int16) + rng.integers(-6, 7, size=old.shape), 0, 255).astype(np.uint8)
+    assert not changed_cells(old, noisy).any()  # grain below the level
+    new = noisy.copy()
+    new[70:80, 100:110] = 255  # inside the cell of rows 64-96, columns 96-128
+    cells = changed_cells(old, new)
+    assert cells.shape == (4, 6) and cells[2, 3] and cells.sum() == 1

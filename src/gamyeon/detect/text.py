@@ -11,11 +11,18 @@ No dedicated plate detector ships in any package gamyeon may use, so plates are 
 plate's shape: a rectangle of a few characters, wider than tall (``is_plate_like``), grown to the
 plate around them (border, state name, frame). Everything else is ``text`` (signs, name tags,
 screens) and is masked only when the ``text`` kind is selected.
+
+On video the network costs ~0.25 s per 960 x 544 frame, and a static camera watching an empty
+scene sends the same picture pass after pass. ``ReusedProbability`` keeps the last probability
+map and reuses it while no part of the frame has changed since it was computed, so what is
+reported is what a full pass reports on a picture that differs from this one only below
+``CHANGE_LEVEL``; every ``FULL_EVERY``-th pass runs the network regardless.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -46,6 +53,12 @@ PLATE_MAX_TILT = 30.0
 PLATE_GROW = (1.25, 2.0)
 #: a plate's text line is a small part of the picture: at most this share of the longer side
 PLATE_MAX_SHARE = 0.5
+#: reuse of the probability map on video: the grid of change cells (network-input pixels), the
+#: grey-level difference (after a 5x5 mean, so compression noise does not count) above which a
+#: cell has changed, and how often the network sees the frame regardless (about once a second)
+CELL = 32
+CHANGE_LEVEL = 10.0
+FULL_EVERY = 4
 
 
 def default_model_path() -> Path:
@@ -81,12 +94,21 @@ class PpOcrDet:
     def probability(self, image: Array, factor: float) -> Array:
         """The text probability map of ``image`` seen at ``factor`` x its size (map pixels are
         ``image`` pixels times the returned map's size / the image's size)."""
+        return self.run(self.network_input(image, factor))
+
+    @staticmethod
+    def network_input(image: Array, factor: float) -> Array:
+        """``image`` resized to ``factor`` x, each side a multiple of 32 (the network's stride)."""
         height, width = image.shape[:2]
         sw = max(32, round(width * factor / 32) * 32)
         sh = max(32, round(height * factor / 32) * 32)
         src = image if image.flags["C_CONTIGUOUS"] else np.ascontiguousarray(image)
         interp = cv2.INTER_AREA if sw < width else cv2.INTER_LINEAR
-        resized = cv2.resize(src, (sw, sh), interpolation=interp) if (sw, sh) != (width, height) else src
+        resized: Array = cv2.resize(src, (sw, sh), interpolation=interp) if (sw, sh) != (width, height) else src
+        return resized
+
+    def run(self, resized: Array) -> Array:
+        """The probability map of an RGB image whose sides are multiples of 32, same size."""
         blob = ((resized.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)[None]
         (prob,) = self.session.run(None, {self.input: np.ascontiguousarray(blob)})
         return np.asarray(prob[0, 0], dtype=np.float32)
@@ -96,6 +118,63 @@ class PpOcrDet:
         prob = self.probability(image, factor)
         height, width = image.shape[:2]
         return db_lines(prob, width / prob.shape[1], height / prob.shape[0], threshold)
+
+
+class ReusedProbability:
+    """The probability map of successive video frames, reused while the picture stays the same.
+
+    The frame is compared, in ``CELL``-pixel cells, with the grey picture the map was computed on:
+    when no cell differs by more than ``CHANGE_LEVEL`` (a 5x5 mean of the difference, so that
+    compression noise does not count) the map is reused; otherwise, and on every
+    ``full_every``-th pass, the network runs on the whole frame. Comparing with the picture of the
+    last computation, not the previous frame, makes slow changes add up until they count.
+
+    Only whole frames are reused: maps of crops around the changed parts (with up to 2 cells of
+    context) disagreed with the full pass on real footage (seams and crop borders split and add
+    text lines), and with enough context to agree the crops covered the whole frame anyway.
+    Safe to share between threads (one lock); frames of different videos differ and are computed.
+    """
+
+    def __init__(self, model: PpOcrDet, full_every: int = FULL_EVERY) -> None:
+        self.model = model
+        self.full_every = max(1, full_every)
+        self._lock = threading.Lock()
+        self._prob: Array | None = None
+        self._grey: Array | None = None
+        self._since_full = 0
+        #: network-input pixels computed and passes run, for the log and the tests
+        self.pixels_run = 0
+        self.passes = 0
+
+    def probability(self, image: Array, factor: float) -> Array:
+        """Like ``PpOcrDet.probability`` (same map), reused when the frame has not changed."""
+        resized = self.model.network_input(image, factor)
+        grey: Array = cv2.cvtColor(resized, cv2.COLOR_RGB2GRAY)
+        with self._lock:
+            self.passes += 1
+            prob, old = self._prob, self._grey
+            if (
+                prob is not None
+                and old is not None
+                and old.shape == grey.shape
+                and self._since_full + 1 < self.full_every
+                and not changed_cells(old, grey).any()
+            ):
+                self._since_full += 1
+                return prob.copy()
+            prob = self.model.run(resized)
+            self.pixels_run += grey.size
+            self._prob, self._grey, self._since_full = prob, grey, 0
+            return prob.copy()
+
+
+def changed_cells(old: Array, new: Array) -> Array:
+    """Which ``CELL`` x ``CELL`` cells of two grey pictures of one size (multiples of ``CELL``)
+    differ by more than ``CHANGE_LEVEL`` somewhere (after a 5x5 mean of the difference)."""
+    height, width = new.shape
+    diff = cv2.blur(cv2.absdiff(old, new), (5, 5))
+    cells: Array = (diff > CHANGE_LEVEL).reshape(height // CELL, CELL, width // CELL, CELL).any(axis=(1, 3))
+    return cells
 
 
 def db_lines(prob: Array, sx: float, sy: float, box_threshold: float) -> list[TextLine]:
@@ -185,6 +264,7 @@ class TextDetector:
         self.kinds = kinds
         self.threshold = threshold
         self.frame_side = frame_side
+        self.video = ReusedProbability(model)
 
     def classify(self, lines: list[TextLine], width: int, height: int) -> list[Detection]:
         rows: dict[str, list[list[float]]] = {PLATE: [], TEXT: []}
@@ -204,10 +284,13 @@ class TextDetector:
 
     def detect_frame(self, image: Array) -> list[Detection]:
         """One pass over a video frame, its longer side at most ``frame_side`` pixels (the DB
-        network costs ~0.25 s at 960 x 544 on two CPU cores)."""
+        network costs ~0.25 s at 960 x 544 on two CPU cores); the map is reused while the frame
+        stays the same (``ReusedProbability``)."""
         height, width = image.shape[:2]
         factor = min(1.0, self.frame_side / max(width, height))
-        return self.classify(self.model.lines(image, factor, self.threshold), width, height)
+        prob = self.video.probability(image, factor)
+        lines = db_lines(prob, width / prob.shape[1], height / prob.shape[0], self.threshold)
+        return self.classify(lines, width, height)
 
     def detect(self, image: Array) -> list[Detection]:
         """Still images: the shorter side seen at >= 736 px as rapidocr does (small text), capped
