@@ -30,7 +30,8 @@ def head_of_person(person: Estimate, frame: FrameEstimates) -> tuple[Box, float]
     side.
     """
     head = head_box(person.box)
-    if any(face_owns_head(face, mask, head) for face, mask in frame.masks(FACE)):
+    # only faces whose box or mask touches the head can own it (centre inside, or mask over it)
+    if any(face_owns_head(face, mask, head) for face, mask in frame.near(FACE, head)):
         return None
     if frame.store.chained(person.track, frame.period(PERSON), detections_agree):
         return None

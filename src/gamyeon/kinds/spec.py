@@ -90,6 +90,11 @@ class FrameEstimates(Protocol):
         """(box, mask) of every estimate of tracked ``kind`` on this frame, masked per the policy."""
         ...
 
+    def near(self, kind: str, area: Box) -> Sequence[tuple[Box, Box]]:
+        """The (box, mask) pairs of ``masks(kind)`` whose box or mask touches ``area``: a crowd's
+        derivations test each object only against its neighbours, not every object in view."""
+        ...
+
     def period(self, detector: str) -> int:
         """Detection period in frames of ``detector`` in this video."""
         ...

@@ -66,6 +66,7 @@ class _Frame:
         self._store = store
         self._periods = periods
         self._masks: dict[str, list[tuple[Box, Box]]] = {}
+        self._corners: dict[str, Array] = {}
 
     @property
     def store(self) -> TrackStore:
@@ -79,6 +80,19 @@ class _Frame:
                 (e.box, mask_for(e.box, e.margin, kp.mask_scale, kp.outline)) for e in self._estimates if e.kind == kind
             ]
         return self._masks[kind]
+
+    def near(self, kind: str, area: Box) -> Sequence[tuple[Box, Box]]:
+        pairs = self.masks(kind)
+        if not pairs:
+            return pairs
+        if kind not in self._corners:
+            self._corners[kind] = np.array(
+                [(b.x1, b.y1, b.x2, b.y2, m.x1, m.y1, m.x2, m.y2) for b, m in pairs], dtype=np.float64
+            )
+        c = self._corners[kind]
+        box = (c[:, 0] <= area.x2) & (c[:, 2] >= area.x1) & (c[:, 1] <= area.y2) & (c[:, 3] >= area.y1)
+        mask = (c[:, 4] <= area.x2) & (c[:, 6] >= area.x1) & (c[:, 5] <= area.y2) & (c[:, 7] >= area.y1)
+        return [pairs[i] for i in np.flatnonzero(box | mask)]
 
     def period(self, detector: str) -> int:
         return self._periods[detector]
