@@ -40,6 +40,7 @@ PACKAGES = {
     "batch",
     "analytics",
     "review",
+    "live",
     "infra",
 }
 

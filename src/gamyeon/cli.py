@@ -21,6 +21,7 @@ from gamyeon.analytics import cli as analytics_cli
 from gamyeon.batch import cli as batch_cli
 from gamyeon.errors import GamyeonError
 from gamyeon.ledger import cli as ledger_cli
+from gamyeon.live import cli as live_cli
 from gamyeon.options import Options
 from gamyeon.review import cli as review_cli
 from gamyeon.types import Summary
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     COMMANDS.update(batch_cli.add_parsers(sub))
     COMMANDS.update(analytics_cli.add_parsers(sub))
     COMMANDS.update(review_cli.add_parsers(sub))
+    COMMANDS.update(live_cli.add_parsers(sub))
     return parser
 
 

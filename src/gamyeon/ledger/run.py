@@ -38,13 +38,15 @@ class RunRecord:
     def _append(self, action: str, payload: dict[str, Any]) -> None:
         self.ledger.append(action, {"run_id": self.run_id, **payload}, self.dataset_id)
 
-    def start(self, inputs: Sequence[Path], output: Path, files: int, **extra: Any) -> None:
+    def start(self, inputs: Sequence[Path | str], output: Path | str, files: int, **extra: Any) -> None:
+        """``inputs`` and ``output`` are files or folders (recorded resolved) or, for a live run,
+        stream URLs (recorded as given)."""
         o = self.options
         self._append(
             "anonymize.start",
             {
-                "inputs": [str(p.resolve()) for p in inputs],
-                "output": str(output.resolve()),
+                "inputs": [_where(p) for p in inputs],
+                "output": _where(output),
                 "files": files,
                 "kinds": list(o.kinds),
                 "policy": o.policy.describe(),
@@ -143,3 +145,7 @@ class RunRecord:
             self._append("anonymize.finish", payload)
         except LedgerError as err:
             log.warning("could not record the end of the run: %s", err)
+
+
+def _where(place: Path | str) -> str:
+    return str(place.resolve()) if isinstance(place, Path) else place

@@ -22,13 +22,11 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from gamyeon.annotations import JsonlWriter
 from gamyeon.mask import planar
 from gamyeon.mask.apply import apply_regions
 from gamyeon.mask.planar import shifted
 from gamyeon.mask.silhouette import Segmenter
 from gamyeon.media.decode import DecodedFrame, to_rgb
-from gamyeon.media.encode import ThreadedWriter
 from gamyeon.media.geometry import rotate_view, upright_size
 from gamyeon.media.planes import supported
 from gamyeon.policy import Policy
@@ -58,6 +56,23 @@ class Sealer(Protocol):
     ) -> None: ...
 
 
+class FrameSink(Protocol):
+    """Where masked frames go, in order: a file's encoder thread (``media.encode.ThreadedWriter``)
+    or a live stream's outputs (``gamyeon.live``)."""
+
+    def wants(self, pts: int) -> bool:
+        """Whether the frame at ``pts`` is encoded (a chunk of a long file encodes only its own)."""
+        ...
+
+    def write(self, image: Array | av.VideoFrame, pts: int) -> None: ...
+
+
+class RegionNotes(Protocol):
+    """Where each frame's regions are written (``annotations.JsonlWriter``)."""
+
+    def write(self, result: FrameResult) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Decided:
     """A frame whose regions are known; ``regions`` None: it fails closed for ``reason``.
@@ -83,8 +98,8 @@ class MaskingStage:
         self,
         info: VideoInfo,
         policy: Policy,
-        writer: ThreadedWriter,
-        notes: JsonlWriter,
+        writer: FrameSink,
+        notes: RegionNotes,
         account: Callable[[FrameResult], None],
         progress: Callable[[int], None],
         *,

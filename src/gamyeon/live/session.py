@@ -1,0 +1,481 @@
+"""One connection of one camera: frames in, pseudonymized frames out, in real time.
+
+The stages are the file pipeline's: ``pipeline.frame.FrameWork`` detects, tracks and estimates,
+``mask.stage.MaskingStage`` seals, masks and annotates, with the same keyed masks and pseudonyms
+as a file. What differs is time (``live.clock``):
+
+* a frame is decided once the detections of the next ``Budget.lookahead`` frames are known --
+  the file run's look-ahead, cut to what fits in the delay budget;
+* a frame taken up too late to be detected and still leave in time (the session fell behind) is
+  not detected; it leaves fully masked, or is dropped with ``--late drop``;
+* a frame whose look-ahead is not complete shortly before its deadline (the source stalled)
+  leaves fully masked;
+* a frame that cannot be decoded, or on which detection, estimation or masking fails, leaves
+  fully masked (the file pipeline's rule);
+* when the source ends, is lost or the run stops, the frames still waiting are decided with the
+  look-ahead seen so far, as at the end of a file, unless their deadline has passed.
+
+Only masked frames reach the encoder; the source's packets are never passed on.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import av
+import numpy as np
+from av.video.reformatter import VideoReformatter
+
+from gamyeon.detect.faces import FaceDetector
+from gamyeon.errors import GamyeonError
+from gamyeon.live.clock import Backoff, Budget
+from gamyeon.live.config import Camera, LiveSettings
+from gamyeon.live.encoder import LiveEncoder
+from gamyeon.live.fanout import Fanout, Outgoing
+from gamyeon.live.outputs import Detached, HlsWriter, PacketSink, RtspPublisher, StreamShape
+from gamyeon.live.records import LiveRecord
+from gamyeon.live.segments import Segment, SegmentRecorder
+from gamyeon.live.source import Arrival, Ended, Feed, Opened
+from gamyeon.live.status import FAILED, LATE, LOOKAHEAD, UNDECODABLE, CameraCounters
+from gamyeon.mask.silhouette import segmenter_for
+from gamyeon.mask.stage import Decided, MaskingStage
+from gamyeon.media.decode import DecodedFrame, colour_of, to_rgb
+from gamyeon.media.geometry import rotate_view, upright_size
+from gamyeon.pipeline.frame import FrameWork
+from gamyeon.pipeline.job import keyed_options
+from gamyeon.pipeline.models import load_others
+from gamyeon.pseudonym import Pseudonymizer
+from gamyeon.track.schedule import FramePasses, Plan
+from gamyeon.track.temporal import TemporalConfig
+from gamyeon.types import Array, FrameResult, Region, VideoInfo
+
+log = logging.getLogger(__name__)
+
+#: a frame still waiting for its look-ahead this long before its deadline leaves (fully masked),
+#: and a frame decided later than this before its deadline counts as late: masking and encoding
+#: take a few milliseconds more
+OUT_MARGIN = 0.05
+#: longest wait for the queue, so a stop is seen promptly
+POLL = 0.2
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A frame waiting in the look-ahead buffer."""
+
+    item: DecodedFrame
+    arrived: float
+    #: taken up too late to be detected in time: it will leave fully masked
+    stale: bool
+    #: detectors ran on it
+    detected: bool = False
+    #: why detection failed on it
+    failed: str | None = None
+
+
+class _NoNotes:
+    """Where the regions go when nothing is recorded."""
+
+    def write(self, result: FrameResult) -> None:
+        return None
+
+
+class _StretchSink:
+    """The masking stage's output for one stretch: frames to the encoder with their arrival, the
+    stretch's first frame starting its recorded segment."""
+
+    def __init__(self, fanout: Fanout, start_pts: int, segment: Segment | None) -> None:
+        self.fanout = fanout
+        self.start_pts = start_pts
+        self.segment = segment
+        #: when the frame being masked arrived (set before the stage handles it)
+        self.arrived = 0.0
+        self._first = True
+
+    def wants(self, pts: int) -> bool:
+        return True
+
+    def write(self, image: Array | av.VideoFrame, pts: int) -> None:
+        starts = self.segment if self._first else None
+        self._first = False
+        self.fanout.put(Outgoing(image, self.start_pts + pts, self.arrived, starts))
+
+
+@dataclass(slots=True)
+class _Stretch:
+    """The frames between two segment starts (the whole connection when nothing is recorded),
+    numbered and timed from 0 as in a file of their own."""
+
+    start_pts: int
+    stage: MaskingStage
+    sink: _StretchSink
+    segment: Segment | None
+    frames: int = 0
+
+
+class Session:
+    """Runs one connection until the source ends or is lost, or ``stop`` is set."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        settings: LiveSettings,
+        faces: FaceDetector,
+        counters: CameraCounters,
+        stop: threading.Event,
+        *,
+        record: LiveRecord | None = None,
+        lost_at: datetime | None = None,
+        on_connected: Callable[[datetime], None] | None = None,
+    ) -> None:
+        """``lost_at``: when the source was lost before this connection (the first segment says
+        how long the gap was); ``on_connected`` hears when the first picture arrived."""
+        self.camera = camera
+        self.settings = settings
+        self.faces = faces
+        self.counters = counters
+        self.stop = stop
+        self.record = record
+        self.lost_at = lost_at
+        self.on_connected = on_connected
+        self.connected = datetime.now(UTC)
+        #: when the last frame arrived (None: none yet on this connection)
+        self.last_seen: datetime | None = None
+        #: the pseudonym domain and mask key of this connection: track numbers restart with it
+        self.relative = f"{camera.name}/{self.connected:%Y%m%dT%H%M%S.%fZ}"
+        self.options = keyed_options(settings.options, settings.key, settings.dataset_id, self.relative)
+        self._pseudonyms = Pseudonymizer(settings.key, settings.dataset_id)
+        self._pending: collections.deque[_Pending] = collections.deque()
+        self._latest = -1
+        self._first_pts: int | None = None
+        self._stretch: _Stretch | None = None
+        self._closing: str | None = None  # the fail-closed reason of the frame being handled
+        self._overflow_seen = 0
+
+    def track_id(self, kind: str, track: int) -> str:
+        return self._pseudonyms.track_id(self.relative, kind, track)
+
+    # -- connection -----------------------------------------------------------------------
+
+    def run(self) -> Ended:
+        """Connect, then process frames until the end; returns how it ended."""
+        spec = self.camera.source
+        feed = Feed(spec, overflow=max(16, round(4 * self.settings.timing.max_delay * float(spec.fps or 30))))
+        try:
+            opened = self._wait_opened(feed)
+            if isinstance(opened, Ended):
+                return opened
+            first = self._wait_first(feed)
+            if isinstance(first, Ended):
+                return first
+            self._setup(opened, first, feed)
+            return self._loop(feed, first)
+        finally:
+            feed.stop(wait=1.0)
+
+    def _wait_opened(self, feed: Feed) -> Opened | Ended:
+        end = time.monotonic() + self.camera.source.timeout + 1.0
+        while time.monotonic() < end:
+            if self.stop.is_set():
+                return Ended("stopped", lost=False)
+            got = feed.get(POLL)
+            if isinstance(got, Opened | Ended):
+                return got
+        return Ended(f"no answer within {self.camera.source.timeout:g} s", lost=True)
+
+    def _wait_first(self, feed: Feed) -> Arrival | Ended:
+        end = time.monotonic() + self.camera.source.timeout + 1.0
+        while time.monotonic() < end:
+            if self.stop.is_set():
+                return Ended("stopped", lost=False)
+            got = feed.get(POLL)
+            if isinstance(got, Ended):
+                return got
+            if isinstance(got, Arrival) and got.item.frame is not None:
+                return got
+        return Ended(f"no picture within {self.camera.source.timeout:g} s", lost=True)
+
+    def _setup(self, opened: Opened, first: Arrival, feed: Feed) -> None:
+        frame = first.item.frame
+        assert frame is not None
+        options = self.options
+        rotation = round(frame.rotation or 0) % 360
+        self.time_base, self.rate = opened.time_base, opened.rate
+        self.info = VideoInfo(
+            width=frame.width,
+            height=frame.height,
+            time_base=opened.time_base,
+            rate=opened.rate,
+            frames=None,
+            rotation=rotation,
+            codec=opened.codec,
+            pix_fmt=frame.format.name,
+            has_audio=False,
+            colour=colour_of(frame),
+        )
+        width, height = upright_size(frame.width, frame.height, rotation)
+        fps = float(opened.rate)
+        self.plan = Plan.for_video(width, height, fps, options.detect_every, options.small_faces)
+        temporal = dataclasses.replace(
+            TemporalConfig.for_rate(fps, self.plan.detect_every), reach_back=self.plan.discovery_every
+        )
+        others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
+        self.segmenter = segmenter_for(options.policy, options.kinds, options.silhouette_model)
+        self.work = FrameWork(self.faces, options.policy, options.kinds, self.plan, temporal, width, height, others)
+        self.budget = Budget.of(self.settings.timing, fps, self.work.lookahead)
+        feed.overflow = max(16, round(4 * self.budget.max_delay * fps))
+        self._scaler, self._converter = VideoReformatter(), VideoReformatter()
+        log.info(
+            "%s: %dx%d at %.3g fps from %s; %s",
+            self.camera.name,
+            width,
+            height,
+            fps,
+            self.camera.source.shown,
+            self.budget.describe(),
+        )
+        self.counters.set_stream(
+            width=width,
+            height=height,
+            fps=round(fps, 3),
+            lookahead_frames=self.budget.lookahead,
+            lookahead_s=round(self.budget.lookahead / fps, 3),
+            wanted_lookahead_frames=self.budget.wanted,
+            max_delay_s=self.budget.max_delay,
+            reserve_s=round(self.budget.reserve, 3),
+            connected=self.connected.isoformat(timespec="seconds"),
+        )
+        if self.budget.lookahead < self.budget.wanted:
+            log.info(
+                "%s: the delay budget shortens the look-ahead from %d to %d frames: tracks reach back and "
+                "bridge missed detections over %d frames instead of %d",
+                self.camera.name,
+                self.budget.wanted,
+                self.budget.lookahead,
+                self.budget.lookahead,
+                self.budget.wanted,
+            )
+        shape = StreamShape(frame.width, frame.height, opened.time_base, opened.rate)
+        encoder = LiveEncoder(
+            frame.width, frame.height, opened.time_base, opened.rate, self.info.colour, self.settings.encoding
+        )
+        outputs = self.camera.outputs
+        timing = self.settings.timing
+        sinks: list[PacketSink] = []
+        if outputs.publish is not None:
+            publisher = RtspPublisher(
+                outputs.publish,
+                shape,
+                self.counters,
+                Backoff(timing.retry_min, timing.retry_max),
+                self.camera.source.timeout,
+            )
+            sinks.append(Detached(publisher, self.counters))
+        if outputs.hls is not None:
+            sinks.append(
+                HlsWriter(
+                    outputs.hls, shape, self.counters, Backoff(timing.retry_min, timing.retry_max), outputs.hls_seconds
+                )
+            )
+        self.recorder = None
+        if outputs.record is not None:
+            self.recorder = SegmentRecorder(
+                self.camera,
+                self.settings,
+                shape,
+                upright=(width, height),
+                rotation=rotation,
+                relative=self.relative,
+                track_ids=self.track_id,
+                record=self.record,
+                counters=self.counters,
+            )
+        self.fanout = Fanout(encoder, sinks, self.recorder, self.counters)
+        self.counters.set_state("live")
+        self.connected = datetime.now(UTC)
+        if self.on_connected is not None:
+            self.on_connected(self.connected)
+
+    # -- the frame loop -------------------------------------------------------------------
+
+    def _loop(self, feed: Feed, first: Arrival) -> Ended:
+        end: Ended | None = None
+        try:
+            self._take(first)
+            while end is None:
+                now = time.monotonic()
+                self._release(now)
+                self._count_overflow(feed)
+                if self.stop.is_set():
+                    end = Ended("stopped", lost=False)
+                    break
+                wait = POLL
+                if self._pending:
+                    wait = min(wait, max(0.0, self._release_by(self._pending[0]) - now))
+                got = feed.get(wait)
+                if isinstance(got, Ended):
+                    end = got
+                elif isinstance(got, Arrival):
+                    self._take(got)
+            self._finish()
+        except BaseException:
+            self.fanout.abort()
+            raise
+        self.fanout.close()
+        return end
+
+    def _count_overflow(self, feed: Feed) -> None:
+        dropped = feed.dropped
+        if dropped > self._overflow_seen:
+            self.counters.dropped_frame("overflow", dropped - self._overflow_seen)
+            self._overflow_seen = dropped
+
+    def _release_by(self, pending: _Pending) -> float:
+        return self.budget.deadline(pending.arrived) - OUT_MARGIN
+
+    def _take(self, arrival: Arrival) -> None:
+        """A frame from the source: detect it if due and still in time, and buffer it."""
+        self.counters.arrived()
+        self.last_seen = datetime.now(UTC)
+        item = arrival.item
+        if self._first_pts is None:
+            self._first_pts = item.pts
+        stale = self.budget.stale(arrival.arrived, time.monotonic())
+        pending = _Pending(item, arrival.arrived, stale)
+        if item.frame is not None and not stale:
+            passes = self.work.scheduler.passes(item.index)
+            if passes.detect:
+                self._detect(pending, passes)
+        self._pending.append(pending)
+        self._latest = item.index
+
+    def _detect(self, pending: _Pending, passes: FramePasses) -> None:
+        frame = pending.item.frame
+        assert frame is not None
+        info, plan = self.info, self.plan
+        bw = max(1, round(info.width * plan.base_factor))
+        bh = max(1, round(info.height * plan.base_factor))
+        pending.detected = True
+        started = time.monotonic()
+        try:
+            self.work.detect(
+                pending.item.index,
+                passes,
+                lambda: np.ascontiguousarray(rotate_view(to_rgb(frame, bw, bh, self._scaler), info.rotation)),
+                lambda: rotate_view(to_rgb(frame, reformatter=self._converter), info.rotation),
+            )
+        except Exception as err:  # noqa: BLE001 - fail closed on any detector/tracker failure
+            log.warning(
+                "%s: detection failed on frame %d (%s); it will leave fully masked",
+                self.camera.name,
+                pending.item.index,
+                err,
+            )
+            pending.failed = f"detection failed: {err}"
+        self.counters.detected(time.monotonic() - started)
+
+    def _release(self, now: float) -> None:
+        """Decide every buffered frame whose look-ahead is known or whose deadline is near."""
+        while self._pending:
+            head = self._pending[0]
+            complete = head.item.index + self.budget.lookahead <= self._latest
+            if not complete and now < self._release_by(head):
+                return
+            self._pending.popleft()
+            self._decide(head, complete)
+
+    def _finish(self) -> None:
+        """The source ended, was lost or the run stops: decide what is still waiting with the
+        look-ahead seen so far, the last frame detected to close its tracks (as a file's)."""
+        if self._pending:
+            last = self._pending[-1]
+            if last.item.frame is not None and not last.detected and not last.stale:
+                self._detect(last, self.work.scheduler.closing())
+        while self._pending:
+            self._decide(self._pending.popleft(), complete=True)
+
+    def _decide(self, pending: _Pending, complete: bool) -> None:
+        item = pending.item
+        regions: list[Region] | None = None
+        kind: str | None = None
+        reason: str | None = None
+        if item.frame is None:
+            kind, reason = UNDECODABLE, item.error or "decode failed"
+        elif pending.stale or time.monotonic() > self.budget.deadline(pending.arrived) - OUT_MARGIN:
+            kind, reason = LATE, "late: its deadline passed before it could be decided"
+        elif not complete:
+            kind, reason = LOOKAHEAD, "late: its look-ahead was not complete by its deadline"
+        elif pending.failed is not None:
+            kind, reason = FAILED, pending.failed
+        else:
+            try:
+                regions = self.work.regions(item.index)
+            except Exception as err:  # noqa: BLE001 - fail closed on any estimation failure
+                log.warning(
+                    "%s: regions failed on frame %d (%s); it will leave fully masked", self.camera.name, item.index, err
+                )
+                kind, reason = FAILED, f"masking failed: {err}"
+        self.work.forget_before(item.index + 1)
+        if kind in {LATE, LOOKAHEAD} and self.settings.timing.late == "drop":
+            self.counters.dropped_frame("late")
+            return
+        self._emit(pending, regions, kind, reason)
+
+    def _emit(self, pending: _Pending, regions: list[Region] | None, kind: str | None, reason: str | None) -> None:
+        item = pending.item
+        assert self._first_pts is not None
+        pts = item.pts - self._first_pts
+        stretch = self._stretch_for(pts)
+        local = DecodedFrame(stretch.frames, pts - stretch.start_pts, item.frame, item.error)
+        stretch.frames += 1
+        stretch.sink.arrived = pending.arrived
+        if pending.detected and stretch.segment is not None:
+            stretch.segment.tally.detection()
+        self._closing = kind
+        stretch.stage.handle(Decided(local, float(local.pts * self.time_base), regions, reason))
+
+    def _stretch_for(self, pts: int) -> _Stretch:
+        """The stretch the frame at session ``pts`` belongs to; a new one when a segment is due."""
+        stretch = self._stretch
+        if stretch is not None and not (self.recorder is not None and self._due(stretch.start_pts, pts)):
+            return stretch
+        segment = None
+        if self.recorder is not None:
+            try:
+                gap = None
+                if stretch is None and self.lost_at is not None:
+                    gap = (self.connected - self.lost_at).total_seconds()
+                segment = self.recorder.start(pts, gap)
+            except (GamyeonError, OSError) as err:
+                log.error("%s: cannot start a segment (%s); recording again at the next segment", self.camera.name, err)
+                self.counters.segment_done(False, str(err))
+        sink = _StretchSink(self.fanout, pts, segment)
+        notes = segment.notes if segment is not None else _NoNotes()
+        sealer = segment.vault if segment is not None else None
+
+        def account(result: FrameResult) -> None:
+            if segment is not None:
+                segment.tally.frame(result)
+            closing = self._closing if self._closing is not None else FAILED if result.fail_closed else None
+            self.counters.decided(result, closing if result.fail_closed else None)
+
+        stage = MaskingStage(
+            self.info, self.options.policy, sink, notes, account, _no_progress, sealer=sealer, segmenter=self.segmenter
+        )
+        self._stretch = _Stretch(pts, stage, sink, segment)
+        return self._stretch
+
+    def _due(self, start_pts: int, pts: int) -> bool:
+        length = self.camera.outputs.segment_seconds
+        return float((pts - start_pts) * self.time_base) >= length
+
+
+def _no_progress(frames: int) -> None:
+    return None
