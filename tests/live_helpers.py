@@ -27,7 +27,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-WIDTH, HEIGHT, RATE, LOOP = 640, 360, 15, 90
+WIDTH, HEIGHT, RATE, LOOP = 640, 360, 15, 60
 #: the face in the 512 x 512 photo, as CenterFace finds it
 PHOTO_FACE = (175.0, 54.0, 275.0, 180.0)
 SCALE = 0.6

@@ -53,7 +53,7 @@ source = "{big_clip}"
 [[camera]]
 name = "b"
 source = "{big_clip}"
-segment_minutes = 0.05
+segment_minutes = 0.02
 """
     )
     status = tmp_path / "status.json"
@@ -71,7 +71,7 @@ segment_minutes = 0.05
             "--reserve",
             "0.6",
             "--duration",
-            "5",
+            "3",
             "--kinds",
             "faces",
             "--key",
@@ -126,7 +126,7 @@ def test_late_frames_can_be_dropped_instead(
         "--reserve",
         "0.6",
         "--duration",
-        "3",
+        "2.5",
         "--kinds",
         "faces",
         "--key",

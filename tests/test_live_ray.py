@@ -38,7 +38,7 @@ def test_a_camera_actor_that_dies_is_restarted(ray_instance: None, tmp_path: Pat
     clip = write_clip(tmp_path / "clip.mp4", 30)
     record = tmp_path / "rec" / "cam1"
     camera = Camera(
-        "cam1", SourceSpec(str(clip), realtime=True, loop=True), OutputSpec(record=record, segment_seconds=2)
+        "cam1", SourceSpec(str(clip), realtime=True, loop=True), OutputSpec(record=record, segment_seconds=1)
     )
     ledger = tmp_path / "ledger.sqlite"  # named: Ray's workers do not see the test's environment
     options = Options(kinds=("face",), processing=Processing(ledger=str(ledger)))
@@ -50,10 +50,10 @@ def test_a_camera_actor_that_dies_is_restarted(ray_instance: None, tmp_path: Pat
     waiter = threading.Thread(target=cameras.wait)
     waiter.start()
     try:
-        wait_for(lambda: _frames_out(board) >= 40, 90, "frames from the actor")
+        wait_for(lambda: _frames_out(board) >= 20, 90, "frames from the actor")
         ray.kill(cameras.actors["cam1"], no_restart=False)  # its process dies; Ray brings it back
         wait_for(lambda: board.snapshot()["cameras"]["cam1"].get("actor_restarts") == 1, 60, "the restart")
-        wait_for(lambda: _frames_out(board) >= 40, 90, "frames from the restarted actor")
+        wait_for(lambda: _frames_out(board) >= 20, 90, "frames from the restarted actor")
     finally:
         stop.set()
         waiter.join(120)

@@ -9,6 +9,7 @@ before it is moved into place, so no output exists without its record; ``reveal`
 ``trace`` records a contact query of ``analyze --trace`` (``gamyeon.analytics.tracing``).
 ``review.open``, ``review.save``, ``review.signoff`` and ``review.render`` come from ``gamyeon
 review`` (``gamyeon.review.records``); a ``review.render`` makes an output again, like ``anonymize``.
+``live.gap`` records a live camera's lost source once it is back (``gamyeon.live.records``).
 Keys are identified by fingerprint only, never by their bytes.
 """
 

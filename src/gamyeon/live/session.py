@@ -7,7 +7,9 @@ as a file. What differs is time (``live.clock``):
 * a frame is decided once the detections of the next ``Budget.lookahead`` frames are known --
   the file run's look-ahead, cut to what fits in the delay budget;
 * a frame taken up too late to be detected and still leave in time (the session fell behind) is
-  not detected; it leaves fully masked, or is dropped with ``--late drop``;
+  not detected; it leaves fully masked, or is dropped with ``--late drop``; so do the frames
+  waiting for it as part of their look-ahead, which would otherwise be decided without the
+  detections a file run would have had;
 * a frame whose look-ahead is not complete shortly before its deadline (the source stalled)
   leaves fully masked;
 * a frame that cannot be decoded, or on which detection, estimation or masking fails, leaves
@@ -78,6 +80,8 @@ class _Pending:
     detected: bool = False
     #: why detection failed on it
     failed: str | None = None
+    #: a frame of its look-ahead came too late to be detected: it cannot be decided as a file's
+    tainted: bool = False
 
 
 class _NoNotes:
@@ -203,10 +207,9 @@ class Session:
         return Ended(f"no picture within {self.camera.source.timeout:g} s", lost=True)
 
     def _setup(self, opened: Opened, first: Arrival, feed: Feed) -> None:
+        """The connection's stages, sized from its first picture, and its outputs."""
         frame = first.item.frame
         assert frame is not None
-        options = self.options
-        rotation = round(frame.rotation or 0) % 360
         self.time_base, self.rate = opened.time_base, opened.rate
         self.info = VideoInfo(
             width=frame.width,
@@ -214,14 +217,25 @@ class Session:
             time_base=opened.time_base,
             rate=opened.rate,
             frames=None,
-            rotation=rotation,
+            rotation=round(frame.rotation or 0) % 360,
             codec=opened.codec,
             pix_fmt=frame.format.name,
             has_audio=False,
             colour=colour_of(frame),
         )
-        width, height = upright_size(frame.width, frame.height, rotation)
-        fps = float(opened.rate)
+        self._stages()
+        feed.overflow = max(16, round(4 * self.budget.max_delay * self.budget.fps))
+        self.fanout = self._outputs()
+        self.counters.set_state("live")
+        self.connected = datetime.now(UTC)
+        if self.on_connected is not None:
+            self.on_connected(self.connected)
+
+    def _stages(self) -> None:
+        """Detection, tracking and estimation as a file run sets them up, and the delay budget."""
+        options, info = self.options, self.info
+        width, height = upright_size(info.width, info.height, info.rotation)
+        fps = float(info.rate)
         self.plan = Plan.for_video(width, height, fps, options.detect_every, options.small_faces)
         temporal = dataclasses.replace(
             TemporalConfig.for_rate(fps, self.plan.detect_every), reach_back=self.plan.discovery_every
@@ -229,79 +243,61 @@ class Session:
         others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
         self.segmenter = segmenter_for(options.policy, options.kinds, options.silhouette_model)
         self.work = FrameWork(self.faces, options.policy, options.kinds, self.plan, temporal, width, height, others)
-        self.budget = Budget.of(self.settings.timing, fps, self.work.lookahead)
-        feed.overflow = max(16, round(4 * self.budget.max_delay * fps))
+        self.budget = budget = Budget.of(self.settings.timing, fps, self.work.lookahead)
         self._scaler, self._converter = VideoReformatter(), VideoReformatter()
+        name = self.camera.name
         log.info(
-            "%s: %dx%d at %.3g fps from %s; %s",
-            self.camera.name,
-            width,
-            height,
-            fps,
-            self.camera.source.shown,
-            self.budget.describe(),
+            "%s: %dx%d at %.3g fps from %s; %s", name, width, height, fps, self.camera.source.shown, budget.describe()
         )
+        if budget.lookahead < budget.wanted:
+            log.info(
+                "%s: tracks reach back and bridge missed detections over %d frames instead of a file run's %d",
+                name,
+                budget.lookahead,
+                budget.wanted,
+            )
         self.counters.set_stream(
             width=width,
             height=height,
             fps=round(fps, 3),
-            lookahead_frames=self.budget.lookahead,
-            lookahead_s=round(self.budget.lookahead / fps, 3),
-            wanted_lookahead_frames=self.budget.wanted,
-            max_delay_s=self.budget.max_delay,
-            reserve_s=round(self.budget.reserve, 3),
+            lookahead_frames=budget.lookahead,
+            lookahead_s=round(budget.lookahead / fps, 3),
+            wanted_lookahead_frames=budget.wanted,
+            max_delay_s=budget.max_delay,
+            reserve_s=round(budget.reserve, 3),
             connected=self.connected.isoformat(timespec="seconds"),
         )
-        if self.budget.lookahead < self.budget.wanted:
-            log.info(
-                "%s: the delay budget shortens the look-ahead from %d to %d frames: tracks reach back and "
-                "bridge missed detections over %d frames instead of %d",
-                self.camera.name,
-                self.budget.wanted,
-                self.budget.lookahead,
-                self.budget.lookahead,
-                self.budget.wanted,
-            )
-        shape = StreamShape(frame.width, frame.height, opened.time_base, opened.rate)
-        encoder = LiveEncoder(
-            frame.width, frame.height, opened.time_base, opened.rate, self.info.colour, self.settings.encoding
-        )
-        outputs = self.camera.outputs
+
+    def _outputs(self) -> Fanout:
+        """The encoder and every output the camera asks for."""
+        info, outputs = self.info, self.camera.outputs
+        shape = StreamShape(info.width, info.height, info.time_base, info.rate)
+        encoder = LiveEncoder(info.width, info.height, info.time_base, info.rate, info.colour, self.settings.encoding)
         timing = self.settings.timing
+
+        def retry() -> Backoff:
+            return Backoff(timing.retry_min, timing.retry_max)
+
         sinks: list[PacketSink] = []
         if outputs.publish is not None:
-            publisher = RtspPublisher(
-                outputs.publish,
-                shape,
-                self.counters,
-                Backoff(timing.retry_min, timing.retry_max),
-                self.camera.source.timeout,
-            )
+            publisher = RtspPublisher(outputs.publish, shape, self.counters, retry(), self.camera.source.timeout)
             sinks.append(Detached(publisher, self.counters))
         if outputs.hls is not None:
-            sinks.append(
-                HlsWriter(
-                    outputs.hls, shape, self.counters, Backoff(timing.retry_min, timing.retry_max), outputs.hls_seconds
-                )
-            )
+            sinks.append(HlsWriter(outputs.hls, shape, self.counters, retry(), outputs.hls_seconds))
         self.recorder = None
         if outputs.record is not None:
             self.recorder = SegmentRecorder(
                 self.camera,
                 self.settings,
                 shape,
-                upright=(width, height),
-                rotation=rotation,
+                upright=upright_size(info.width, info.height, info.rotation),
+                rotation=info.rotation,
                 relative=self.relative,
                 track_ids=self.track_id,
                 record=self.record,
                 counters=self.counters,
             )
-        self.fanout = Fanout(encoder, sinks, self.recorder, self.counters)
-        self.counters.set_state("live")
-        self.connected = datetime.now(UTC)
-        if self.on_connected is not None:
-            self.on_connected(self.connected)
+        return Fanout(encoder, sinks, self.recorder, self.counters)
 
     # -- the frame loop -------------------------------------------------------------------
 
@@ -348,6 +344,9 @@ class Session:
         if self._first_pts is None:
             self._first_pts = item.pts
         stale = self.budget.stale(arrival.arrived, time.monotonic())
+        if stale:  # the frames waiting would be decided without the detections it should give
+            for waiting in self._pending:
+                waiting.tainted = True
         pending = _Pending(item, arrival.arrived, stale)
         if item.frame is not None and not stale:
             passes = self.work.scheduler.passes(item.index)
@@ -412,6 +411,8 @@ class Session:
             kind, reason = LATE, "late: its deadline passed before it could be decided"
         elif not complete:
             kind, reason = LOOKAHEAD, "late: its look-ahead was not complete by its deadline"
+        elif pending.tainted:
+            kind, reason = LOOKAHEAD, "late: a frame of its look-ahead came too late to be detected"
         elif pending.failed is not None:
             kind, reason = FAILED, pending.failed
         else:

@@ -39,6 +39,19 @@ RTSP_OPTIONS = {"analyzeduration": "0", "probesize": "32"}
 #: other network inputs (MPEG-TS over UDP/SRT, HLS) must be probed, briefly
 NETWORK_OPTIONS = {"analyzeduration": "500000", "fflags": "nobuffer"}
 DEFAULT_RATE = Fraction(25)
+#: frame rates a camera may have; a stream that states another (RTSP's 90 kHz clock as a "rate")
+#: would make detection run once every thousands of frames
+PLAUSIBLE_RATES = (Fraction(1, 10), Fraction(240))
+
+
+def _stated_rate(stream: Any) -> Fraction | None:
+    """The stream's frame rate, if it states a plausible one (average, guessed, then base rate)."""
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate:
+            value = Fraction(rate.numerator, rate.denominator)
+            if PLAUSIBLE_RATES[0] <= value <= PLAUSIBLE_RATES[1]:
+                return value
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +163,14 @@ class Feed:
         if tb is None:
             return "the video stream has no time base", True
         time_base = Fraction(tb.numerator, tb.denominator)
-        rate_of = stream.average_rate or stream.guessed_rate or stream.base_rate
-        rate = self.spec.fps or (Fraction(rate_of.numerator, rate_of.denominator) if rate_of else DEFAULT_RATE)
+        rate = self.spec.fps or _stated_rate(stream)
+        if rate is None:
+            rate = DEFAULT_RATE
+            log.warning(
+                "%s does not state a plausible frame rate; assuming %s fps (give the camera's with --fps)",
+                self.spec.shown,
+                DEFAULT_RATE,
+            )
         self._queue.put(Opened(time_base, rate, stream.codec_context.name))
         step = max(1, round(1 / (rate * time_base)))
         index = 0
