@@ -9,8 +9,10 @@ it, each played at its own pace (``--realtime --loop``) or, with ``--rtsp``, ser
 RTSP server (``tests/live/rtsp_server.py``, Debian's python3-gi) and republished to it. Reports per
 camera the frames in and out, the fail-closed and dropped frames, the delay (arrival to output)
 and detection time from gamyeon's own status, and for the whole process the CPU-seconds per frame
-(``getrusage`` of the child) and the load average before and after: on a shared machine the
-delay depends on the load, CPU-seconds per frame much less.
+(``getrusage`` of the child, start-up included; and in the steady state, from the process CPU
+time and frames out in the status file between a third of the run and its end) and the load
+average before and after: on a shared machine the delay depends on the load, CPU-seconds per
+frame much less.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def main() -> int:
     if not clip.exists():
         build_clip(clip, width, height, args.fps, args.clip_seconds)
     status = args.out / "status.json"
+    status.unlink(missing_ok=True)
     record = args.out / "rec"
     server = None
     cameras = args.out / "cameras.toml"
@@ -86,15 +89,31 @@ def main() -> int:
         "--status-file",
         str(status),
         "--status-every",
-        "5",
+        "1",
         *args.extra,
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    # keys and records of benchmark runs stay in OUT, not in the user's key store and ledger
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "GAMYEON_KEY_DIR": str(args.out / "keys"),
+        "GAMYEON_LEDGER": str(args.out / "ledger.sqlite"),
+    }
     load_before = os.getloadavg()
     started = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    samples: list[tuple[float, float, int]] = []  # (seconds, process CPU, frames out) from the status file
     try:
-        done = subprocess.run(cmd, env=env, check=False)
+        child = subprocess.Popen(cmd, env=env)
+        while child.poll() is None:
+            time.sleep(1.0)
+            try:
+                snap = json.loads(status.read_text())
+            except (OSError, ValueError):
+                continue
+            out = sum(c.get("frames_out", 0) for c in snap["cameras"].values())
+            samples.append((time.monotonic() - started, float(snap["process_cpu_s"]), out))
+        done = subprocess.CompletedProcess(cmd, child.returncode)
     finally:
         if server is not None:
             server.stop()
@@ -103,7 +122,13 @@ def main() -> int:
     load_after = os.getloadavg()
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     snap = json.loads(status.read_text())
-    frames_in = sum(c["frames_in"] for c in snap["cameras"].values())
+    frames_out = sum(c["frames_out"] for c in snap["cameras"].values())
+    # steady state: CPU per frame between the first sample after a third of the run and the last
+    # before its end, so start-up (imports, models) and the final flush are left out
+    steady = [s for s in samples if args.seconds / 3 <= s[0] <= args.seconds]
+    per_frame = None
+    if len(steady) >= 2 and steady[-1][2] > steady[0][2]:
+        per_frame = (steady[-1][1] - steady[0][1]) / (steady[-1][2] - steady[0][2])
     result = {
         "command": " ".join(cmd),
         "exit": done.returncode,
@@ -113,7 +138,8 @@ def main() -> int:
         "rtsp": args.rtsp,
         "wall_s": round(wall, 1),
         "cpu_s": round(cpu, 1),
-        "cpu_s_per_frame": round(cpu / frames_in, 4) if frames_in else None,
+        "cpu_s_per_frame": round(cpu / frames_out, 4) if frames_out else None,
+        "cpu_s_per_frame_steady": None if per_frame is None else round(per_frame, 4),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in load_after],
         "per_camera": {

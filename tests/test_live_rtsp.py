@@ -170,6 +170,8 @@ def test_reconnects_after_the_server_restarts_and_sigterm_closes_the_segment(
             str(status),
             "--status-every",
             "0.3",
+            "--rtsp-transport",
+            "udp",  # the media over UDP: a lost server is noticed by the read timeout
             "--timeout",
             "2",
             "--kinds",

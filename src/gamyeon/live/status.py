@@ -205,7 +205,15 @@ class StatusBoard:
             if snap is not None:
                 self._last[name] = snap
             cameras[name] = self._last.get(name, {"camera": name, "state": "unknown"})
-        return {"updated": _now_iso(), "started": self.started, "load_average": _load(), "cameras": cameras}
+        return {
+            "updated": _now_iso(),
+            "started": self.started,
+            "load_average": _load(),
+            #: CPU time of this process (its cameras' sessions, encoders and outputs; with Ray, the
+            #: driver only): with the frames out, the CPU cost per frame
+            "process_cpu_s": round(time.process_time(), 2),
+            "cameras": cameras,
+        }
 
     def report(self) -> Snapshot:
         """Log one line per camera and write the status file; returns the snapshot."""
