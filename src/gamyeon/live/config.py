@@ -97,6 +97,8 @@ class SourceSpec:
                 )
         elif self.loop:
             raise UsageError("--loop applies to file sources played with --realtime")
+        if self.is_device and not Path(self.url).exists():
+            raise UsageError(f"no such video device: {self.url}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,7 +159,11 @@ class LocalCameras:
 
     def start(self) -> None:
         for runner in self.runners:
-            thread = threading.Thread(target=self._run, args=(runner,), name=f"gamyeon-live-{runner.camera.name}")
+            # daemon: a second Ctrl-C ends the process at once (the unfinished segments stay under
+            # temporary names, removed when the camera starts again)
+            thread = threading.Thread(
+                target=self._run, args=(runner,), name=f"gamyeon-live-{runner.camera.name}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 

@@ -154,7 +154,7 @@ def test_reconnects_after_the_server_restarts_and_sigterm_closes_the_segment(
     clip: Path, tmp_path: Path, key_file: Path
 ) -> None:
     record, status = tmp_path / "rec", tmp_path / "status.json"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     with rtsp_server(clip, tmp_path / "server") as server:
         cmd = [
             sys.executable,

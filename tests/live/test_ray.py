@@ -12,12 +12,11 @@ import pytest
 import ray
 
 from conftest import leftovers
-from gamyeon.ledger.records import Processing
 from gamyeon.ledger.store import Ledger
 from gamyeon.live.config import Camera, LiveSettings, OutputSpec, SourceSpec
 from gamyeon.live.ray_actors import RayCameras
 from gamyeon.live.status import StatusBoard
-from gamyeon.options import Options
+from gamyeon.options import Options, Processing
 from live_helpers import check_frames, decoded, wait_for, write_clip
 
 
