@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 OUT_MARGIN = 0.05
 #: longest wait for the queue, so a stop is seen promptly
 POLL = 0.2
+#: longest wait for a connection's first picture (its first keyframe)
+FIRST_PICTURE = 30.0
 
 
 @dataclass(slots=True)
@@ -195,7 +197,9 @@ class Session:
         return Ended(f"no answer within {self.camera.source.timeout:g} s", lost=True)
 
     def _wait_first(self, feed: Feed) -> Arrival | Ended:
-        end = time.monotonic() + self.camera.source.timeout + 1.0
+        """The first picture: a stream joined between keyframes decodes from its next keyframe,
+        which a camera may send only every few seconds (a stall is the reader's timeout)."""
+        end = time.monotonic() + max(FIRST_PICTURE, self.camera.source.timeout + 1.0)
         while time.monotonic() < end:
             if self.stop.is_set():
                 return Ended("stopped", lost=False)
@@ -204,7 +208,9 @@ class Session:
                 return got
             if isinstance(got, Arrival) and got.item.frame is not None:
                 return got
-        return Ended(f"no picture within {self.camera.source.timeout:g} s", lost=True)
+        return Ended(
+            f"no decodable picture within {max(FIRST_PICTURE, self.camera.source.timeout + 1.0):g} s", lost=True
+        )
 
     def _setup(self, opened: Opened, first: Arrival, feed: Feed) -> None:
         """The connection's stages, sized from its first picture, and its outputs."""

@@ -115,9 +115,6 @@ class Feed:
         except queue.Empty:
             return None
 
-    def waiting(self) -> int:
-        return self._queue.qsize()
-
     def stop(self, wait: float = 0.0) -> None:
         """Ask the reader to stop (it does at its next frame, or when a read times out)."""
         self._stop.set()
@@ -131,13 +128,19 @@ class Feed:
         self._queue.put(arrival)
 
     def _run(self) -> None:
+        timeout = f"no data for {self.spec.timeout:g} s"  # FFmpeg's interrupt, as PyAV's timeout raises it
         try:
             container = self._open()
+        except av.error.ExitError:
+            self._queue.put(Ended(f"cannot open: {timeout}", lost=True))
+            return
         except (av.error.FFmpegError, OSError, ValueError) as err:
             self._queue.put(Ended(f"cannot open: {err}", lost=True))
             return
         try:
             self._queue.put(Ended(*self._read(container)))
+        except av.error.ExitError:
+            self._queue.put(Ended(timeout, lost=True))
         except Exception as err:  # noqa: BLE001 - any reader failure is a lost source, not a crash
             self._queue.put(Ended(f"reading failed: {err}", lost=True))
         finally:
