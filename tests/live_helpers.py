@@ -34,9 +34,14 @@ SCALE = 0.6
 TOP = 10
 BLOCK, STRIP_X, STRIP_Y = 16, 8, 336
 SERVER = Path(__file__).resolve().parent / "live" / "rtsp_server.py"
+#: what tests/live/rtsp_server.py needs from Debian: Python's GObject bindings, the RTSP server
+#: library, and the elements it plays and records with
 DEBIAN_PACKAGES = (
-    "gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly"
+    "python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good "
+    "gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav"
 )
+#: the GStreamer elements it uses (and an H.264 decoder for decodebin: libav's or openh264's)
+ELEMENTS = "rawvideoparse multifilesrc x264enc h264parse rtph264pay rtph264depay decodebin videoconvert qtdemux"
 
 
 def _left(n: int) -> float:
@@ -159,11 +164,19 @@ def rtsp_server_missing() -> str | None:
     """Why the RTSP server cannot run here (None: it can)."""
     python = shutil.which("python3", path="/usr/bin")
     if python is None:
-        return f"no /usr/bin/python3; install the Debian packages {DEBIAN_PACKAGES}"
-    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
-    done = subprocess.run([python, "-c", probe], capture_output=True, check=False)
+        return f"no /usr/bin/python3; apt-get install {DEBIAN_PACKAGES}"
+    probe = (
+        "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0')\n"
+        "from gi.repository import Gst, GstRtspServer; Gst.init(None)\n"
+        f"missing = [e for e in {ELEMENTS.split()!r} if Gst.ElementFactory.find(e) is None]\n"
+        "if not any(Gst.ElementFactory.find(d) for d in ('avdec_h264', 'openh264dec')): missing.append('avdec_h264')\n"
+        "print(' '.join(missing))"
+    )
+    done = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return f"GStreamer's RTSP server is not installed: apt-get install {DEBIAN_PACKAGES}"
+    if done.stdout.strip():
+        return f"GStreamer elements missing ({done.stdout.strip()}): apt-get install {DEBIAN_PACKAGES}"
     return None
 
 
