@@ -255,13 +255,9 @@ class Session:
         log.info(
             "%s: %dx%d at %.3g fps from %s; %s", name, width, height, fps, self.camera.source.shown, budget.describe()
         )
-        if budget.lookahead < budget.wanted:
-            log.info(
-                "%s: tracks reach back and bridge missed detections over %d frames instead of a file run's %d",
-                name,
-                budget.lookahead,
-                budget.wanted,
-            )
+        cuts = self._cuts()
+        if cuts:
+            log.info("%s: the delay budget shortens, in frames: %s", name, "; ".join(cuts))
         self.counters.set_stream(
             width=width,
             height=height,
@@ -271,8 +267,23 @@ class Session:
             wanted_lookahead_frames=budget.wanted,
             max_delay_s=budget.max_delay,
             reserve_s=round(budget.reserve, 3),
+            shortened=cuts,
             connected=self.connected.isoformat(timespec="seconds"),
         )
+
+    def _cuts(self) -> list[str]:
+        """What of the file run's temporal protection the look-ahead cuts, per tracked kind: gap
+        bridging (``max_gap``), padding before a track (``pad_before``) and, for a detector with a
+        discovery pass, the reach-back of the tracks it finds -- each limited to the look-ahead."""
+        cuts = []
+        registry, limit = self.work.registry, self.budget.lookahead
+        for kind in self.work.tracked:
+            cfg = self.work.store.config_for(kind)
+            reach = cfg.reach_back if registry.detector(registry.kind(kind).detector).discovery_period(self.plan) else 0
+            for what, frames in (("gap bridging", cfg.max_gap), ("padding", cfg.pad_before), ("reach-back", reach)):
+                if frames > limit:
+                    cuts.append(f"{kind} {what} {frames} -> {limit}")
+        return cuts
 
     def _outputs(self) -> Fanout:
         """The encoder and every output the camera asks for."""
