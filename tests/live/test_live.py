@@ -217,6 +217,25 @@ def test_waits_between_attempts_double_up_to_the_longest() -> None:
     assert backoff.next() <= 0.6
 
 
+def test_the_status_board_warns_when_a_camera_falls_behind(caplog: pytest.LogCaptureFixture) -> None:
+    counters = CameraCounters("cam1", "rtsp://cam/1")
+    board = StatusBoard(every=3600)
+    board.add("cam1", counters.snapshot)
+    for i in range(12):
+        counters.arrived()
+        counters.decided(FrameResult(i, i, 0.0, ()), None)
+    board.report()
+    assert "falls behind" not in caplog.text
+    for i in range(12):
+        counters.arrived()
+        if i % 2:
+            counters.decided(FrameResult.closed(i, i, 0.0, "late"), LATE)
+        else:
+            counters.decided(FrameResult(i, i, 0.0, ()), None)
+    board.report()
+    assert "cam1: 50% of the frames since the last report left fully masked" in caplog.text
+
+
 def test_the_status_board_writes_a_file_and_serves_it(tmp_path: Path) -> None:
     counters = CameraCounters("cam1", redact("rtsp://u:pw@cam/1"))
     for delay in (0.5, 0.7, 0.9):

@@ -32,6 +32,8 @@ UNDECODABLE = "undecodable"  # it could not be decoded
 CLOSED_REASONS = (LATE, LOOKAHEAD, FAILED, UNDECODABLE)
 
 Snapshot = dict[str, Any]
+#: the share of late frames between two reports above which the log warns
+BEHIND = 0.2
 
 
 def _now_iso() -> str:
@@ -182,6 +184,7 @@ class StatusBoard:
         self._sources: dict[str, Callable[[], Snapshot | None]] = {}
         self._last: dict[str, Snapshot] = {}
         self._lock = threading.Lock()
+        self._reported: dict[str, tuple[int, int]] = {}  # late frames and frames at the last report
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started = _now_iso()
@@ -218,12 +221,29 @@ class StatusBoard:
     def report(self) -> Snapshot:
         """Log one line per camera and write the status file; returns the snapshot."""
         snap = self.snapshot()
-        for camera in snap["cameras"].values():
+        for name, camera in snap["cameras"].items():
             if "delay_s" in camera:
                 log.info("%s", status_line(camera))
+                self._behind(name, camera)
         if self.path is not None:
             write_json(self.path, snap)
         return snap
+
+    def _behind(self, name: str, camera: Snapshot) -> None:
+        """Warn when more than ``BEHIND`` of a camera's frames since the last report left fully
+        masked for lateness: safe, but the stream is of little use until the load is lowered."""
+        late = camera["fail_closed"]["late"] + camera["fail_closed"]["lookahead"] + camera["dropped"]["late"]
+        frames = camera["frames_in"]
+        before_late, before_frames = self._reported.get(name, (0, 0))
+        self._reported[name] = (late, frames)
+        if frames - before_frames >= 10 and late - before_late > BEHIND * (frames - before_frames):
+            log.warning(
+                "%s: %.0f%% of the frames since the last report left fully masked or were dropped: processing "
+                "falls behind (lower the resolution or --kinds, raise --detect-every, --small-faces never, or "
+                "give it more CPU; docs/live.md)",
+                name,
+                100 * (late - before_late) / (frames - before_frames),
+            )
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="gamyeon-live-status", daemon=True)
