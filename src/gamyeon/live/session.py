@@ -56,7 +56,7 @@ from gamyeon.pipeline.models import load_others
 from gamyeon.pseudonym import Pseudonymizer
 from gamyeon.track.schedule import FramePasses, Plan
 from gamyeon.track.temporal import TemporalConfig
-from gamyeon.types import Array, FrameResult, Region, VideoInfo
+from gamyeon.types import Array, FrameResult, Region, TrackBox, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -420,6 +420,7 @@ class Session:
     def _decide(self, pending: _Pending, complete: bool) -> None:
         item = pending.item
         regions: list[Region] | None = None
+        tracks: list[TrackBox] | None = None
         kind: str | None = None
         reason: str | None = None
         if item.frame is None:
@@ -435,18 +436,26 @@ class Session:
         else:
             try:
                 regions = self.work.regions(item.index)
+                tracks = self.work.tracks(item.index)  # persons' identity tracks, for the sidecar
             except Exception as err:  # noqa: BLE001 - fail closed on any estimation failure
                 log.warning(
                     "%s: regions failed on frame %d (%s); it will leave fully masked", self.camera.name, item.index, err
                 )
-                kind, reason = FAILED, f"masking failed: {err}"
+                kind, reason, regions = FAILED, f"masking failed: {err}", None
         self.work.forget_before(item.index + 1)
         if kind in {LATE, LOOKAHEAD} and self.settings.timing.late == "drop":
             self.counters.dropped_frame("late")
             return
-        self._emit(pending, regions, kind, reason)
+        self._emit(pending, regions, tracks, kind, reason)
 
-    def _emit(self, pending: _Pending, regions: list[Region] | None, kind: str | None, reason: str | None) -> None:
+    def _emit(
+        self,
+        pending: _Pending,
+        regions: list[Region] | None,
+        tracks: list[TrackBox] | None,
+        kind: str | None,
+        reason: str | None,
+    ) -> None:
         item = pending.item
         assert self._first_pts is not None
         pts = item.pts - self._first_pts
@@ -457,7 +466,7 @@ class Session:
         if pending.detected and stretch.segment is not None:
             stretch.segment.tally.detection()
         self._closing = kind
-        stretch.stage.handle(Decided(local, float(local.pts * self.time_base), regions, reason))
+        stretch.stage.handle(Decided(local, float(local.pts * self.time_base), regions, reason, tracks=tracks))
 
     def _stretch_for(self, pts: int) -> _Stretch:
         """The stretch the frame at session ``pts`` belongs to; a new one when a segment is due."""
