@@ -63,7 +63,7 @@ def main() -> int:
     lines = [f'[defaults]\nrecord = "{record}"\n']
     if args.rtsp:
         sys.path.insert(0, str(ROOT / "tests"))
-        from live_helpers import RtspServer
+        from live_helpers import RtspServer  # type: ignore[import-not-found]  # tests/ is put on sys.path above
 
         server = RtspServer(clip, args.out / "server")
         server.start()
@@ -113,7 +113,7 @@ def main() -> int:
                 continue
             out = sum(c.get("frames_out", 0) for c in snap["cameras"].values())
             samples.append((time.monotonic() - started, float(snap["process_cpu_s"]), out))
-        done = subprocess.CompletedProcess(cmd, child.returncode)
+        done: subprocess.CompletedProcess[bytes] = subprocess.CompletedProcess(cmd, child.returncode)
     finally:
         if server is not None:
             server.stop()

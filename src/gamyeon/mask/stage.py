@@ -1,7 +1,7 @@
 """The masking stage of a video run: seal and mask each decided frame, annotate it, encode it.
 
 It runs on the decoding thread, between the look-ahead and the encoder thread. A thread of its
-own was tried (session 4): on 2 cores it gave no measurable speed-up (960x540: 0.49-0.53x the
+own was tried: on 2 cores it gave no measurable speed-up (960x540: 0.49-0.53x the
 re-encode either way), and RSS then crept by 2.2 MiB per minute of 1080p video against 0.4
 without it (``benchmarks/memtrace.py``): the frames it made writable were allocated on one
 thread and freed on another, which fragments glibc's per-thread heaps.
