@@ -18,7 +18,7 @@ from typing import Any
 
 from gamyeon.batch.context import configure
 from gamyeon.batch.local import WorkerLost, worker_log_level
-from gamyeon.errors import UsageError
+from gamyeon.infra.raycluster import connect
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +38,14 @@ class RayBackend:
     name = "ray"
 
     def __init__(self, address: str) -> None:
-        try:
-            import ray
-            from ray.util.queue import Queue
-        except ImportError:
-            raise UsageError("--ray needs Ray: pip install 'gamyeon[cluster]' (on every node)") from None
+        ray, self._owns = connect(address)
+        from ray.util.queue import Queue
+
         self._ray = ray
-        self._owns = not ray.is_initialized()
-        if self._owns:
-            kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
-            if address == "local":
-                kwargs["include_dashboard"] = False
-            else:
-                kwargs["address"] = address
-            try:
-                ray.init(**kwargs)
-            except (ConnectionError, RuntimeError, ValueError) as err:
-                raise UsageError(f"cannot connect to the Ray cluster at {address!r}: {err}") from None
-        cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+        cpus = int(ray.cluster_resources().get("CPU", 1))
         self.capacity = max(1, cpus)
         self.threads = RAY_TASK_THREADS
-        log.info("Ray cluster: %d CPU(s) on %d node(s)", cpus, len([n for n in ray.nodes() if n.get("Alive")]))  # type: ignore[no-untyped-call]
+        log.info("Ray cluster: %d CPU(s) on %d node(s)", cpus, len([n for n in ray.nodes() if n.get("Alive")]))
         self._queue = Queue(actor_options={"num_cpus": 0})
         self._remote = ray.remote(num_cpus=1, max_retries=0)(_call)
         self._level = worker_log_level()

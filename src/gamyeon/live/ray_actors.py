@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gamyeon.errors import UsageError
+from gamyeon.infra.raycluster import connect
 from gamyeon.infra.threads import limit_process_threads
 from gamyeon.live.config import Camera, LiveSettings
 from gamyeon.live.status import CameraCounters, Snapshot, StatusBoard
@@ -76,22 +76,7 @@ class RayCameras:
     def __init__(
         self, address: str, cameras: list[Camera], settings: LiveSettings, stop: threading.Event, board: StatusBoard
     ) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise UsageError("--ray needs Ray: pip install 'gamyeon[cluster]' (on every node)") from None
-        self._ray: Any = ray
-        self._owns = not ray.is_initialized()
-        if self._owns:
-            kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
-            if address == "local":
-                kwargs["include_dashboard"] = False
-            else:
-                kwargs["address"] = address
-            try:
-                ray.init(**kwargs)
-            except (ConnectionError, RuntimeError, ValueError) as err:
-                raise UsageError(f"cannot connect to the Ray cluster at {address!r}: {err}") from None
+        self._ray, self._owns = connect(address)
         self.stop = stop
         self.cameras = {c.name: c for c in cameras}
         level = logging.getLogger("gamyeon").getEffectiveLevel()
