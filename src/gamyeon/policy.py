@@ -23,13 +23,13 @@ import dataclasses
 import hashlib
 import hmac
 import secrets
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gamyeon.errors import PolicyError
+from gamyeon.infra.tomlfile import read_toml
 from gamyeon.kindpolicy import KindPolicy as KindPolicy
 from gamyeon.kinds import KINDS
 from gamyeon.mask.headshape import Outline
@@ -236,14 +236,7 @@ def policy_from_mapping(data: Mapping[str, Any]) -> Policy:
 
 def load_policy(path: str | Path) -> Policy:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PolicyError(f"policy file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise PolicyError(f"cannot read policy file {path}: {err}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise PolicyError(f"policy file {path} is not valid TOML: {err}") from None
+    data = read_toml(path, "policy file", PolicyError)
     return policy_from_mapping(data)
 
 

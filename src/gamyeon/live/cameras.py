@@ -23,7 +23,6 @@ are relative to the file's folder.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from gamyeon.errors import UsageError
+from gamyeon.infra.tomlfile import read_toml
 from gamyeon.live.config import Camera, OutputSpec, SourceSpec
 
 #: keys a camera entry and ``[defaults]`` may have
@@ -147,14 +147,7 @@ def _rate(value: object, name: str) -> Fraction | None:
 
 def read_cameras(path: Path, defaults: Defaults) -> list[Camera]:
     """The cameras of a camera list file."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"camera list not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"cannot read the camera list {path}: {err}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise UsageError(f"camera list {path} is not valid TOML: {err}") from None
+    data = read_toml(path, "camera list", UsageError)
     unknown = set(data) - {"defaults", "camera"}
     if unknown:
         raise UsageError(
