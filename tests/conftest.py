@@ -198,3 +198,16 @@ def env_without_home_keys(tmp_path: Path) -> dict[str, str]:
     env["GAMYEON_KEY_DIR"] = str(tmp_path / "keys")
     env["GAMYEON_LEDGER"] = str(tmp_path / "ledger.sqlite")
     return env
+
+
+@pytest.fixture(scope="module")
+def ray_instance() -> Iterator[None]:
+    """A local Ray instance of two CPUs for one test module (the batch and live Ray tests); Ray
+    is imported here so that tests which do not ask for it never load it."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    try:
+        yield
+    finally:
+        ray.shutdown()

@@ -12,12 +12,9 @@ compares the decoded frames (count, timing, pixels within the codec's noise), no
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
-import ray
 
 from batch_helpers import gop_clip, status
 from conftest import face_picture, probe
@@ -27,15 +24,6 @@ from gamyeon.infra.files import sha256_file
 from gamyeon.keys import read_key
 from gamyeon.options import Options
 from gamyeon.vault.reveal import list_tracks, open_vault
-
-
-@pytest.fixture(scope="module")
-def ray_instance() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def test_ray_and_local_runs_give_the_same_manifest(ray_instance: None, tmp_path: Path, key_file: Path) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import ray
 
 from conftest import leftovers
@@ -18,15 +16,6 @@ from gamyeon.live.ray_actors import RayCameras
 from gamyeon.live.status import StatusBoard
 from gamyeon.options import Options, Processing
 from live_helpers import check_frames, decoded, wait_for, write_clip
-
-
-@pytest.fixture(scope="module")
-def ray_instance() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def _frames_out(board: StatusBoard) -> int:
