@@ -56,26 +56,17 @@ def find_origin(records: Iterable[Record], output_sha256: str) -> Origin | None:
         source = p.get("input")
         if not isinstance(output, dict) or output.get("sha256") != output_sha256 or not isinstance(source, dict):
             continue
-        if rec.action == "review.render":
-            found = Origin(
-                dataset_id=rec.dataset_id,
-                source=Path(str(source.get("path"))),
-                source_sha256=source.get("sha256"),
-                settings=p.get("settings"),
-                inputs=tuple(p.get("inputs") or ()),
-                key_fingerprint=p.get("key_fingerprint"),
-                sealed=bool(p.get("sealed")),
-                relative=p.get("relative"),
-            )
-            continue
-        start = starts.get(str(p.get("run_id")), {})
+        # a re-render records the run's settings itself; an anonymize run in its start record
+        render = rec.action == "review.render"
+        run = p if render else starts.get(str(p.get("run_id")), {})
         found = Origin(
             dataset_id=rec.dataset_id,
             source=Path(str(source.get("path"))),
             source_sha256=source.get("sha256"),
-            settings=start.get("settings"),
-            inputs=tuple(start.get("inputs") or ()),
-            key_fingerprint=start.get("key_fingerprint"),
-            sealed=bool(start.get("sealed")),
+            settings=run.get("settings"),
+            inputs=tuple(run.get("inputs") or ()),
+            key_fingerprint=run.get("key_fingerprint"),
+            sealed=bool(run.get("sealed")),
+            relative=p.get("relative") if render else None,
         )
     return found
