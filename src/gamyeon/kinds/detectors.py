@@ -15,7 +15,7 @@ from gamyeon.detect.base import FrameDetector
 from gamyeon.detect.centerface import model_path as centerface_path
 from gamyeon.detect.persons import PersonDetector, PersonModel
 from gamyeon.detect.ssdlite import SsdLitePerson
-from gamyeon.detect.ssdlite import default_model_path as ssdlite_path
+from gamyeon.detect.ssdlite import model_path as ssdlite_path
 from gamyeon.detect.text import PpOcrDet, TextDetector
 from gamyeon.detect.text import default_model_path as text_path
 from gamyeon.detect.yolo import YoloPerson
