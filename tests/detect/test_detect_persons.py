@@ -17,7 +17,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gamyeon.detect.centerface import default_model_path as centerface_path
-from gamyeon.detect.persons import PersonDetector, cut_sides, drop_parts, head_box, join_cut, tile_plan
+from gamyeon.detect.persons import (
+    PersonDetector,
+    cut_sides,
+    drop_parts,
+    fine_tile,
+    head_box,
+    join_cut,
+    tile_plan,
+)
 from gamyeon.detect.ssdlite import BUNDLED, SsdLitePerson, default_model_path, model_path
 from gamyeon.errors import ModelError
 from gamyeon.types import Box, Detection
@@ -133,6 +141,13 @@ def test_tile_plan_covers_the_frame() -> None:
     ys = {y for _, y in plan.origins}
     assert min(xs) == 0 and max(xs) + plan.tile == 768
     assert min(ys) == 0 and max(ys) + plan.tile == 576
+
+
+def test_small_frames_get_unmagnified_base_tiles_and_large_ones_keep_discovery() -> None:
+    plan = tile_plan(640, 360, 300)
+    assert plan.tile == 300 and len(plan.origins) == 6
+    assert fine_tile(640, 360) is None
+    assert fine_tile(1600, 900) == 270  # finer tiles still come from 900 px frames up
 
 
 def test_ssdlite_rejects_a_model_of_another_layout() -> None:

@@ -35,9 +35,14 @@ from gamyeon.types import Array, Box, Detection
 
 KIND = "person"
 MERGE_IOU = 0.5
-#: tile side in frame pixels: this share of the shorter side, at least TILE_MIN (a 960x540 frame
-#: gets 8 base tiles, 1080p to 8K ~10; their smallest persons come from the discovery tiles)
+#: base tile side in frame pixels: this share of the shorter side, at least BASE_MIN (a 960x540
+#: frame gets 8 base tiles, 1080p to 8K ~10; their smallest persons come from the discovery tiles)
 TILE_SHARE = 0.6
+#: base tiles of small frames (shorter side < 500 px) are the model's 300 px, not magnified: 6
+#: tiles at 640x360 instead of 8 of 240 px, and persons found as many (``measurements.md``);
+#: persons under 0.3 x 300 px are then refined with a magnified crop of their own
+BASE_MIN = 300
+#: discovery (finer) tiles are made only when at least this large
 TILE_MIN = 240
 TILE_OVERLAP = 0.25  # of the tile side: persons up to a quarter tile tall are whole in some tile
 #: a person shorter than this share of the base tile is refined with a magnified crop
@@ -140,7 +145,7 @@ def detections_agree(a: Box, b: Box, intervals: float) -> bool:
 
 
 def base_tile(width: int, height: int) -> int:
-    return int(max(TILE_MIN, min(width, height) * TILE_SHARE))
+    return int(max(BASE_MIN, min(width, height) * TILE_SHARE))
 
 
 def tile_plan(width: int, height: int, side: int, tile: int | None = None) -> TilePlan:
