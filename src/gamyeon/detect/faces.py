@@ -87,22 +87,30 @@ def merge_crops(crops: list[Crop]) -> list[Crop]:
     """Join crops into their union wherever the union costs no more than the crops apart
     (``Crop.cost``): neighbours' crops and the crops of a face and of its stale former track
     overlap, and one larger input is cheaper than several. Every crop lies inside one of the
-    returned crops, at its magnification or more, so nothing a crop would show is lost."""
+    returned crops, at its magnification or more, so nothing a crop would show is lost.
+
+    Greedy, one sweep: a crop that grew is compared again with the crops after it (not with
+    those before), so a crowd's crops cost O(n^2) comparisons, not O(n^3)."""
     out = list(crops)
-    joined = True
-    while joined:
-        joined = False
-        for i in range(len(out)):
-            for j in range(i + 1, len(out)):
-                union = out[i].union(out[j])
-                if union.cost <= out[i].cost + out[j].cost:
-                    out[i] = union
-                    del out[j]
-                    joined = True
-                    break
-            if joined:
-                break
+    i = 0
+    while i < len(out):
+        j = i + 1
+        while j < len(out):
+            union = out[i].union(out[j])
+            if union.cost <= out[i].cost + out[j].cost:
+                out[i] = union
+                del out[j]
+                j = i + 1
+            else:
+                j += 1
+        i += 1
     return out
+
+
+def crops_around(boxes: list[tuple[float, float, float, float]], width: int, height: int) -> list[Crop]:
+    """The refine crops (``refine_crop``) of small faces ``boxes`` in a ``width`` x ``height``
+    image, overlapping ones joined (``merge_crops``)."""
+    return merge_crops([refine_crop(box, width, height) for box in boxes])
 
 
 def plan_tiles(width: int, height: int, factor: float, tile_px: int = 640, overlap: int = 48) -> TilePlan:
@@ -173,17 +181,21 @@ class FaceDetector:
         return self.tiled(image, plan_tiles(width, height, factor))
 
     def around(self, image: Array, boxes: list[tuple[float, float, float, float]]) -> Array:
-        """Magnified crops around known small faces (``x1, y1, x2, y2`` in ``image`` pixels).
-
-        Each crop is ``refine_crop``'s: six face sizes wide (room for motion until the next
-        detection frame), magnified so the face is about 40 px, where CenterFace is reliable.
-        Overlapping crops are joined where that is cheaper (``merge_crops``), and crops that
-        become the same network input size go through the network in one batch: one call per
-        size costs about a fifth less than one call per crop.
-        """
+        """Magnified crops around known small faces (``x1, y1, x2, y2`` in ``image`` pixels):
+        ``refine`` on their ``crops_around``."""
         height, width = image.shape[:2]
+        return self.refine(image, crops_around(boxes, width, height))
+
+    def refine(self, image: Array, crops: list[Crop]) -> Array:
+        """Faces in ``crops`` of ``image``, each magnified by its factor; rows in ``image`` pixels.
+
+        A refine crop (``refine_crop``) is six face sizes wide (room for motion until the next
+        detection frame), magnified so the face is about 40 px, where CenterFace is reliable.
+        Crops that become the same network input size go through the network in one batch: one
+        call per size costs about a fifth less than one call per crop.
+        """
         groups: dict[tuple[int, int], list[tuple[Array, int, int, float, float]]] = {}
-        for c in merge_crops([refine_crop(box, width, height) for box in boxes]):
+        for c in crops:
             crop = np.ascontiguousarray(image[c.top : c.bottom, c.left : c.right])
             ch, cw = crop.shape[:2]
             sw, sh = max(1, round(cw * c.factor)), max(1, round(ch * c.factor))

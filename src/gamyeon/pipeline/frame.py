@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from gamyeon.detect import exposure
-from gamyeon.detect.faces import FaceDetector, refine_reach
+from gamyeon.detect.faces import FaceDetector, crops_around, refine_reach
 from gamyeon.figures import Tally
 from gamyeon.kinds import KINDS, FramePass, KindRegistry
 from gamyeon.kinds.detectors import PERSON
@@ -45,8 +45,6 @@ log = logging.getLogger(__name__)
 #: a tiny absolute margin so that few-pixel faces keep a border despite box jitter
 MIN_MARGIN_PX = 1.5
 FAST_MOTION = 0.5  # box sizes per detection interval that count as fast motion
-#: typical input size of one refine crop (FaceDetector.around: up to 320 x 320, ~160 x 160 usual)
-REFINE_CROP_PIXELS = 200 * 200
 
 
 def mask_for(box: Box, margin: float, mask_scale: float, outline: Outline = NO_OUTLINE) -> Box:
@@ -215,11 +213,12 @@ class FrameWork:
             tiny = self.to_refine(index)
             if tiny:
                 full = full_image_lifted()
-                if len(tiny) * REFINE_CROP_PIXELS > self.width * self.height * self.plan.small_factor**2:
+                crops = crops_around(tiny, self.width, self.height)
+                if sum(c.cost for c in crops) > self.width * self.height * self.plan.small_factor**2:
                     # a crowd of small faces: one magnified pass costs less than the crops
                     passes.append(self.faces.magnified(full, self.plan.small_factor))
                 else:
-                    passes.append(self.faces.around(full, tiny))
+                    passes.append(self.faces.refine(full, crops))
         return self.faces.merge(*passes)
 
     def to_refine(self, index: int) -> list[tuple[float, float, float, float]]:
