@@ -14,7 +14,7 @@ what x264 needs to encode the frame). Three passes share the work:
   covered from the moment it could first have been missed.
 * **refine**: magnified crops around each live track that is too small for the base pass, so a
   tiny face found once keeps being observed for a fraction of the discovery cost. A *steady*
-  track (seen on its last two refinements, moving slowly enough to stay inside its crop) is
+  track (its last two observations close together, moving slowly enough to stay inside its crop) is
   refined about ``REFINE_RATE`` times per second (every other detection frame at the base
   rate); any other small track on every detection frame. The look-ahead interpolates the
   frames between, as it does between base passes.
