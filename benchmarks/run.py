@@ -108,6 +108,8 @@ class Bench:
     env: dict[str, str]
     #: names of the speed/timing clips to run (None: all)
     only_clips: frozenset[str] | None = None
+    #: frames taken from each dev video for the concatenated clip (None: all; --quick: 40)
+    concat_frames: int | None = None
     results: dict[str, Any] = field(default_factory=dict)
     parts: list[str] = field(default_factory=list)
     outputs: dict[tuple[str, str], Path] = field(default_factory=dict)
@@ -154,7 +156,7 @@ class Bench:
         result: list[Clip] = []
         if sources and CONCAT in wanted:
             width, height = CONCAT_SIZE
-            per_source = QUICK_CONCAT_FRAMES if self.quick else None
+            per_source = self.concat_frames or (QUICK_CONCAT_FRAMES if self.quick else None)
             path, _ = clips.concat_clip(folder, sources, width, height, clips.CONCAT_RATE, per_source)
             tl = self.timeline_of(path)
             taken = f"the first {per_source} frames of each" if per_source else "every frame"
@@ -819,6 +821,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--clips", default=None, help="comma-separated speed/timing clips, e.g. synth-960x540 (default: all)"
     )
+    p.add_argument(
+        "--concat-frames",
+        type=int,
+        default=None,
+        help="frames taken from each dev video for the concatenated clip (default: all; --quick: 40)",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "bench-output", help="output folder (default bench-output/)")
     p.add_argument("--evaldata", type=Path, default=Path("/work/shared/evaldata"), help="evaluation data root")
     p.add_argument("--eval-scripts", type=Path, default=Path("/work/shared/eval"), help="black-box scripts folder")
@@ -842,6 +850,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--only: expected some of {','.join(SECTIONS)}, got {args.only!r}")
     if args.repeat < 1:
         p.error("--repeat: expected at least 1")
+    if args.concat_frames is not None and args.concat_frames < 1:
+        p.error("--concat-frames: expected at least 1")
     if args.long_minutes is None:
         args.long_minutes = 0.05 if args.quick else 2.0
     if args.long_minutes <= 0:
@@ -883,6 +893,7 @@ def main(argv: list[str] | None = None) -> int:
         repeat=args.repeat,
         long_minutes=args.long_minutes,
         only_clips=frozenset(c.strip() for c in args.clips.split(",") if c.strip()) if args.clips else None,
+        concat_frames=args.concat_frames,
         evaldata=args.evaldata,
         eval_scripts=args.eval_scripts,
         peers=make_peers(args),
