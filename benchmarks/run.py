@@ -819,7 +819,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--long-minutes", type=float, default=None, help="length of the memory file (default 2; --quick 0.05)"
     )
     p.add_argument(
-        "--clips", default=None, help="comma-separated speed/timing clips, e.g. synth-960x540 (default: all)"
+        "--clips",
+        default=None,
+        help=f"comma-separated speed/timing clips: {CONCAT}, a dev video's file stem, synth-960x540, "
+        "synth-1920x1080 (default: all but synth-1920x1080)",
     )
     p.add_argument(
         "--concat-frames",
