@@ -3,7 +3,7 @@
 Run from the repository root with gamyeon's venv:
 
     .venv/bin/python benchmarks/run.py [--quick] [--only speed,timing,coverage,memory] [--clips a,b]
-                                       [--repeat N] [--long-minutes N] [--out bench-output]
+                                       [--repeat N] [--concat-frames N] [--long-minutes N] [--out bench-output]
 
 Every tool is measured the same way, as the command a user would type, in a subprocess whose wall
 time includes start-up and model loading. The Markdown report goes to stdout and to OUT/report.md,
