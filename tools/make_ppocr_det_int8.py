@@ -35,7 +35,7 @@ DB post-processing the check shares with gamyeon)::
     PYTHONPATH=src /tmp/q8/bin/python tools/make_ppocr_det_int8.py
 
 Calibration keeps every activation of the scenes it sees at once, so they are served two at a
-time (peak ~1 GB); it takes ~80 CPU-seconds.
+time (peak ~1 GB); it takes ~80 CPU-seconds. Two runs wrote byte-identical files.
 """
 
 from __future__ import annotations
