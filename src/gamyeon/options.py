@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from gamyeon.detect import text as text_detection
 from gamyeon.detect.centerface import PRECISIONS
 from gamyeon.errors import UsageError
 from gamyeon.media.encode import EncodeSettings
@@ -16,6 +17,7 @@ from gamyeon.policy import DEFAULT_REGION_KINDS, Policy
 
 SMALL_FACE_MODES = ("auto", "always", "never")
 FACE_PRECISIONS = PRECISIONS
+TEXT_PRECISIONS = text_detection.PRECISIONS
 #: ``Options`` fields that do not change what an output contains: where side files go, which key
 #: (a batch checks the key by its fingerprint), how the run reports, and its legal record
 NOT_IN_OUTPUT = frozenset({"annotations", "key_file", "quiet", "seal_key", "vault", "processing"})
@@ -90,6 +92,8 @@ class Options:
     person_model: Path | None = None
     #: a PP-OCR DB-layout ONNX text detector instead of the bundled PP-OCRv6 det
     text_model: Path | None = None
+    #: which bundled text detector: auto (int8 for video on a CPU with VNNI, else float), fp32 or int8
+    text_precision: str = "auto"
     #: a selfie-segmentation-layout ONNX model for silhouette masks instead of the bundled MediaPipe one
     silhouette_model: Path | None = None
     quiet: bool = False
@@ -109,6 +113,10 @@ class Options:
             raise UsageError(f"--face-precision: expected one of {list(FACE_PRECISIONS)}, got {self.face_precision!r}")
         if self.face_model is not None and self.face_precision != "auto":
             raise UsageError("--face-precision selects a bundled model; it cannot be combined with --face-model")
+        if self.text_precision not in TEXT_PRECISIONS:
+            raise UsageError(f"--text-precision: expected one of {list(TEXT_PRECISIONS)}, got {self.text_precision!r}")
+        if self.text_model is not None and self.text_precision != "auto":
+            raise UsageError("--text-precision selects a bundled model; it cannot be combined with --text-model")
         if self.fps is not None and not 0 < self.fps <= 1000:
             raise UsageError(f"--fps: expected a rate in (0, 1000], got {self.fps}")
         for kind in self.kinds:

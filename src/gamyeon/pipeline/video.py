@@ -85,7 +85,7 @@ def anonymize_video(
         if task.regions is not None:
             work: FrameWork | GivenRegions = task.regions
         else:
-            others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
+            others = load_others(options, video=True)
             work = FrameWork(task.faces, options.policy, options.kinds, plan, temporal, width, height, others)
         log.debug("plan %s, temporal %s", plan, temporal)
         writer = ThreadedWriter(
