@@ -45,6 +45,7 @@ import hashlib
 import logging
 import string
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +194,7 @@ class Scenes(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime ships 
 
     def __init__(self) -> None:
         self._scenes = scenes(SEED, SCENES)[0]
-        self._feeds = iter(())
+        self._feeds: Iterator[dict[str, npt.NDArray[Any]]] = iter(())
 
     def __len__(self) -> int:
         return len(self._scenes)
@@ -254,7 +255,7 @@ def covered(box: npt.NDArray[Any], others: npt.NDArray[Any]) -> float:
 
 def inside(line: npt.NDArray[Any], box: tuple[int, int, int, int]) -> bool:
     cx, cy = (line[0] + line[2]) / 2, (line[1] + line[3]) / 2
-    return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
+    return bool(box[0] <= cx <= box[2] and box[1] <= cy <= box[3])
 
 
 def check(out: Path) -> None:
