@@ -4,6 +4,12 @@ Video frames wait in a bounded look-ahead buffer until the detections of the nex
 ``lookahead`` frames are known (see ``track/temporal.py``); memory is bounded by that buffer, not by
 the video's length. Fail closed: a frame whose decoding, detection or masking fails is written
 fully filled, counted, logged and flagged in the annotations -- never with original pixels.
+
+With ``--copy-empty auto`` (H.264 sources that can share a stream with the encoder, see
+``media.encode.copy_blocker``) a GOP in which no frame has anything to mask is copied from the
+source instead of re-encoded (``media.gops``). A frame vouches for its GOP only when it decoded,
+every detector looked at frames on both sides of it within its period, no detection failed
+within the look-ahead around it, and no track has a box on it.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from gamyeon.annotations import JsonlWriter
 from gamyeon.mask.silhouette import segmenter_for
 from gamyeon.mask.stage import Decided, MaskingStage
 from gamyeon.media.decode import AudioPacket, DecodedFrame, VideoReader, to_rgb
-from gamyeon.media.encode import ThreadedWriter, VideoWriter
+from gamyeon.media.encode import ThreadedWriter, VideoWriter, copy_blocker
 from gamyeon.media.geometry import rotate_view, upright_size
+from gamyeon.media.gops import GopSink, hold_frames
 from gamyeon.pipeline.frame import FrameWork
 from gamyeon.pipeline.given import GivenRegions
 from gamyeon.pipeline.inputs import FilePass
@@ -70,10 +77,24 @@ def anonymize_video(
     started = time.perf_counter()
     seek = None if frames is None or frames.warm_index == 0 else frames.warm_pts
     start_index = 0 if frames is None else frames.warm_index
+    # chunks are joined later and re-rendered regions were not detected here: both always encode
+    may_copy = options.copy_empty == "auto" and frames is None and task.regions is None
     with VideoReader(
-        source, fps=options.fps, keep_audio=options.keep_audio, start_pts=seek, start_index=start_index
+        source,
+        fps=options.fps,
+        keep_audio=options.keep_audio,
+        start_pts=seek,
+        start_index=start_index,
+        keep_packets=may_copy,
     ) as reader:
         info = reader.info
+        template = None
+        if reader.keep_packets:
+            blocker = copy_blocker(reader.stream, info, options.encode, task.suffix)
+            if blocker is None:
+                template = reader.stream
+            else:
+                log.info("%s: every frame is encoded (%s)", source, blocker)
         if on_info is not None:
             on_info(info.frames)
         width, height = upright_size(info.width, info.height, info.rotation)
@@ -88,7 +109,7 @@ def anonymize_video(
             others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
             work = FrameWork(task.faces, options.policy, options.kinds, plan, temporal, width, height, others)
         log.debug("plan %s, temporal %s", plan, temporal)
-        writer = ThreadedWriter(
+        encoder = ThreadedWriter(
             VideoWriter(
                 task.output_tmp,
                 info,
@@ -99,11 +120,17 @@ def anonymize_video(
                 metadata=reader.metadata if options.keep_metadata else None,
                 stream_metadata=reader.stream_metadata if options.keep_metadata else None,
                 positional_shift=reader.positional_shift,
+                template=template,
             ),
             keep=None if frames is None else frames.owns,
         )
+        copier = (
+            None if template is None else GopSink(encoder, reader.packets, hold=hold_frames(info.width, info.height))
+        )
+        writer: ThreadedWriter | GopSink = encoder if copier is None else copier
         notes = JsonlWriter(task.annotations_tmp, task.track_ids, width, height)
         failed: dict[int, str] = {}
+        failures: deque[int] = deque()  # frames whose detection failed, for the copy decision
         buffer: deque[DecodedFrame] = deque()
         lookahead = work.lookahead  # the longest of any kind (persons, plates: sparser detection)
         tb = info.time_base
@@ -126,22 +153,41 @@ def anonymize_video(
             except Exception as err:  # noqa: BLE001 - fail closed on any detector/tracker failure
                 log.warning("detection failed on frame %d (%s); the frame will be fully masked", item.index, err)
                 failed[item.index] = f"detection failed: {err}"
+                failures.append(item.index)
 
         stage = MaskingStage(
             info, options.policy, writer, notes, work.account, task.progress, sealer=task.sealer, segmenter=segmenter
         )
 
+        def clean(item: DecodedFrame, decided: Decided) -> bool:
+            """Whether ``item`` may be copied from the source if its whole GOP is (see the module)."""
+            assert isinstance(work, FrameWork)
+            while failures and failures[0] < item.index - lookahead:
+                failures.popleft()
+            return (
+                decided.regions == []
+                and not failures
+                and not decided.tracks
+                and work.covered(item.index)
+                and work.quiet(item.index)
+            )
+
         def finish(item: DecodedFrame) -> None:
             """Decide ``item``'s regions (its look-ahead is known) and mask, annotate and encode it."""
             seconds = float(item.pts * tb)
+            vouched = False
             if item.frame is None or item.index in failed:
                 decided = Decided(item, seconds, None, item.error or failed.get(item.index, "decode failed"))
             else:
                 try:
                     decided = Decided(item, seconds, work.regions(item.index), tracks=work.tracks(item.index))
+                    vouched = copier is not None and clean(item, decided)
                 except Exception as err:  # noqa: BLE001 - fail closed on any estimation failure
                     log.warning("regions failed on frame %d (%s); the frame will be fully masked", item.index, err)
                     decided = Decided(item, seconds, None, f"masking failed: {err}")
+                    vouched = False
+            if copier is not None:
+                copier.expect(item.pts, item.gop, vouched)
             stage.handle(decided)
             failed.pop(item.index, None)
             work.forget_before(item.index + 1)
