@@ -22,7 +22,16 @@ from gamyeon.annotations import parse_exports
 from gamyeon.ledger.store import LEDGER_ENV
 from gamyeon.media.encode import CODECS, EncodeSettings
 from gamyeon.operators import REGISTRY, Shape
-from gamyeon.options import BASES, COPY_EMPTY_MODES, FACE_PRECISIONS, SMALL_FACE_MODES, Options, Processing, retention
+from gamyeon.options import (
+    BASES,
+    CHANGE_GATE_MODES,
+    COPY_EMPTY_MODES,
+    FACE_PRECISIONS,
+    SMALL_FACE_MODES,
+    Options,
+    Processing,
+    retention,
+)
 from gamyeon.policy import DEFAULT_KINDS, KIND_GROUPS, PERSON_MODES, Policy, load_policy, parse_kinds
 
 
@@ -116,6 +125,13 @@ def add_detection_args(parser: Arguments) -> None:
         choices=SMALL_FACE_MODES,
         default="auto",
         help="magnified tiled passes for tiny faces (default: auto, about once per second)",
+    )
+    parser.add_argument(
+        "--change-gate",
+        choices=CHANGE_GATE_MODES,
+        default="auto",
+        help="skip detections on unchanged frames while nothing is tracked, with a full detection "
+        "at least once a second (default: auto; never: every scheduled detection runs)",
     )
 
 
@@ -248,6 +264,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         policy=policy,
         detect_every=args.detect_every,
         small_faces=args.small_faces,
+        change_gate=args.change_gate,
         encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset),
         copy_empty=args.copy_empty,
         keep_audio=args.keep_audio,

@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
@@ -31,12 +32,13 @@ from gamyeon.media.encode import ThreadedWriter, VideoWriter, copy_blocker
 from gamyeon.media.geometry import rotate_view, upright_size
 from gamyeon.media.gops import GopSink, hold_frames
 from gamyeon.pipeline.frame import FrameWork
+from gamyeon.pipeline.gate import ChangeGate, thumb_size
 from gamyeon.pipeline.given import GivenRegions
 from gamyeon.pipeline.inputs import FilePass
 from gamyeon.pipeline.models import load_others
 from gamyeon.track.schedule import FramePasses, Plan
 from gamyeon.track.temporal import TemporalConfig
-from gamyeon.types import FileFigures
+from gamyeon.types import Array, FileFigures
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +138,32 @@ def anonymize_video(
         tb = info.time_base
 
         # swscale set-ups kept across frames (detection's own; the masking stage has its own)
-        scaler, converter = VideoReformatter(), VideoReformatter()
+        scaler, converter, thumbnailer = VideoReformatter(), VideoReformatter(), VideoReformatter()
+        gate: ChangeGate | None = None
+        if options.change_gate == "auto" and isinstance(work, FrameWork) and temporal.reach_back > 0:
+            # the detection after skipped ones must lie within the reach-back of the tracks it starts
+            gate = ChangeGate(temporal.reach_back - min(work.periods.values(), default=1))
+        tw, th = thumb_size(info.width, info.height)
+
+        def thumbnail(frame: av.VideoFrame) -> Array:
+            return thumbnailer.reformat(frame, width=tw, height=th, format="gray", interpolation="AREA").to_ndarray()
+
+        def scheduled(item: DecodedFrame, passes: FramePasses) -> bool:
+            """Run the detection due on ``item``, or skip it unchanged (``gate``); whether it ran."""
+            if gate is None:
+                detect(item, passes)
+                return True
+            assert item.frame is not None and isinstance(work, FrameWork)
+            thumb = thumbnail(item.frame)
+            if gate.skips(item.index, thumb, bool(work.store.live(item.index))):
+                work.checked(item.index, passes.detectors)
+                return False
+            detect(item, work.scheduler.full() if gate.pending else passes)
+            if item.index in failed:
+                gate.reset()
+            else:
+                gate.ran(item.index, thumb)
+            return True
 
         def detect(item: DecodedFrame, passes: FramePasses) -> None:
             frame = item.frame
@@ -205,8 +232,7 @@ def anonymize_video(
                 if entry.frame is not None:
                     passes = work.scheduler.passes(entry.index)
                     if passes.detect:
-                        detect(entry, passes)
-                        detected_last = True
+                        detected_last = scheduled(entry, passes)
                 while buffer and buffer[0].index + lookahead <= entry.index:
                     finish(buffer.popleft())
                 if frames is not None and frames.complete(entry.index, lookahead):
@@ -228,4 +254,6 @@ def anonymize_video(
             log.warning(
                 "%s: %d frame(s) had non-increasing timestamps and were shifted by one tick", source, reader.retimed
             )
+    if gate is not None and gate.skipped:
+        log.info("%s: %d detection(s) skipped on unchanged frames", source, gate.skipped)
     return work.tally.figures(width, height, time.perf_counter() - started, str(info.time_base))
