@@ -178,6 +178,15 @@ class VideoReader:
             colour=colour_of(first),
         )
 
+    @property
+    def reorder_delay(self) -> int:
+        """How far (time-base units) the first keyframe's decode time lies before its
+        presentation time: the B-frame delay of the source, 0 without B-frames or packets."""
+        first = self._gops.get(0)
+        if not first or first[0].pts is None or first[0].dts is None:
+            return 0
+        return max(0, first[0].pts - first[0].dts)
+
     def packets(self, gop: int) -> list[av.Packet[Any]] | None:
         """The video packets of ``gop`` in decode order (None: not kept, or already taken).
         Older GOPs are dropped: frames arrive in order, so nobody asks for them any more."""

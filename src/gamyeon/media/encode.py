@@ -205,7 +205,11 @@ class VideoWriter:
         stream_metadata: Mapping[str, str] | None = None,
         positional_shift: int = 0,
         template: av.video.stream.VideoStream | None = None,
+        reorder_delay: int = 0,
     ) -> None:
+        """``reorder_delay``: with a ``template``, the source's B-frame delay (``VideoReader.reorder_delay``);
+        encoded packets are given decode times that much before their presentation, as the
+        source's are, so decode times keep increasing across every join."""
         fmt = CONTAINERS.get(suffix)
         if fmt is None:
             raise UsageError(f"unsupported output extension {suffix!r}; expected one of {sorted(CONTAINERS)}")
@@ -229,6 +233,7 @@ class VideoWriter:
         self._run: av.video.codeccontext.VideoCodecContext | None = None
         self._profile: str | None = None
         self._parameter_sets = b""
+        self._reorder_delay = reorder_delay
         if template is None:
             stream = self.container.add_stream(encoder, rate=info.rate)
             assert isinstance(stream, av.video.stream.VideoStream)
@@ -317,6 +322,8 @@ class VideoWriter:
             self._run = None
         for packet in packets:
             packet.stream = self.stream
+            if packet.pts is not None:
+                packet.dts = packet.pts - self._reorder_delay  # no B-frames: decode order is presentation order
         return packets
 
     def copy(self, packets: Iterable[av.Packet[Any]]) -> None:

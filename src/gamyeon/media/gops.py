@@ -41,13 +41,20 @@ class GopSink:
     """A frame sink (``mask.stage.FrameSink``) that copies the source's clean GOPs and encodes the rest."""
 
     def __init__(
-        self, writer: ThreadedWriter, packets: Callable[[int], list[av.Packet[Any]] | None], *, hold: int
+        self,
+        writer: ThreadedWriter,
+        packets: Callable[[int], list[av.Packet[Any]] | None],
+        *,
+        hold: int,
+        reorder_delay: int = 0,
     ) -> None:
         """``packets``: the source's packets of a GOP (``VideoReader.packets``); ``hold``: most
-        frames of one GOP held in memory."""
+        frames of one GOP held in memory; ``reorder_delay``: how far the writer puts an encoded
+        frame's decode time before its presentation time (``VideoWriter``)."""
         self.writer = writer
         self._packets = packets
         self._hold = hold
+        self._delay = reorder_delay
         self._expected: dict[int, tuple[int | None, bool]] = {}
         self._last: tuple[int, int | None] | None = None  # (pts, GOP) of the frame written last
         self._gop: int | None = None
@@ -89,7 +96,7 @@ class GopSink:
 
     def _encode(self, image: Array | av.VideoFrame, pts: int) -> None:
         self.writer.write(image, pts)
-        self._last_dts = pts  # encoded stretches have no B-frames: decode time = presentation time
+        self._last_dts = pts - self._delay  # encoded stretches have no B-frames (``VideoWriter``)
 
     def _release(self) -> None:
         """Encode the held frames (the GOP turned out not copyable)."""

@@ -123,11 +123,16 @@ def anonymize_video(
                 stream_metadata=reader.stream_metadata if options.keep_metadata else None,
                 positional_shift=reader.positional_shift,
                 template=template,
+                reorder_delay=reader.reorder_delay,
             ),
             keep=None if frames is None else frames.owns,
         )
         copier = (
-            None if template is None else GopSink(encoder, reader.packets, hold=hold_frames(info.width, info.height))
+            None
+            if template is None
+            else GopSink(
+                encoder, reader.packets, hold=hold_frames(info.width, info.height), reorder_delay=reader.reorder_delay
+            )
         )
         writer: ThreadedWriter | GopSink = encoder if copier is None else copier
         notes = JsonlWriter(task.annotations_tmp, task.track_ids, width, height)
