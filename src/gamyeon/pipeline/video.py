@@ -244,7 +244,10 @@ def anonymize_video(
                     break  # every frame of the chunk is decided; the rest belongs to the next one
             else:
                 if last is not None and last.frame is not None and not detected_last:
-                    detect(last, work.scheduler.closing())  # close every track at the end of the file
+                    closing = work.scheduler.closing()  # close every track at the end of the file
+                    if gate is not None and gate.pending and isinstance(work, FrameWork):
+                        closing = work.scheduler.full()  # reaching back over the skipped frames
+                    detect(last, closing)
             while buffer:
                 finish(buffer.popleft())
             writer.close()
