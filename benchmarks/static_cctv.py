@@ -101,6 +101,12 @@ def build_clip(evaldata: Path, out: Path, still: float, people: float) -> tuple[
     return clip, gt_path
 
 
+def times(path: Path) -> list[float]:
+    """Presentation times (seconds) of every frame a decoder gets from ``path``."""
+    with av.open(str(path)) as c:
+        return [float(f.time) for f in c.decode(video=0) if f.time is not None]
+
+
 def timed(command: list[str]) -> dict[str, float]:
     """Wall and CPU seconds (the children's user + sys) of ``command``, and the load before it."""
     load = os.getloadavg()[0]
@@ -142,6 +148,7 @@ def main() -> None:
     for name in args.configs.split(","):
         out = args.out / f"{clip.stem}.{name}.mp4"
         results[name] = timed([*gamyeon, str(clip), "-o", str(out), "-q", *kinds, *CONFIGS[name]])
+        results[name]["same_frames_and_times"] = times(out) == times(clip)  # type: ignore[assignment]
         if args.coverage and gt is not None:
             tool = " ".join([*gamyeon, "{in}", "-o", "{out}", "-q", "--person-mode", "body", "--operator", "fill"])
             scorer = [python, str(args.eval_scripts / "video_gt_coverage.py"), str(clip), str(gt), "persons"]
@@ -152,10 +159,11 @@ def main() -> None:
         log.info("%s: %s", name, results[name])
     encode = results["re-encode"]["cpu_s"]
     print(f"clip: {clip} ({'constructed, see the docstring' if args.input is None else 'as given'})")
-    print("| run | CPU s | wall s | load at start | CPU vs re-encode |")
-    print("|---|---|---|---|---|")
+    print("| run | CPU s | wall s | load at start | CPU vs re-encode | output frames and times as input |")
+    print("|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['cpu_s']} | {r['wall_s']} | {r['load']} | {r['cpu_s'] / encode:.2f} |")
+        same = r.get("same_frames_and_times", "")
+        print(f"| {name} | {r['cpu_s']} | {r['wall_s']} | {r['load']} | {r['cpu_s'] / encode:.2f} | {same} |")
         if "coverage" in r:
             print(f"|  coverage ({name}) | {r['coverage']} | | | |")
     (args.out / f"{clip.stem}.results.json").write_text(json.dumps(results, indent=2))
