@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from gamyeon.detect import exposure
-from gamyeon.detect.faces import FaceDetector
+from gamyeon.detect.faces import FaceDetector, crops_around, refine_reach
 from gamyeon.figures import Tally
 from gamyeon.kinds import KINDS, FramePass, KindRegistry
 from gamyeon.kinds.detectors import PERSON
@@ -36,7 +37,7 @@ from gamyeon.pipeline.models import OtherDetectors
 from gamyeon.policy import Policy
 from gamyeon.track.identity import IdentityTracker
 from gamyeon.track.schedule import FramePasses, KindsScheduler, Plan
-from gamyeon.track.temporal import Estimate, TemporalConfig, TrackStore
+from gamyeon.track.temporal import Estimate, Observation, TemporalConfig, TrackStore
 from gamyeon.track.tracker import KindTracker
 from gamyeon.types import Array, Box, Detection, FrameResult, Region, TrackBox
 
@@ -45,8 +46,6 @@ log = logging.getLogger(__name__)
 #: a tiny absolute margin so that few-pixel faces keep a border despite box jitter
 MIN_MARGIN_PX = 1.5
 FAST_MOTION = 0.5  # box sizes per detection interval that count as fast motion
-#: typical input size of one refine crop (FaceDetector.around: up to 320 x 320, ~160 x 160 usual)
-REFINE_CROP_PIXELS = 200 * 200
 
 
 def mask_for(box: Box, margin: float, mask_scale: float, outline: Outline = NO_OUTLINE) -> Box:
@@ -214,19 +213,45 @@ class FrameWork:
         if small:
             passes.append(self.faces.magnified(full_image_lifted(), self.plan.small_factor))
         elif self.plan.refine:
-            tiny = [
-                (o.box.x1, o.box.y1, o.box.x2, o.box.y2)
-                for kind, _, o in self.store.live(index)
-                if kind == "face" and self.plan.is_small(max(o.box.width, o.box.height))
-            ]
+            tiny = self.to_refine(index)
             if tiny:
                 full = full_image_lifted()
-                if len(tiny) * REFINE_CROP_PIXELS > self.width * self.height * self.plan.small_factor**2:
+                crops = crops_around(tiny, self.width, self.height)
+                if sum(c.cost for c in crops) > self.width * self.height * self.plan.small_factor**2:
                     # a crowd of small faces: one magnified pass costs less than the crops
                     passes.append(self.faces.magnified(full, self.plan.small_factor))
                 else:
-                    passes.append(self.faces.around(full, tiny))
+                    passes.append(self.faces.refine(full, crops))
         return self.faces.merge(*passes)
+
+    def to_refine(self, index: int) -> list[tuple[float, float, float, float]]:
+        """The last boxes (``x1, y1, x2, y2``) of the live face tracks too small for the base pass
+        that are due for refinement on detection frame ``index``: all but the steady ones."""
+        return [
+            (o.box.x1, o.box.y1, o.box.x2, o.box.y2)
+            for kind, track, o in self.store.live(index)
+            if kind == "face"
+            and self.plan.is_small(max(o.box.width, o.box.height))
+            and not self._steady(index, track, o)
+        ]
+
+    def _steady(self, index: int, track: int, last: Observation) -> bool:
+        """Whether a small face track may skip refinement on detection frame ``index``.
+
+        Only when the next detection frame still lies within ``Plan.refine_every`` of its last
+        observation, that observation followed the one before within that span too, and at its
+        speed the face stays well inside the crop centred on its last box until then (half
+        ``refine_reach``). Anything else -- a new track, a miss, fast motion -- is refined.
+        """
+        ahead = index + self.plan.detect_every - last.frame
+        if ahead > self.plan.refine_every:
+            return False
+        before = self.store.previous(track)
+        if before is None or last.frame - before.frame > self.plan.refine_every:
+            return False
+        (ax, ay), (bx, by) = before.box.center, last.box.center
+        speed = math.hypot(bx - ax, by - ay) / (last.frame - before.frame)
+        return speed * ahead <= refine_reach(max(last.box.width, last.box.height)) / 2.0
 
     def detect_still(self, image: Array) -> list[Detection]:
         """Every detector the kinds need, in its thorough still-image mode."""
