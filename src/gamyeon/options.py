@@ -18,6 +18,8 @@ from gamyeon.policy import DEFAULT_REGION_KINDS, Policy
 SMALL_FACE_MODES = ("auto", "always", "never")
 FACE_PRECISIONS = PRECISIONS
 TEXT_PRECISIONS = text_detection.PRECISIONS
+COPY_EMPTY_MODES = ("auto", "never")
+CHANGE_GATE_MODES = ("auto", "never")
 #: ``Options`` fields that do not change what an output contains: where side files go, which key
 #: (a batch checks the key by its fingerprint), how the run reports, and its legal record
 NOT_IN_OUTPUT = frozenset({"annotations", "key_file", "quiet", "seal_key", "vault", "processing"})
@@ -75,6 +77,12 @@ class Options:
     #: tiled, magnified passes for faces too small for one whole-frame pass
     small_faces: str = "auto"
     encode: EncodeSettings = field(default_factory=EncodeSettings)
+    #: "auto": copy the source's GOPs in which nothing is masked instead of re-encoding them
+    #: (H.264 sources into h264 mp4/mov/mkv outputs); "never": encode every frame
+    copy_empty: str = "auto"
+    #: "auto": skip scheduled detections on frames unchanged since the last one that ran while
+    #: no track is alive, with a full detection at least once a second; "never": every one runs
+    change_gate: str = "auto"
     keep_audio: bool = False
     keep_metadata: bool = False
     #: frame rate for raw .h264/.h265 streams, which carry no timestamps
@@ -109,6 +117,10 @@ class Options:
             raise UsageError(f"--detect-every: expected 1..100, got {self.detect_every}")
         if self.small_faces not in SMALL_FACE_MODES:
             raise UsageError(f"--small-faces: expected one of {list(SMALL_FACE_MODES)}, got {self.small_faces!r}")
+        if self.copy_empty not in COPY_EMPTY_MODES:
+            raise UsageError(f"--copy-empty: expected one of {list(COPY_EMPTY_MODES)}, got {self.copy_empty!r}")
+        if self.change_gate not in CHANGE_GATE_MODES:
+            raise UsageError(f"--change-gate: expected one of {list(CHANGE_GATE_MODES)}, got {self.change_gate!r}")
         if self.face_precision not in FACE_PRECISIONS:
             raise UsageError(f"--face-precision: expected one of {list(FACE_PRECISIONS)}, got {self.face_precision!r}")
         if self.face_model is not None and self.face_precision != "auto":

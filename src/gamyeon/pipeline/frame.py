@@ -21,7 +21,8 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -152,6 +153,8 @@ class FrameWork:
         #: the file's counts; the pipeline returns them frozen (``Tally.figures``)
         self.tally = Tally()
         self._last_detection: dict[str, int] = {}
+        #: recent frames each detector looked at (ran, or was skipped as unchanged: ``checked``)
+        self._looked: dict[str, deque[int]] = {name: deque() for name in self.detectors}
 
     @property
     def lookahead(self) -> int:
@@ -276,6 +279,7 @@ class FrameWork:
         appearance of persons on their identity tracks (without it only their motion counts).
         """
         ran = self.detectors if detectors is None else tuple(d for d in self.detectors if d in detectors)
+        self.checked(index, ran)
         self.tally.detection()
         fast = False
         for detector in ran:
@@ -302,6 +306,29 @@ class FrameWork:
                         self.identities.add(kind, track, index, dets[i].box, dets[i].score)
         if fast:
             self.scheduler.hurry(index)
+
+    def checked(self, index: int, detectors: Iterable[str]) -> None:
+        """Record that ``detectors`` looked at frame ``index`` (``covered`` reads it back)."""
+        for name in detectors:
+            looked = self._looked.get(name)
+            if looked is not None and (not looked or looked[-1] < index):
+                looked.append(index)
+
+    def covered(self, index: int) -> bool:
+        """Whether every detector looked at a frame at most its period before ``index`` and at
+        one at most its period after it (once those are known): the frame lies between two
+        looks of each detector, as the schedule intends."""
+        for name, looked in self._looked.items():
+            period = self.periods[name]
+            before = any(index - period <= f <= index for f in looked)
+            after = any(index <= f <= index + period for f in looked)
+            if not (before and after):
+                return False
+        return True
+
+    def quiet(self, index: int) -> bool:
+        """Whether no track, masked or identity, has a box on frame ``index``."""
+        return not self.store.estimates(index) and not self.identities.estimates(index)
 
     def regions(self, index: int) -> list[Region]:
         estimates = self.store.estimates(index)
@@ -342,3 +369,6 @@ class FrameWork:
     def forget_before(self, index: int) -> None:
         self.store.prune(index)
         self.identities.prune(index)
+        for name, looked in self._looked.items():
+            while len(looked) > 1 and looked[1] < index - self.periods[name]:
+                looked.popleft()

@@ -171,6 +171,11 @@ class KindsScheduler:
                     discover.add(name)
         return FramePasses(frozenset(due), frozenset(discover))
 
+    def full(self) -> FramePasses:
+        """Every detector with its discovery pass (and for all, new tracks reaching back): the
+        detection after skipped ones (``pipeline.gate``)."""
+        return FramePasses(frozenset(self.detectors), frozenset(self.detectors))
+
     def closing(self) -> FramePasses:
         """Every detector, no discovery pass: for the last frame of a file when no detection was
         due on it, detected to close every track."""
