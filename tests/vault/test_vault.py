@@ -18,7 +18,7 @@ from gamyeon.errors import UsageError, VaultError
 from gamyeon.keys import MasterKey, read_key, write_key
 from gamyeon.media.decode import DecodedFrame, VideoReader, to_rgb
 from gamyeon.types import Box, Region, Source
-from gamyeon.vault.format import MAC_BYTES, MAGIC, VaultFile, mac_key
+from gamyeon.vault.format import MAC_BYTES, MAGIC, RegionInfo, VaultFile, mac_key
 from gamyeon.vault.reveal import _Opener, list_tracks, open_vault, restore
 from gamyeon.vault.writer import VaultWriter
 
@@ -246,9 +246,7 @@ def two_faces(index: int, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([half, half[:, ::-1]], axis=1))
 
 
-@pytest.fixture(scope="module")
-def anonymized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("e2e")
+def anonymize_two(root: Path, *extra: str) -> dict[str, Path]:
     src = root / "two.mp4"
     make_video(src, size=(320, 176), frames=12, picture=two_faces)
     key = root / "k.key"
@@ -256,9 +254,14 @@ def anonymized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = root / "anon.mp4"
     ledger = str(root / "ledger.sqlite")
     args = ["anonymize", str(src), "-o", str(out), "--kinds", "faces", "--seal", str(key), "-q", "--ledger", ledger]
-    code = main([*args, "--basis", "research"])
+    code = main([*args, "--basis", "research", *extra])
     assert code == 0
     return {"root": root, "src": src, "key": key, "out": out, "vault": root / "anon.mp4.vault"}
+
+
+@pytest.fixture(scope="module")
+def anonymized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return anonymize_two(tmp_path_factory.mktemp("e2e"))
 
 
 def tracks_of(vault: Path, capsys: pytest.CaptureFixture[str]) -> list[dict]:
@@ -301,6 +304,42 @@ def test_lossless_reveal_of_one_track_restores_it_exactly_and_keeps_the_other_ma
         assert np.array_equal(revealed[i][only_mine], original[i][only_mine])
         assert np.array_equal(revealed[i][~only_mine], anon[i][~only_mine])
         assert not np.array_equal(revealed[i][theirs], original[i][theirs])
+
+
+def test_ellipse_masks_seal_only_the_ellipse_and_reveal_it_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--shape ellipse``: the vault holds the pixels inside each ellipse only; a lossless reveal
+    gives them back exactly, and every other pixel -- the corners of the boxes included -- is the
+    anonymized file's."""
+    run = anonymize_two(tmp_path, "--shape", "ellipse")
+    target = tracks_of(run["vault"], capsys)[0]["track"]
+    out = tmp_path / "revealed.mkv"
+    code = main(
+        ["reveal", str(run["out"]), "--key", str(run["key"]), "--track", target, "--purpose", "case",
+         "--authority", "warrant 1", "-o", str(out), "--lossless", "-q"]
+    )  # fmt: skip
+    assert code == 0
+    original, anon, revealed = decoded(run["src"]), decoded(run["out"]), decoded(out)
+    assert len(original) == len(anon) == len(revealed) == 12
+    regions: dict[int, list[RegionInfo]] = {}
+    with VaultFile(run["vault"]) as vault:
+        for r in vault.regions():
+            regions.setdefault(r.frame, []).append(r)
+    corners = 0
+    for i in range(12):
+        mine, theirs = np.zeros(original[i].shape[:2], bool), np.zeros(original[i].shape[:2], bool)
+        for r in regions.get(i, []):
+            inside = r.inside()
+            assert r.ellipse is not None and inside is not None
+            x1, y1, x2, y2 = r.box
+            (mine if r.track == target else theirs)[y1:y2, x1:x2] |= inside
+            corners += int((~inside).sum())
+        assert mine.any(), f"frame {i}: the track should be masked"
+        only_mine = mine & ~theirs
+        assert np.array_equal(revealed[i][only_mine], original[i][only_mine])
+        assert np.array_equal(revealed[i][~only_mine], anon[i][~only_mine])
+    assert corners > 0  # the boxes' corners outside the ellipses were left out
 
 
 def test_default_reveal_keeps_the_codec_and_frame_count(
