@@ -1,20 +1,23 @@
 """The vault file: the original pixels of every masked region, sealed per track in segments.
 
-Layout of format 2 (all integers big-endian)::
+Layout of format 3 (all integers big-endian)::
 
-    MAGIC                                   8 bytes  b"GMVAULT2"
+    MAGIC                                   8 bytes  b"GMVAULT3"
     u32 length, header JSON                 format, dataset id, vault id, key fingerprint, source, cipher
     repeated segments:
         b"S", u32 length, meta JSON         seq, track (pseudonym), kind, codec, picture format,
-                                            colour, turns, frame size, canvas size, and per crop:
-                                            frame, pts, box
+                                            colour, turns, frame size, canvas size and origin, and
+                                            per crop: frame, pts, box [, ellipse]
         u32 length, nonce(12) + ciphertext  AES-256-GCM of the segment's coded stream (``codec``)
     b"T", u32 length, trailer JSON          segment and region counts, output SHA-256, per-track index
     HMAC-SHA256 (32 bytes)                  over every byte before it
 
 A segment holds up to ``writer.SEGMENT_FRAMES`` crops of one track, coded as one lossless video
-stream so that frames predict each other (``vault.codec``). Format 1 (b"GMVAULT1") held one
-lossless WebP per region, each block with the meta of that one region; it is still read.
+stream so that frames predict each other (``vault.codec``); each crop sits at its own place on the
+segment's canvas (a part of the frame), and of a region masked with an ellipse only the pixels
+inside it are coded (``Crop.inside``). Older formats are still read: format 2 (b"GMVAULT2") put
+every crop, its whole box, at the top left of the canvas (no origin, no ellipses); format 1
+(b"GMVAULT1") held one lossless WebP per region, each block with the meta of that one region.
 
 Why this shape:
 - Each segment's key is derived for its **track** (HKDF over the master key, the dataset, the vault
@@ -23,8 +26,9 @@ Why this shape:
   another track, other frames, other boxes, another position or another vault fails authentication.
 - The trailing HMAC (a key derived per vault) covers the whole file, so truncation, appended
   bytes, deleted, duplicated or swapped segments are detected before a single pixel is decrypted.
-- Metas are plain: ``reveal --list`` and the masking of other tracks need boxes, not pixels, and the
-  same boxes are already in the annotations sidecar.
+- Metas are plain: ``reveal --list`` and the masking of other tracks need boxes and shapes, not
+  pixels, and the same boxes are already in the annotations sidecar. A crop's ellipse is in its
+  meta, so it is authenticated with the pixels: changing it fails decryption.
 - Segments are written when they are full or their track has gone quiet, so they are not in frame
   order; the reader keeps a small index (offset, first and last frame per segment) and merges them.
 """
