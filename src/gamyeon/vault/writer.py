@@ -3,7 +3,9 @@
 The masking stage calls ``seal_planes`` with each decoded 4:2:0 frame just before its regions
 are masked (the decoder's samples under every region's mask box, grown to even bounds), and
 ``seal`` with the upright original RGB picture for other frames and for still images; so what
-is sealed is exactly what was masked.
+is sealed is exactly what was masked. Of a region masked with an ellipse only what lies inside
+it is coded (for 4:2:0, the 2x2 blocks that touch it): the rest of its box is unchanged in the
+output, and a reveal takes it from there.
 
 Each track's crops gather in an open segment, which is coded as one lossless stream
 (``vault.codec``), encrypted and written when it holds ``SEGMENT_FRAMES`` crops or
