@@ -1,8 +1,8 @@
 """The ``vault`` section: what sealing costs (time and bytes) and how long a reveal takes.
 
 On the 960x540 demo clip (``gamyeon demo``'s pictures, 750 frames; 150 with ``--quick``; one large
-face, the worst case for vault size) and on the dev videos when present (small CCTV faces), it
-runs as subprocesses:
+face, the worst case for vault size; once more with ``--shape ellipse``, whose vault holds only the
+ellipses) and on the dev videos when present (small CCTV faces), it runs as subprocesses:
 
 - ``gamyeon anonymize CLIP -o OUT --kinds faces -q`` and the same with ``--seal KEY``,
 - ``gamyeon reveal OUT --track ID ... -o R.mp4`` (default codec) and ``-o R.mkv --lossless``,
@@ -289,6 +289,9 @@ def section_vault(b: Any) -> None:
         "The vault holds each track's original pixels in segments of up to 64 frames, each coded as one lossless "
         "stream (4:2:0 samples with x264 at qp 0; RGB with FFV1) and encrypted with AES-256-GCM under its "
         "track's key; the target on the demo clip is a vault at most 3x the video. "
-        "The reveal restores the track with the most frames; exact frames: those of its frames whose box in the "
-        "`--lossless` output equals the decoded input pixel for pixel (where no other region covers it).\n"
+        "The demo clip runs twice: with the default box-shaped masks, and with `--shape ellipse`, of which only "
+        "the ellipses are sealed. "
+        "The reveal restores the track with the most frames; exact frames: those of its frames whose sealed pixels "
+        "(the box, or the ellipse in it) in the `--lossless` output equal the decoded input pixel for pixel "
+        "(where no other region masks them).\n"
     )
