@@ -49,7 +49,7 @@ def anonymize_image(task: FilePass) -> FileFigures:
             work.observe(0, work.detect_still(upright), image=upright)
             regions = work.regions(0)
             if sealer is not None:
-                sealer.seal(0, None, view, regions)
+                sealer.seal(0, None, view, regions, shapes=lambda kind: options.policy.for_kind(kind).shape)
             apply_regions(view, regions, options.policy, segmenter)
             tracks = work.tracks(0)
             result = FrameResult(0, None, None, tuple(regions), tracks=None if tracks is None else tuple(tracks))
