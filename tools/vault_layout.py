@@ -32,11 +32,9 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import cast
 
 import av
 import numpy as np
-from av.video.codeccontext import VideoCodecContext
 from numpy.typing import NDArray
 
 from gamyeon.media.decode import DecodedFrame, VideoReader
@@ -135,7 +133,7 @@ def measure(items: list[Item], variant: str) -> dict[str, object]:
             origin = (0, 0)
             size = (max(i.box[2] - i.box[0] for i in chunk), max(i.box[3] - i.box[1] for i in chunk))
         size = (max(16, size[0]), max(16, size[1]))
-        ctx = cast(VideoCodecContext, av.CodecContext.create("libx264", "w"))
+        ctx = av.CodecContext.create("libx264", "w")
         ctx.width, ctx.height, ctx.pix_fmt = size[0], size[1], "yuv420p"
         ctx.time_base, ctx.thread_count, ctx.options = Fraction(1, 25), 1, dict(options)
         planes: list[Pixels] | None = None
