@@ -3,7 +3,7 @@
 Run from the repository root with gamyeon's venv:
 
     .venv/bin/python benchmarks/run.py [--quick] [--only speed,timing,coverage,memory] [--clips a,b]
-                                       [--repeat N] [--long-minutes N] [--out bench-output]
+                                       [--repeat N] [--concat-frames N] [--long-minutes N] [--out bench-output]
 
 Every tool is measured the same way, as the command a user would type, in a subprocess whose wall
 time includes start-up and model loading. The Markdown report goes to stdout and to OUT/report.md,
@@ -23,7 +23,6 @@ import os
 import platform
 import re
 import shlex
-import statistics
 import subprocess
 import sys
 import time
@@ -41,6 +40,7 @@ from benchlib import (
     reencode,
     reid,
     scale,
+    speed,
     timeline,
     tracking,
     training,
@@ -72,6 +72,13 @@ SECTIONS = (
 DEFAULT_KINDS_TOOL = "gamyeon-default"
 PETS = "pets09_s2l1_vtest"
 QUICK_MAX_DEV_FRAMES = 150
+#: the long real clip: every dev video, shrunk to fit and padded to one size, at one frame rate
+CONCAT = "dev-concat-960x540"
+CONCAT_SIZE = (960, 540)
+#: frames taken from each dev video for the concatenated clip with --quick
+QUICK_CONCAT_FRAMES = 40
+#: synthetic clips run only when named in --clips (real footage is the measurement)
+OPT_IN_CLIPS = frozenset({"synth-1920x1080"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,18 +89,9 @@ class Clip:
     path: Path
     frames: int
     size: str
-    kind: str  # "synthetic" or "dev"
-
-
-@dataclass(slots=True)
-class ToolRun:
-    """The outcome of running one tool on one clip once."""
-
-    seconds: float
-    cpu_s: float
-    ok: bool
-    error: str | None
-    load_before: float  # 1-minute load average when the run started: how busy the shared machine was
+    kind: str  # "real (concatenated)", "dev" or "synthetic"
+    #: how the input was made from its source, when it is not the source file itself
+    note: str | None = None
 
 
 @dataclass(slots=True)
@@ -110,6 +108,8 @@ class Bench:
     env: dict[str, str]
     #: names of the speed/timing clips to run (None: all)
     only_clips: frozenset[str] | None = None
+    #: frames taken from each dev video for the concatenated clip (None: all; --quick: 40)
+    concat_frames: int | None = None
     results: dict[str, Any] = field(default_factory=dict)
     parts: list[str] = field(default_factory=list)
     outputs: dict[tuple[str, str], Path] = field(default_factory=dict)
@@ -134,33 +134,60 @@ class Bench:
         return self._timelines[path]
 
     def clips(self) -> list[Clip]:
-        """The speed/timing inputs: two synthetic demo clips, then the dev videos when present."""
+        """The speed/timing inputs: the dev videos concatenated into one long clip (the headline),
+        each dev video, then the synthetic demo clip; raw elementary streams are remuxed into MP4
+        (same packets) because deface cannot open them."""
         if self._clips is not None:
             return self._clips
         folder = self.out / "clips"
-        n540, n1080 = (150, 60) if self.quick else (750, 300)
-        found = [
-            ("synth-960x540", clips.synthetic_clip(folder, n540, 960, 540)),
-            ("synth-1920x1080", clips.synthetic_clip(folder, n1080, 1920, 1080)),
-        ]
         videos = self.dev / "videos"
-        if videos.is_dir():
-            found += [(p.stem, p) for p in sorted(videos.iterdir()) if p.is_file()]
-        else:
+        sources = sorted(p for p in videos.iterdir() if p.is_file()) if videos.is_dir() else []
+        if not sources:
             log.warning("%s not found: speed and timing use the synthetic clips only", videos)
-        if self.only_clips is not None:
-            unknown = self.only_clips - {name for name, _ in found}
+        wanted = self.only_clips
+        candidates = [CONCAT] if sources else []
+        candidates += [p.stem for p in sources] + ["synth-960x540", "synth-1920x1080"]
+        if wanted is not None:
+            unknown = wanted - set(candidates)
             if unknown:
-                raise SystemExit(f"--clips: unknown {sorted(unknown)}; expected some of {[n for n, _ in found]}")
-            found = [(name, path) for name, path in found if name in self.only_clips]
-        result = []
-        for name, path in found:
+                raise SystemExit(f"--clips: unknown {sorted(unknown)}; expected some of {candidates}")
+        else:
+            wanted = frozenset(candidates) - OPT_IN_CLIPS
+        result: list[Clip] = []
+        if sources and CONCAT in wanted:
+            width, height = CONCAT_SIZE
+            per_source = self.concat_frames or (QUICK_CONCAT_FRAMES if self.quick else None)
+            path, _ = clips.concat_clip(folder, sources, width, height, clips.CONCAT_RATE, per_source)
             tl = self.timeline_of(path)
-            kind = "dev" if path.is_relative_to(self.evaldata) else "synthetic"
-            if self.quick and kind == "dev" and tl.frames > QUICK_MAX_DEV_FRAMES:
-                log.info("--quick: skipping %s (%d frames)", name, tl.frames)
+            taken = f"the first {per_source} frames of each" if per_source else "every frame"
+            how = (
+                f"{taken} of {', '.join(p.name for p in sources)}, in that order, shrunk to fit (never enlarged) "
+                f"and padded with black to {width}x{height}, timed at {clips.CONCAT_RATE} fps, "
+                "libx264 crf 18 preset fast (PyAV)"
+            )
+            result.append(Clip(CONCAT, path, tl.frames, f"{tl.width}x{tl.height}", "real (concatenated)", how))
+        for src in sources:
+            if src.stem not in wanted:
                 continue
-            result.append(Clip(name, path, tl.frames, f"{tl.width}x{tl.height}", kind))
+            path = src
+            note = None
+            if src.suffix.lower() in clips.RAW_SUFFIXES:
+                path = clips.remux_raw_h264(folder, src, clips.RAW_RATE)
+                note = f"raw {src.suffix} remuxed into MP4 at {clips.RAW_RATE} fps (same packets, same pixels)"
+            tl = self.timeline_of(path)
+            if self.quick and tl.frames > QUICK_MAX_DEV_FRAMES:
+                log.info("--quick: skipping %s (%d frames)", src.stem, tl.frames)
+                continue
+            result.append(Clip(src.stem, path, tl.frames, f"{tl.width}x{tl.height}", "dev", note))
+        n540, n1080 = (150, 60) if self.quick else (750, 300)
+        for name, frames, width, height in (
+            ("synth-960x540", n540, 960, 540),
+            ("synth-1920x1080", n1080, 1920, 1080),
+        ):
+            if name in wanted:
+                path = clips.synthetic_clip(folder, frames, width, height)
+                tl = self.timeline_of(path)
+                result.append(Clip(name, path, tl.frames, f"{tl.width}x{tl.height}", "synthetic"))
         self._clips = result
         return result
 
@@ -176,7 +203,7 @@ class Bench:
             return [str(PYTHON), str(REENCODE_SCRIPT), str(src), str(dst)]
         raise ValueError(tool)
 
-    def run_tool(self, clip: Clip, tool: str, rep: int) -> ToolRun:
+    def run_tool(self, clip: Clip, tool: str, rep: int) -> speed.ToolRun:
         """Run ``tool`` on ``clip`` once into OUT/runs/; a run counts only if it exits 0 and writes output."""
         dst = self.out / "runs" / f"{clip.name}.{tool}.mp4"
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -205,7 +232,8 @@ class Bench:
             clip.frames / m.wall_s,
             "" if error is None else " FAILED",
         )
-        return ToolRun(m.wall_s, m.cpu_s, error is None, error, load)
+        others = speed.others_cores(m.machine_busy_s, m.cpu_s, m.wall_s)
+        return speed.ToolRun(m.wall_s, m.cpu_s, error is None, error, load, os.getloadavg()[0], others)
 
     def output_of(self, clip: Clip, tool: str) -> Path | None:
         """The tool's output for ``clip`` from this invocation, running the tool once if needed."""
@@ -218,100 +246,172 @@ class Bench:
 
 
 # ====================================================================== sections
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a and b else None
-
-
 def _speed_cell(median_s: float | None, cpu_s: float | None) -> str | None:
     return None if median_s is None else f"{median_s:.1f} / {fmt(cpu_s, 1)}"
 
 
-def _median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
+def _pair(cpu: float | None, wall: float | None) -> str | None:
+    """'CPU (wall)' of a ratio: CPU-seconds first, the figure to trust on a shared machine."""
+    return None if cpu is None else f"{cpu:.2f} ({fmt(wall, 2)})"
 
 
-#: the ratios of the speed table: (gamyeon variant, baseline); > 1 means gamyeon costs less
-SPEED_RATIOS = (("gamyeon", "deface"), (DEFAULT_KINDS_TOOL, "re-encode"))
+#: gamyeon configurations compared with every baseline (deface variants, the re-encode)
+SPEED_CONFIGS = ("gamyeon", DEFAULT_KINDS_TOOL)
+#: short labels of the configurations in the ratio table's headers
+CONFIG_LABELS = {"gamyeon": "faces", DEFAULT_KINDS_TOOL: "default kinds"}
 
 
 def section_speed(b: Bench) -> None:
     """Wall-clock and CPU seconds of all tools on the same files, interleaved per repeat so that a
-    burst of noise on the shared machine hits all tools alike; medians of the repeats are reported.
+    burst of noise on the shared machine hits all tools alike; medians of the repeats are reported,
+    each gamyeon configuration as a ratio to each baseline.
 
     CPU seconds (the child's user + system time, from ``wait4``) are the figure to trust on a shared
     machine: other work stretches wall time but hardly the CPU a process itself uses.
     """
-    rows = []
+    cores = len(os.sched_getaffinity(0))
+    baselines = [t for t in b.tools if t in b.peers or t == "re-encode"]
+    pairs = [(g, base) for g in SPEED_CONFIGS if g in b.tools for base in baselines]
+    ratio_rows: list[list[object]] = []
+    run_rows: list[list[object]] = []
     raw: dict[str, Any] = {}
     notes: list[str] = []
-    ratios_wanted = [(g, base) for g, base in SPEED_RATIOS if g in b.tools and base in b.tools]
     clips_run = b.clips()
-    if not any(c.kind == "dev" for c in clips_run):
+    if not any(c.kind != "synthetic" for c in clips_run):
         notes.append(f"{b.dev / 'videos'} not found (or not selected): no real footage in this table")
     for clip in clips_run:
-        runs: dict[str, list[ToolRun]] = {t: [] for t in b.tools}
-        for rep in range(b.repeat):
-            for tool in b.tools:
-                runs[tool].append(b.run_tool(clip, tool, rep))
-        per_tool: dict[str, Any] = {}
-        wall: dict[str, float | None] = {}
-        cpu: dict[str, float | None] = {}
-        for tool in b.tools:
-            good = [r for r in runs[tool] if r.ok]
-            wall[tool] = _median([r.seconds for r in good])
-            cpu[tool] = _median([r.cpu_s for r in good])
-            med = wall[tool]
-            per_tool[tool] = {
-                "seconds": [round(r.seconds, 3) for r in runs[tool]],
-                "cpu_seconds": [round(r.cpu_s, 3) for r in runs[tool]],
-                "loadavg_before": [round(r.load_before, 2) for r in runs[tool]],
-                "median_s": None if med is None else round(med, 3),
-                "median_cpu_s": None if cpu[tool] is None else round(cpu[tool] or 0, 3),
-                "fps": None if not med else round(clip.frames / med, 3),
-                "errors": [r.error for r in runs[tool] if r.error],
-            }
-            if not good:
-                notes.append(f"{tool} on {clip.name}: {runs[tool][-1].error}")
-        # baseline seconds / gamyeon seconds: > 1 means gamyeon is faster (cheaper)
+        runs: dict[str, list[speed.ToolRun]] = {t: [] for t in b.tools}
+        for rep, tool in speed.interleaved(b.tools, b.repeat):
+            runs[tool].append(b.run_tool(clip, tool, rep))
+        summary = {tool: speed.summarize(runs[tool]) for tool in b.tools}
+        every = [r for rs in runs.values() for r in rs]
+        loaded = sum(speed.under_load(r, cores) for r in every)
+        others = speed.median([r.others_cores for r in every if r.others_cores is not None])
+        load = speed.median([r.load_before for r in every])
         ratios = {
-            f"{g}/{base}": {"wall": _ratio(wall[base], wall[g]), "cpu": _ratio(cpu[base], cpu[g])}
-            for g, base in ratios_wanted
+            f"{g}/{base}": {
+                "cpu": speed.ratio(summary[base].cpu_s, summary[g].cpu_s),
+                "wall": speed.ratio(summary[base].wall_s, summary[g].wall_s),
+            }
+            for g, base in pairs
         }
-        load = _median([r.load_before for rs in runs.values() for r in rs])
+        extra = None
+        if DEFAULT_KINDS_TOOL in summary and "gamyeon" in summary:
+            d, f = summary[DEFAULT_KINDS_TOOL].cpu_s, summary["gamyeon"].cpu_s
+            extra = None if d is None or f is None else d - f
+        per_tool: dict[str, Any] = {}
+        for tool in b.tools:
+            rs, med = runs[tool], summary[tool]
+            per_tool[tool] = {
+                "seconds": [round(r.seconds, 3) for r in rs],
+                "cpu_seconds": [round(r.cpu_s, 3) for r in rs],
+                "loadavg_before": [round(r.load_before, 2) for r in rs],
+                "loadavg_after": [round(r.load_after, 2) for r in rs],
+                "others_cores": [None if r.others_cores is None else round(r.others_cores, 2) for r in rs],
+                "under_load": [speed.under_load(r, cores) for r in rs],
+                "median_s": None if med.wall_s is None else round(med.wall_s, 3),
+                "median_cpu_s": None if med.cpu_s is None else round(med.cpu_s, 3),
+                "fps": None if not med.wall_s else round(clip.frames / med.wall_s, 3),
+                "errors": [r.error for r in rs if r.error],
+            }
+            if med.wall_s is None:
+                notes.append(f"{tool} on {clip.name}: {rs[-1].error}")
+            run_rows.append(
+                [
+                    clip.name,
+                    tool,
+                    _speed_cell(med.wall_s, med.cpu_s),
+                    fmt(clip.frames / med.wall_s if med.wall_s else None, 1),
+                    " ".join(f"{r.seconds:.1f}/{r.cpu_s:.1f}" if r.ok else "failed" for r in rs),
+                    " ".join(f"{r.load_before:.1f}→{r.load_after:.1f}" for r in rs),
+                    " ".join("?" if r.others_cores is None else f"{r.others_cores:.2f}" for r in rs),
+                ]
+            )
         raw[clip.name] = {
             "path": str(clip.path),
             "kind": clip.kind,
+            "made": clip.note,
             "frames": clip.frames,
             "size": clip.size,
+            "run_order": [f"{tool}#{rep}" for rep, tool in speed.interleaved(b.tools, b.repeat)],
             "tools": per_tool,
             "ratios": ratios,
+            "default_minus_faces_cpu_s": None if extra is None else round(extra, 3),
             "loadavg_median": load,
+            "others_cores_median": others,
+            "runs_under_load": loaded,
+            "runs": len(every),
         }
-        cells = [_speed_cell(wall[t], cpu[t]) for t in b.tools]
-        ratio_cells = [
-            None if r["cpu"] is None else f"{fmt(r['cpu'], 2)} ({fmt(r['wall'], 2)})" for r in ratios.values()
-        ]
-        rows.append([clip.name, clip.kind, clip.size, clip.frames, fmt(load, 2), *cells, *ratio_cells])
-    b.results["speed"] = {"repeat": b.repeat, "clips": raw, "reencode_settings": reencode.SETTINGS}
+        mark = f"**yes** ({loaded}/{len(every)})" if loaded else "no"
+        ratio_rows.append(
+            [
+                clip.name,
+                clip.kind,
+                clip.size,
+                clip.frames,
+                *(_pair(r["cpu"], r["wall"]) for r in ratios.values()),
+                fmt(extra, 1),
+                fmt(load, 2),
+                fmt(others, 2),
+                mark,
+            ]
+        )
+    b.results["speed"] = {
+        "repeat": b.repeat,
+        "cores": cores,
+        "under_load_rule": f"other processes kept > {speed.OTHERS_SHARE_LIMIT} of the {cores} cores busy",
+        "clips": raw,
+        "reencode_settings": reencode.SETTINGS,
+    }
     b.emit("## Speed (whole command: start-up, model load, decode, work, encode)\n")
-    headers = [
-        "clip",
-        "kind",
-        "size",
-        "frames",
-        "load avg",
-        *(f"{t} wall s / CPU-s" for t in b.tools),
-        *(f"{g} vs {base}: CPU (wall)" for g, base in ratios_wanted),
-    ]
-    b.emit(table(headers, rows))
     b.emit(
-        f"\nMedians of {b.repeat} run(s) per tool, tools interleaved within each repeat; load avg = median "
-        "1-minute load average before the runs. Ratios are the baseline's seconds over gamyeon's (> 1: "
-        "gamyeon costs less); CPU-seconds are the figure to trust on a shared machine, wall in brackets. "
-        f"`gamyeon` = `--kinds faces` (deface's job), `{DEFAULT_KINDS_TOOL}` = the default kinds "
-        "(faces, heads, plates). Re-encode = decode + encode only, with gamyeon's default settings: "
+        table(
+            [
+                "clip",
+                "kind",
+                "size",
+                "frames",
+                *(f"{CONFIG_LABELS[g]} vs {base}: CPU (wall)" for g, base in pairs),
+                "heads+plates CPU-s (default − faces)",
+                "load avg",
+                "others' cores",
+                "under load",
+            ],
+            ratio_rows,
+        )
+    )
+    b.emit(
+        f"\nRatios are the baseline's median seconds over gamyeon's (> 1: gamyeon costs less), CPU-seconds "
+        f"first (the figure to trust on a shared machine), wall in brackets; medians of {b.repeat} run(s) per "
+        "tool, tools interleaved (A, B, C, A, B, C, ...). `faces` = `gamyeon --kinds faces` (deface's job), "
+        "`default kinds` = faces, heads, plates. Targets: faces ≥ 4× deface on crowded real footage, default "
+        "kinds ≥ 0.5× a re-encode. load avg = median 1-minute load average before the runs (it includes the "
+        "benchmark's own previous run); others' cores = median over the runs of the cores other processes kept "
+        f"busy (/proc/stat); **under load**: runs during which others took more than "
+        f"{speed.OTHERS_SHARE_LIMIT:.0%} of the {cores} cores: their figures are not headline figures.\n"
+    )
+    b.emit("### Seconds per tool\n")
+    b.emit(
+        table(
+            [
+                "clip",
+                "tool",
+                "median wall s / CPU-s",
+                "fps",
+                "each run wall/CPU s",
+                "each run load avg before→after",
+                "each run others' cores",
+            ],
+            run_rows,
+        )
+    )
+    made = [f"- {c.name}: {c.note}." for c in clips_run if c.note]
+    b.emit(
+        "\nRe-encode = decode + encode only, with gamyeon's own output settings: "
         f"{reencode.SETTINGS}. " + " ".join(f"{p.name}: {p.describe()}." for p in b.peers.values())
     )
+    if made:
+        b.emit("\nInputs made at run time (in OUT/clips):\n\n" + "\n".join(made))
     for note in notes:
         b.emit(f"- {note}")
     b.emit("")
@@ -719,7 +819,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--long-minutes", type=float, default=None, help="length of the memory file (default 2; --quick 0.05)"
     )
     p.add_argument(
-        "--clips", default=None, help="comma-separated speed/timing clips, e.g. synth-960x540 (default: all)"
+        "--clips",
+        default=None,
+        help=f"comma-separated speed/timing clips: {CONCAT}, a dev video's file stem, synth-960x540, "
+        "synth-1920x1080 (default: all but synth-1920x1080)",
+    )
+    p.add_argument(
+        "--concat-frames",
+        type=int,
+        default=None,
+        help="frames taken from each dev video for the concatenated clip (default: all; --quick: 40)",
     )
     p.add_argument("--out", type=Path, default=ROOT / "bench-output", help="output folder (default bench-output/)")
     p.add_argument("--evaldata", type=Path, default=Path("/work/shared/evaldata"), help="evaluation data root")
@@ -744,6 +853,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--only: expected some of {','.join(SECTIONS)}, got {args.only!r}")
     if args.repeat < 1:
         p.error("--repeat: expected at least 1")
+    if args.concat_frames is not None and args.concat_frames < 1:
+        p.error("--concat-frames: expected at least 1")
     if args.long_minutes is None:
         args.long_minutes = 0.05 if args.quick else 2.0
     if args.long_minutes <= 0:
@@ -785,6 +896,7 @@ def main(argv: list[str] | None = None) -> int:
         repeat=args.repeat,
         long_minutes=args.long_minutes,
         only_clips=frozenset(c.strip() for c in args.clips.split(",") if c.strip()) if args.clips else None,
+        concat_frames=args.concat_frames,
         evaldata=args.evaldata,
         eval_scripts=args.eval_scripts,
         peers=make_peers(args),

@@ -76,6 +76,7 @@ def make_video(
     preset: str = "ultrafast",
     picture: Callable[[int, int, int], np.ndarray] = pattern,
     colour: Colour | None = None,
+    x264_params: str | None = None,
 ) -> list[int]:
     """Write a synthetic video; returns the pts written (in ``time_base``, default ``1/rate``).
 
@@ -84,6 +85,7 @@ def make_video(
     AAC track as long as the video. ``container_format`` forces a muxer (e.g. ``"h264"`` for a raw
     elementary stream). ``preset`` is x264/x265's (ultrafast makes no B-frames, the others do).
     ``colour``: converted to YUV with that matrix and range, and tagged so (default: untagged).
+    ``x264_params``: extra libx264 settings (e.g. ``keyint=16`` for short GOPs).
     """
     width, height = size
     tb = time_base if time_base is not None else 1 / rate
@@ -103,6 +105,8 @@ def make_video(
         stream.codec_context.time_base = tb
         if codec in {"libx264", "libx265"}:
             stream.options = {"preset": preset, "crf": "20"}
+            if x264_params is not None:
+                stream.options = {**stream.options, "x264-params": x264_params}
             if codec == "libx265":
                 stream.options = {**stream.options, "x265-params": "log-level=error"}
         if rotation is not None:

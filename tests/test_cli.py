@@ -15,6 +15,7 @@ from conftest import env_without_home_keys, face_picture, leftovers, make_video,
 from gamyeon import __version__
 from gamyeon.cli import main
 from gamyeon.detect.centerface import model_path
+from gamyeon.detect.text import model_path as text_model_path
 from gamyeon.ledger.store import Ledger
 
 GAMYEON = Path(sys.executable).with_name("gamyeon")
@@ -33,7 +34,9 @@ def test_crf_changes_size_in_the_expected_direction(tmp_path: Path, capsys: pyte
     sizes = {}
     for crf in (12, 40):
         out = tmp_path / f"crf{crf}.mp4"
-        assert main(["anonymize", str(src), "-o", str(out), "--crf", str(crf), "-q"]) == 0
+        # nothing to mask: without --copy-empty never every GOP would be copied, not encoded
+        args = ["anonymize", str(src), "-o", str(out), "--crf", str(crf), "--copy-empty", "never", "-q"]
+        assert main(args) == 0
         sizes[crf] = out.stat().st_size
         assert len(probe(out).times) == 12
     assert sizes[12] > sizes[40] * 1.5, sizes  # lower CRF means higher quality, more bytes
@@ -229,6 +232,42 @@ def test_face_precision_chooses_the_bundled_networks_and_the_record_names_them(t
             models = next(iter(book.records())).payload["models"]
         assert (models["face"]["file"], models["face_video"]["file"]) == (still, video)
         assert len({models["face"]["sha256"], models["face_video"]["sha256"]}) == (2 if still != video else 1)
+
+
+def test_text_precision_chooses_the_bundled_text_networks_and_the_record_names_them(tmp_path: Path) -> None:
+    """Video runs the int8 text network where ``auto`` picks it, still images the float one; an
+    explicit precision applies to both, and the processing record names each role's file."""
+    src = tmp_path / "in"
+    src.mkdir()
+    make_video(src / "clip.mp4", size=(160, 120), frames=2)
+    Image.fromarray(face_picture(0, 160, 120)).save(src / "still.png")
+    auto_video = text_model_path(None, "auto", video=True).name  # int8 on CPUs with VNNI, as here
+    expected = {
+        "auto": ("ppocrv6_det_small.onnx", auto_video),
+        "int8": ("ppocrv6_det_small_int8.onnx", "ppocrv6_det_small_int8.onnx"),
+    }
+    for precision, (still, video) in expected.items():
+        ledger = tmp_path / f"{precision}.sqlite"
+        out = tmp_path / f"out-{precision}"
+        args = ["anonymize", str(src), "-o", str(out), "-q", "--kinds", "plates", "--ledger", str(ledger)]
+        assert main([*args, "--text-precision", precision]) == 0
+        assert (out / "clip.mp4").is_file() and (out / "still.png").is_file()
+        with Ledger(str(ledger)) as book:
+            models = next(iter(book.records())).payload["models"]
+        assert (models["text"]["file"], models["text_video"]["file"]) == (still, video)
+
+
+def test_text_precision_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = tmp_path / "in.mp4"
+    make_video(clip, frames=2)
+    own = tmp_path / "own.onnx"
+    own.write_bytes(b"")
+    code = main(
+        ["anonymize", str(clip), "-o", str(tmp_path / "o.mp4"), "--text-model", str(own), "--text-precision", "fp32"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot be combined with --text-model" in err and "Traceback" not in err
+    assert not (tmp_path / "o.mp4").exists()
 
 
 def test_face_precision_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,6 +23,7 @@ def test_every_field_is_in_the_output_settings_or_declared_outside_them() -> Non
         {"kinds": ("face",)},
         {"small_faces": "never"},
         {"face_precision": "fp32"},
+        {"text_precision": "int8"},
         {"silhouette_model": Path("/models/seg.onnx")},
         {"exports": ("coco",)},
         {"keep_audio": True},

@@ -40,10 +40,27 @@ class Measured:
     max_rss_kib: int  # ru_maxrss of the child, from wait4 (Linux: KiB)
     log_path: Path
     samples: list[RssSample] = field(default_factory=list)
+    #: CPU-seconds the whole machine spent busy during the run (None where /proc/stat is missing);
+    #: minus ``cpu_s`` it is what other processes took while this one ran
+    machine_busy_s: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU-seconds all cores have spent busy since boot (user, nice, system, irq, softirq, steal),
+    from the first line of /proc/stat; None where it cannot be read."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = fh.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def _read_status_kib(pid: int) -> tuple[int, int]:
@@ -115,6 +132,7 @@ def run_measured(
     log.debug("run: %s", subprocess.list2cmdline(list(command)))
     samples: list[RssSample] = []
     with open(log_path, "wb") as out:
+        busy_before = machine_busy_seconds()
         start = time.perf_counter()
         proc = subprocess.Popen(list(command), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         if sample_every is None:
@@ -129,6 +147,7 @@ def run_measured(
                     samples.append(RssSample(time.perf_counter() - start, rss, hwm))
                 time.sleep(sample_every)
         wall = time.perf_counter() - start
+        busy_after = machine_busy_seconds()
     proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped: keep Popen from waiting again
     return Measured(
         command=list(command),
@@ -138,6 +157,7 @@ def run_measured(
         max_rss_kib=int(usage.ru_maxrss),
         log_path=log_path,
         samples=samples,
+        machine_busy_s=None if busy_before is None or busy_after is None else busy_after - busy_before,
     )
 
 

@@ -1,8 +1,9 @@
 """The plain re-encode baseline: decode every frame and encode it again, nothing else.
 
-It uses gamyeon's own default video settings (libx264, crf 18, preset medium, yuv420p, the input's
-time base and pts), so ``gamyeon fps / re-encode fps`` says how much of gamyeon's time is its own
-work (detection, tracking, masking) rather than the unavoidable decode + encode. Run as a script in
+It uses gamyeon's own default video settings (``gamyeon.media.encode``: libx264, crf 18, preset
+medium, the same sample format rule, the input's time base and pts), so ``gamyeon fps / re-encode
+fps`` says how much of gamyeon's time is its own work (detection, tracking, masking) rather than the
+unavoidable decode + encode. Run as a script in
 gamyeon's venv so that it is timed exactly like the tools (process start-up included):
 
     python benchmarks/benchlib/reencode.py IN OUT
@@ -24,7 +25,18 @@ PRESET = "medium"
 PIX_FMT = "yuv420p"
 RAW_FORMATS = {"h264", "hevc", "m4v", "mpegvideo"}
 RAW_RATE = Fraction(25)
-SETTINGS = f"{ENCODER} crf {CRF} preset {PRESET}, {PIX_FMT}, input time_base and pts"
+SETTINGS = (
+    f"{ENCODER} crf {CRF} preset {PRESET}, {PIX_FMT} (yuv444p for odd sizes, yuvj420p for full-range input), "
+    "input time_base and pts"
+)
+
+
+def pix_fmt(width: int, height: int, source: str) -> str:
+    """The H.264 sample format gamyeon's writer picks: 4:2:0, except 4:4:4 for odd sizes (4:2:0
+    needs even ones) and full-range ``yuvj420p`` for full-range sources."""
+    if width % 2 or height % 2:
+        return "yuv444p"
+    return "yuvj420p" if source.startswith("yuvj") else PIX_FMT
 
 
 def reencode(src: Path, dst: Path) -> int:
@@ -56,7 +68,7 @@ def reencode(src: Path, dst: Path) -> int:
                 if not isinstance(stream, VideoStream):
                     raise SystemExit(f"{ENCODER} did not give a video stream")
                 stream.width, stream.height = frame.width, frame.height
-                stream.pix_fmt = PIX_FMT
+                stream.pix_fmt = pix_fmt(frame.width, frame.height, frame.format.name)
                 stream.time_base = tb
                 stream.codec_context.time_base = tb
                 stream.codec_context.framerate = rate

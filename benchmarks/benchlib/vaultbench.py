@@ -1,8 +1,8 @@
 """The ``vault`` section: what sealing costs (time and bytes) and how long a reveal takes.
 
 On the 960x540 demo clip (``gamyeon demo``'s pictures, 750 frames; 150 with ``--quick``; one large
-face, the worst case for vault size) and on the dev videos when present (small CCTV faces), it
-runs as subprocesses:
+face, the worst case for vault size; once more with ``--shape ellipse``, whose vault holds only the
+ellipses) and on the dev videos when present (small CCTV faces), it runs as subprocesses:
 
 - ``gamyeon anonymize CLIP -o OUT --kinds faces -q`` and the same with ``--seal KEY``,
 - ``gamyeon reveal OUT --track ID ... -o R.mp4`` (default codec) and ``-o R.mkv --lossless``,
@@ -56,16 +56,19 @@ def _biggest_track(video: Path, env: dict[str, str]) -> str | None:
     return max(tracks, key=lambda t: t["frames"])["track"] if tracks else None
 
 
-def seal_cpu(clip: Path, notes: Path, key_file: Path, scratch: Path) -> dict[str, Any]:
+def seal_cpu(clip: Path, notes: Path, key_file: Path, scratch: Path, *, ellipse: bool = False) -> dict[str, Any]:
     """Seal the regions of ``notes`` (an annotations sidecar) from the decoded ``clip`` again, as
-    the masking stage does, and count the CPU seconds of this thread spent sealing (the coding
-    runs on it: ``vault.codec`` uses one thread)."""
+    the masking stage does (with ``ellipse``: as masked with ellipses), and count the CPU seconds
+    of this thread spent sealing (the coding runs on it: ``vault.codec`` uses one thread)."""
     from gamyeon.keys import read_key
     from gamyeon.media.decode import DecodedFrame, VideoReader, to_rgb
     from gamyeon.media.geometry import rotate_view
     from gamyeon.media.planes import supported
+    from gamyeon.operators import Shape
     from gamyeon.types import Box, Region, Source
     from gamyeon.vault.writer import VaultWriter
+
+    shape = Shape.ELLIPSE if ellipse else Shape.BOX
 
     by_frame: dict[int, list[Region]] = {}
     names: dict[str, int] = {}
@@ -92,9 +95,10 @@ def seal_cpu(clip: Path, notes: Path, key_file: Path, scratch: Path) -> dict[str
             frame, regions = entry.frame, by_frame[entry.index]
             start = time.thread_time()
             if supported(frame):
-                writer.seal_planes(entry.index, entry.pts, frame, regions, rotation=rotation)
+                writer.seal_planes(entry.index, entry.pts, frame, regions, rotation=rotation, shapes=lambda _k: shape)
             else:
-                writer.seal(entry.index, entry.pts, rotate_view(to_rgb(frame), rotation), regions)
+                view = rotate_view(to_rgb(frame), rotation)
+                writer.seal(entry.index, entry.pts, view, regions, shapes=lambda _k: shape)
             spent += time.thread_time() - start
     start = time.thread_time()
     writer.finish(output_sha256="0" * 64, time_base=None)
@@ -105,21 +109,21 @@ def seal_cpu(clip: Path, notes: Path, key_file: Path, scratch: Path) -> dict[str
 
 
 def exact_reveal(clip: Path, vault: Path, track: str, revealed: Path) -> dict[str, int]:
-    """Frames of ``track`` whose box in the lossless ``revealed`` file equals the decoded ``clip``
-    pixel for pixel, and how many the track has. Pixels that another region also covers are left
-    out: the reveal keeps them masked by design."""
+    """Frames of ``track`` whose sealed pixels (its box, or the ellipse in it) in the lossless
+    ``revealed`` file equal the decoded ``clip`` pixel for pixel, and how many the track has.
+    Pixels that another region also masks are left out: the reveal keeps them masked by design."""
     from gamyeon.media.decode import DecodedFrame, VideoReader, to_rgb
     from gamyeon.media.geometry import rotate_view
     from gamyeon.vault.format import VaultFile
 
-    boxes: dict[int, tuple[int, int, int, int]] = {}
-    others: dict[int, list[tuple[int, int, int, int]]] = {}
+    boxes: dict[int, Any] = {}
+    others: dict[int, list[Any]] = {}
     with VaultFile(vault) as opened:
         for r in opened.regions():
             if r.track == track:
-                boxes[r.frame] = r.box
+                boxes[r.frame] = r
             else:
-                others.setdefault(r.frame, []).append(r.box)
+                others.setdefault(r.frame, []).append(r)
     equal = 0
     with VideoReader(clip) as original, VideoReader(revealed) as restored:
         turns = original.info.rotation
@@ -131,22 +135,31 @@ def exact_reveal(clip: Path, vault: Path, track: str, revealed: Path) -> dict[st
         for a, back in pairs:
             if a.index not in boxes or a.frame is None or back.frame is None:
                 continue
-            x1, y1, x2, y2 = boxes[a.index]
-            keep = np.ones((y2 - y1, x2 - x1), bool)
-            for o1, p1, o2, p2 in others.get(a.index, []):
-                keep[max(0, p1 - y1) : max(0, p2 - y1), max(0, o1 - x1) : max(0, o2 - x1)] = False
+            x1, y1, x2, y2 = boxes[a.index].box
+            inside = boxes[a.index].inside()
+            keep = np.ones((y2 - y1, x2 - x1), bool) if inside is None else inside.copy()
+            for other in others.get(a.index, []):
+                o1, p1, o2, p2 = other.box
+                c1, r1, c2, r2 = max(o1, x1), max(p1, y1), min(o2, x2), min(p2, y2)
+                if c2 <= c1 or r2 <= r1:
+                    continue
+                covered = other.inside()  # None: their whole box is masked
+                theirs = True if covered is None else covered[r1 - p1 : r2 - p1, c1 - o1 : c2 - o1]
+                keep[r1 - y1 : r2 - y1, c1 - x1 : c2 - x1] &= ~np.asarray(theirs)
             want = rotate_view(to_rgb(a.frame), turns)[y1:y2, x1:x2][keep]
             equal += bool(np.array_equal(rotate_view(to_rgb(back.frame), turns)[y1:y2, x1:x2][keep], want))
     return {"frames": len(boxes), "exact": equal}
 
 
-def _measure(name: str, clip: Path, frames: int, b: Any, key: Path, out: Path) -> dict[str, Any] | None:
+def _measure(
+    name: str, clip: Path, frames: int, b: Any, key: Path, out: Path, extra: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
     plain, sealed = out / f"{name}.plain.mp4", out / f"{name}.sealed.mp4"
     times: dict[str, list[float]] = {"plain": [], "sealed": []}
     cpu: dict[str, list[float]] = {"plain": [], "sealed": []}
     for rep in range(b.repeat):
-        mp = _anonymize(clip, plain, b.env, out / "logs" / f"{name}.plain.{rep}.log")
-        ms = _anonymize(clip, sealed, b.env, out / "logs" / f"{name}.sealed.{rep}.log", "--seal", str(key))
+        mp = _anonymize(clip, plain, b.env, out / "logs" / f"{name}.plain.{rep}.log", *extra)
+        ms = _anonymize(clip, sealed, b.env, out / "logs" / f"{name}.sealed.{rep}.log", "--seal", str(key), *extra)
         if mp is None or ms is None:
             return None
         times["plain"].append(mp.wall_s)
@@ -154,13 +167,13 @@ def _measure(name: str, clip: Path, frames: int, b: Any, key: Path, out: Path) -
         cpu["plain"].append(mp.cpu_s)
         cpu["sealed"].append(ms.cpu_s)
     vault = Path(f"{sealed}.vault")
-    cost = seal_cpu(clip, Path(f"{sealed}.regions.jsonl"), key, out)
+    cost = seal_cpu(clip, Path(f"{sealed}.regions.jsonl"), key, out, ellipse="ellipse" in extra)
     track = _biggest_track(sealed, b.env)
     reveal: dict[str, float | None] = {"default": None, "lossless": None}
     reveal_cpu: dict[str, float | None] = {"default": None, "lossless": None}
     exact: dict[str, int] | None = None
     if track is not None:
-        for mode, target, extra in (
+        for mode, target, flags in (
             ("default", out / f"{name}.rev.mp4", []),
             ("lossless", out / f"{name}.rev.mkv", ["--lossless"]),
         ):
@@ -179,7 +192,7 @@ def _measure(name: str, clip: Path, frames: int, b: Any, key: Path, out: Path) -
                 str(target),
                 "-q",
             ]
-            command += extra
+            command += flags
             m = procs.run_measured(command, out / "logs" / f"{name}.reveal.{mode}.log", env=b.env)
             reveal[mode] = m.wall_s if m.returncode == 0 else None
             reveal_cpu[mode] = m.cpu_s if m.returncode == 0 else None
@@ -215,14 +228,18 @@ def section_vault(b: Any) -> None:
     if not key.exists():
         subprocess.run([str(GAMYEON), "keys", "new", str(key), "-q"], check=True, env=env, capture_output=True)
     frames = 150 if b.quick else 750
-    inputs = [("demo 960x540", clips.synthetic_clip(b.out / "clips", frames, 960, 540), frames)]
+    demo = clips.synthetic_clip(b.out / "clips", frames, 960, 540)
+    inputs: list[tuple[str, Path, int, tuple[str, ...]]] = [
+        ("demo 960x540", demo, frames, ()),
+        ("demo-ellipse 960x540 --shape ellipse", demo, frames, ("--shape", "ellipse")),
+    ]
     dev = b.dev / "videos"
     for name in DEV_VIDEOS:
         if (dev / name).exists() and not b.quick:
-            inputs.append((name, dev / name, 0))
+            inputs.append((name, dev / name, 0, ()))
     rows, raw = [], {}
-    for label, clip, n in inputs:
-        fig = _measure(label.split()[0], clip, n, b, key, out)
+    for label, clip, n, extra in inputs:
+        fig = _measure(label.split()[0], clip, n, b, key, out, extra)
         raw[label] = fig
         if fig is None:
             rows.append([label, None, None, None, None, None, None, None, None, "error", None, None])
@@ -272,6 +289,9 @@ def section_vault(b: Any) -> None:
         "The vault holds each track's original pixels in segments of up to 64 frames, each coded as one lossless "
         "stream (4:2:0 samples with x264 at qp 0; RGB with FFV1) and encrypted with AES-256-GCM under its "
         "track's key; the target on the demo clip is a vault at most 3x the video. "
-        "The reveal restores the track with the most frames; exact frames: those of its frames whose box in the "
-        "`--lossless` output equals the decoded input pixel for pixel (where no other region covers it).\n"
+        "The demo clip runs twice: with the default box-shaped masks, and with `--shape ellipse`, of which only "
+        "the ellipses are sealed. "
+        "The reveal restores the track with the most frames; exact frames: those of its frames whose sealed pixels "
+        "(the box, or the ellipse in it) in the `--lossless` output equal the decoded input pixel for pixel "
+        "(where no other region masks them).\n"
     )

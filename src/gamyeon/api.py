@@ -89,8 +89,8 @@ def anonymize(inputs: Sequence[str | Path], output: str | Path, options: Options
             faces = face_detectors(options)
             for video in {not is_image(job.source) for job in jobs}:
                 faces.get(video)  # load (and check) the face models the jobs need before anything is recorded
-            # load (and check) the person/text models before anything is recorded; pipelines reuse them
-            load_others(options.policy, options.kinds, options.person_model, options.text_model)
+                # the same for the person/text models; pipelines reuse them
+                load_others(options, video)
             silhouette.segmenter_for(options.policy, options.kinds, options.silhouette_model)
             run = RunRecord(ledger, dataset_id, options, key, models=model_paths(options))
             run.start(sources, output, len(jobs))

@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from gamyeon.detect import text as text_detection
 from gamyeon.detect.centerface import PRECISIONS
 from gamyeon.errors import UsageError
 from gamyeon.media.encode import EncodeSettings
@@ -16,6 +17,9 @@ from gamyeon.policy import DEFAULT_REGION_KINDS, Policy
 
 SMALL_FACE_MODES = ("auto", "always", "never")
 FACE_PRECISIONS = PRECISIONS
+TEXT_PRECISIONS = text_detection.PRECISIONS
+COPY_EMPTY_MODES = ("auto", "never")
+CHANGE_GATE_MODES = ("auto", "never")
 #: ``Options`` fields that do not change what an output contains: where side files go, which key
 #: (a batch checks the key by its fingerprint), how the run reports, and its legal record
 NOT_IN_OUTPUT = frozenset({"annotations", "key_file", "quiet", "seal_key", "vault", "processing"})
@@ -73,6 +77,12 @@ class Options:
     #: tiled, magnified passes for faces too small for one whole-frame pass
     small_faces: str = "auto"
     encode: EncodeSettings = field(default_factory=EncodeSettings)
+    #: "auto": copy the source's GOPs in which nothing is masked instead of re-encoding them
+    #: (H.264 sources into h264 mp4/mov/mkv outputs); "never": encode every frame
+    copy_empty: str = "auto"
+    #: "auto": skip scheduled detections on frames unchanged since the last one that ran while
+    #: no track is alive, with a full detection at least once a second; "never": every one runs
+    change_gate: str = "auto"
     keep_audio: bool = False
     keep_metadata: bool = False
     #: frame rate for raw .h264/.h265 streams, which carry no timestamps
@@ -90,6 +100,8 @@ class Options:
     person_model: Path | None = None
     #: a PP-OCR DB-layout ONNX text detector instead of the bundled PP-OCRv6 det
     text_model: Path | None = None
+    #: which bundled text detector: auto (int8 for video on a CPU with VNNI, else float), fp32 or int8
+    text_precision: str = "auto"
     #: a selfie-segmentation-layout ONNX model for silhouette masks instead of the bundled MediaPipe one
     silhouette_model: Path | None = None
     quiet: bool = False
@@ -105,10 +117,18 @@ class Options:
             raise UsageError(f"--detect-every: expected 1..100, got {self.detect_every}")
         if self.small_faces not in SMALL_FACE_MODES:
             raise UsageError(f"--small-faces: expected one of {list(SMALL_FACE_MODES)}, got {self.small_faces!r}")
+        if self.copy_empty not in COPY_EMPTY_MODES:
+            raise UsageError(f"--copy-empty: expected one of {list(COPY_EMPTY_MODES)}, got {self.copy_empty!r}")
+        if self.change_gate not in CHANGE_GATE_MODES:
+            raise UsageError(f"--change-gate: expected one of {list(CHANGE_GATE_MODES)}, got {self.change_gate!r}")
         if self.face_precision not in FACE_PRECISIONS:
             raise UsageError(f"--face-precision: expected one of {list(FACE_PRECISIONS)}, got {self.face_precision!r}")
         if self.face_model is not None and self.face_precision != "auto":
             raise UsageError("--face-precision selects a bundled model; it cannot be combined with --face-model")
+        if self.text_precision not in TEXT_PRECISIONS:
+            raise UsageError(f"--text-precision: expected one of {list(TEXT_PRECISIONS)}, got {self.text_precision!r}")
+        if self.text_model is not None and self.text_precision != "auto":
+            raise UsageError("--text-precision selects a bundled model; it cannot be combined with --text-model")
         if self.fps is not None and not 0 < self.fps <= 1000:
             raise UsageError(f"--fps: expected a rate in (0, 1000], got {self.fps}")
         for kind in self.kinds:

@@ -2,6 +2,9 @@
 post-processing) on a real photograph shipped with scikit-image, and on a plate rendered onto
 another one. Recognition is never run: results carry boxes and scores, no characters.
 
+Every detection test runs on both bundled networks, the float one and the int8 one video uses
+by default on CPUs with VNNI.
+
 ``page.png`` is a photographed book page: a heading "Region-based segmentation" (y ~ 10-35)
 over five lines of body text and a line of code, 384 x 191 px.
 """
@@ -9,12 +12,14 @@ over five lines of body text and a line of code, 384 x 191 px.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+from gamyeon.detect import onnx, text
 from gamyeon.detect.text import (
     PpOcrDet,
     ReusedProbability,
@@ -22,7 +27,9 @@ from gamyeon.detect.text import (
     TextLine,
     changed_cells,
     db_lines,
+    default_model_path,
     is_plate_like,
+    model_path,
     plate_box,
 )
 from gamyeon.types import Box, Detection
@@ -33,9 +40,10 @@ HEADING = Box(0.0, 5.0, 300.0, 40.0)
 PLATE = Box(250.0, 200.0, 370.0, 240.0)  # where the rendered plate goes on the cat photo
 
 
-@pytest.fixture(scope="module")
-def model() -> PpOcrDet:
-    return PpOcrDet()
+@pytest.fixture(scope="module", params=["fp32", "int8"])
+def model(request: pytest.FixtureRequest) -> PpOcrDet:
+    """Both bundled networks: every test here holds for the float one and the int8 one."""
+    return PpOcrDet(default_model_path(request.param))
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +207,32 @@ def test_changed_cells_ignore_noise_and_find_a_change() -> None:
     new[70:80, 100:110] = 255  # inside the cell of rows 64-96, columns 96-128
     cells = changed_cells(old, new)
     assert cells.shape == (4, 6) and cells[2, 3] and cells.sum() == 1
+
+
+def test_auto_precision_is_int8_for_video_on_a_vnni_cpu_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    fp32, int8 = default_model_path("fp32"), default_model_path("int8")
+    assert fp32.is_file() and int8.is_file() and fp32 != int8
+    for precision in ("fp32", "int8"):
+        for video in (True, False):
+            assert model_path(None, precision, video) == default_model_path(precision)
+    own = Path("/models/own.onnx")
+    assert model_path(own, "auto", True) == model_path(own, "auto", False) == own
+    assert model_path(None, "auto", video=False) == fp32
+    monkeypatch.setattr(text, "has_vnni", lambda: True)
+    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert model_path(None, "auto", video=True) == int8
+    # on a GPU provider the int8 graph would be slower: auto keeps the float network
+    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert model_path(None, "auto", video=True) == fp32
+    # without VNNI the int8 kernels may saturate: auto keeps the float network
+    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setattr(text, "has_vnni", lambda: False)
+    assert model_path(None, "auto", video=True) == fp32
+
+
+def test_int8_and_float_maps_agree_on_a_plate(car_plate: npt.NDArray[np.uint8]) -> None:
+    """The int8 network's probability map is the float one's, rounded: the same pixels are text."""
+    maps = [PpOcrDet(default_model_path(p)).probability(car_plate, 1.0) for p in ("fp32", "int8")]
+    text_a, text_b = maps[0] > 0.3, maps[1] > 0.3
+    assert text_a.sum() > 100
+    assert (text_a & text_b).sum() / (text_a | text_b).sum() > 0.8

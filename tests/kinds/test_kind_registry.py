@@ -81,7 +81,7 @@ def test_model_paths_record_face_models_always_and_the_others_when_needed() -> N
     faces = model_paths(Options(kinds=("face",)))
     assert list(faces) == ["face", "face_video"]
     every = model_paths(Options(kinds=("text", "head")))
-    assert list(every) == ["face", "face_video", "person", "text"]
+    assert list(every) == ["face", "face_video", "person", "text", "text_video"]
     own = Path("/models/yolo.onnx")
     assert model_paths(Options(kinds=("person",), person_model=own))["person"] == own
 

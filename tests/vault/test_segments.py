@@ -22,6 +22,8 @@ from gamyeon.errors import VaultError
 from gamyeon.keys import MasterKey, read_key, write_key
 from gamyeon.media.decode import DecodedFrame, VideoReader, to_rgb
 from gamyeon.media.geometry import rotate_view
+from gamyeon.media.planes import plane_array
+from gamyeon.operators import Fill, Shape
 from gamyeon.types import Box, Region, Source
 from gamyeon.vault import codec, writer
 from gamyeon.vault.format import MAC_BYTES, MAGIC, VaultFile, mac_key
@@ -29,6 +31,7 @@ from gamyeon.vault.reveal import _Opener, list_tracks, open_vault
 from gamyeon.vault.writer import VaultWriter
 
 FIXTURE_V1 = Path(__file__).parents[1] / "data" / "vault_v1"
+FIXTURE_V2 = Path(__file__).parents[1] / "data" / "vault_v2"
 
 
 def region(track: int | None, box: tuple[int, int, int, int], kind: str = "face") -> Region:
@@ -186,9 +189,11 @@ def test_a_segment_moved_to_another_place_fails_authentication(
         meta["crops"] = [[c[0] + 4, *c[1:]] for c in meta["crops"]]
     elif change == "other pts":
         meta["crops"][1][1] += 1
-    elif change == "other box":
-        meta["crops"][2][2] += 2
-        meta["crops"][2][4] += 2
+    elif change == "other box":  # the canvas moves with it, else the meta is refused as damaged
+        for crop in meta["crops"]:
+            crop[2] += 2
+            crop[4] += 2
+        meta["origin"][0] += 2
     else:
         meta["size"] = [meta["size"][0] + 2, meta["size"][1]]
     forge(path, key, head, segments, tail)
@@ -360,7 +365,7 @@ def test_anonymize_leaves_nothing_when_the_vault_cannot_be_sealed(
     assert list(out.parent.iterdir()) == [] and leftovers(tmp_path) == []
 
 
-# --- format 1 ------------------------------------------------------------------------------------
+# --- formats 1 and 2 -----------------------------------------------------------------------------
 
 
 def decoded(path: Path) -> list[np.ndarray]:
@@ -368,18 +373,24 @@ def decoded(path: Path) -> list[np.ndarray]:
         return [to_rgb(e.frame) for e in r if isinstance(e, DecodedFrame) and e.frame is not None]
 
 
-def test_a_format_1_vault_still_opens_and_reveals_exactly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``tests/data/vault_v1`` was written by the format-1 writer (see its ``make_fixture.py``)."""
-    sys.path.insert(0, str(FIXTURE_V1))
+@pytest.mark.parametrize(("version", "fixture", "segments"), [(1, FIXTURE_V1, 11), (2, FIXTURE_V2, 3)])
+def test_an_older_vault_still_opens_and_reveals_exactly(
+    tmp_path: Path, version: int, fixture: Path, segments: int
+) -> None:
+    """``tests/data/vault_v1`` and ``vault_v2`` were written by the writers of formats 1 and 2
+    (see their ``make_fixture.py``): the same layout, one WebP per region, or segments of 4:2:0
+    samples at the top left of their canvases."""
+    sys.path.insert(0, str(fixture))
     try:
         from make_fixture import LAYOUT  # the boxes it sealed
     finally:
-        sys.path.remove(str(FIXTURE_V1))
-    folder = tmp_path / "v1"
-    shutil.copytree(FIXTURE_V1, folder)
+        sys.path.remove(str(fixture))
+        sys.modules.pop("make_fixture", None)
+    folder = tmp_path / "old"
+    shutil.copytree(fixture, folder)
     key = read_key(folder / "test.key")
     with open_vault(folder / "anon.mp4.vault", key) as vault:
-        assert vault.version == 1 and vault.segment_count == 11
+        assert vault.version == version and vault.segment_count == segments
         assert [(t.track, t.frames) for t in list_tracks(vault)] == [("aaaa000000000001", 6), ("aaaa000000000002", 4)]
         assert [(r.frame, r.track, r.box) for r in vault.regions()] == [
             (i, None if t is None else f"aaaa{t:012d}", b) for i in range(6) for t, b in LAYOUT[i]
@@ -420,3 +431,93 @@ def test_a_format_1_vault_refuses_another_key(tmp_path: Path) -> None:
     write_key(MasterKey.generate(), other)
     with pytest.raises(VaultError, match="wrong key"):
         open_vault(FIXTURE_V1 / "anon.mp4.vault", read_key(other))
+
+
+# --- ellipses: only what the masking changes is sealed ---------------------------------------------
+
+
+def ellipses(kind: str) -> Shape:
+    return Shape.ELLIPSE
+
+
+def float_region(track: int, box: tuple[float, float, float, float]) -> Region:
+    b = Box(*box)
+    return Region("face", b, b, 0.9, track, Source.DETECTED)
+
+
+def drawn(region: Region, width: int, height: int) -> np.ndarray:
+    """The pixels of the region's clipped box that the masking changes, as the operator draws them."""
+    picture = np.zeros((height, width, 3), np.uint8)
+    Fill(color=(255, 255, 255)).apply(picture, region.mask, Shape.ELLIPSE)
+    x1, y1, x2, y2 = region.mask.pixel_bounds(width, height)
+    return np.asarray(picture[y1:y2, x1:x2, 0] == 255)
+
+
+@pytest.mark.parametrize(
+    ("rotation", "fmt", "colorspace"), [(0, "yuv420p", 1), (90, "yuvj420p", 5), (270, "yuv420p", 2)]
+)
+def test_of_an_ellipse_only_its_pixels_are_sealed_and_they_reveal_exactly(
+    tmp_path: Path, rotation: int, fmt: str, colorspace: int
+) -> None:
+    """4:2:0 samples: every pixel the operator changes comes back exactly (the same ellipse, also
+    for a box reaching past the frame edge), and the coded pictures carry nothing of the box outside
+    the ellipse: there each canvas repeats the one before (the first is flat grey)."""
+    key = MasterKey.generate()
+    stored_w, stored_h = 96, 64
+    up_w, up_h = (stored_h, stored_w) if rotation % 180 else (stored_w, stored_h)
+    frames = [yuv_frame(photo(stored_w, stored_h, i), fmt, colorspace) for i in range(9)]
+    boxes = {i: (-6.5 + 2.3 * i, 3.2 + i, 21.7 + 3.1 * i, 30.4 + 1.5 * i) for i in range(9)}
+    path = tmp_path / "v.vault"
+    w = new_writer(path, key, segment_frames=5)
+    for i, frame in enumerate(frames):
+        w.seal_planes(i, i, frame, [float_region(1, boxes[i])], rotation=rotation, shapes=ellipses)
+    w.finish(output_sha256="0" * 64, time_base="1/25")
+    track = track_name("face", 1)
+    kept = total = 0
+    with open_vault(path, key) as vault:
+        opener = _Opener(key, vault, {track})
+        previous: dict[int, np.ndarray] = {}
+        for i, placed in vault.frames():
+            (p,) = placed
+            inside = p.crop.inside()
+            assert inside is not None and np.array_equal(inside, drawn(float_region(1, boxes[i]), up_w, up_h))
+            x1, y1, x2, y2 = p.crop.box
+            original = rotate_view(to_rgb(frames[i]), rotation)[y1:y2, x1:x2]
+            assert np.array_equal(opener.crop(p)[inside], original[inside]), i
+            # the coded luma of this crop outside the kept 2x2 blocks: nothing new
+            meta = p.segment.meta
+            coded = opener._coded(p.segment)[p.index]
+            luma = plane_array(coded, 0).copy()
+            keep = writer._chroma_keep(p.crop, meta.turns)
+            assert keep is not None
+            left, top = meta.place(p.crop)
+            kept_luma = np.zeros(luma.shape, bool)
+            rows, cols = keep.shape
+            kept_luma[top : top + 2 * rows, left : left + 2 * cols] = np.repeat(np.repeat(keep, 2, axis=0), 2, axis=1)
+            before = previous.get(meta.seq, np.full(luma.shape, codec.FILL, np.uint8))
+            assert np.array_equal(luma[~kept_luma], before[~kept_luma]), i
+            previous[meta.seq] = luma
+            kept, total = kept + int(kept_luma.sum()), total + 4 * keep.size
+    assert kept < 0.9 * total  # the corners were left out
+
+
+def test_of_an_ellipse_on_rgb_pictures_only_its_pixels_are_sealed(tmp_path: Path) -> None:
+    key = MasterKey.generate()
+    path = tmp_path / "v.vault"
+    w = new_writer(path, key, segment_frames=3)
+    pictures = [photo(80, 60, i) for i in range(5)]
+    boxes = {i: (i + 0.5, 2.0 * i, 19.5 + 5 * i, 27.0 + 6 * i) for i in range(5)}
+    for i, picture in enumerate(pictures):
+        w.seal(i, i, picture, [float_region(4, boxes[i])], shapes=ellipses)
+    w.finish(output_sha256="0" * 64, time_base=None)
+    track = track_name("face", 4)
+    with open_vault(path, key) as vault:
+        opener = _Opener(key, vault, {track})
+        for i, placed in vault.frames():
+            (p,) = placed
+            inside = p.crop.inside()
+            assert inside is not None and np.array_equal(inside, drawn(float_region(4, boxes[i]), 80, 60))
+            x1, y1, x2, y2 = p.crop.box
+            pixels = opener.crop(p)
+            assert np.array_equal(pixels[inside], pictures[i][y1:y2, x1:x2][inside])
+            assert (pixels[~inside] == codec.FILL).all()  # FFV1 pictures are flat outside

@@ -17,8 +17,9 @@ from gamyeon.cli import main
 from gamyeon.errors import UsageError, VaultError
 from gamyeon.keys import MasterKey, read_key, write_key
 from gamyeon.media.decode import DecodedFrame, VideoReader, to_rgb
+from gamyeon.operators import Fill, Shape
 from gamyeon.types import Box, Region, Source
-from gamyeon.vault.format import MAC_BYTES, MAGIC, VaultFile, mac_key
+from gamyeon.vault.format import MAC_BYTES, MAGIC, RegionInfo, VaultFile, mac_key
 from gamyeon.vault.reveal import _Opener, list_tracks, open_vault, restore
 from gamyeon.vault.writer import VaultWriter
 
@@ -35,13 +36,19 @@ def track_name(kind: str, track: int) -> str:
 
 
 def write_vault(
-    path: Path, key: MasterKey, frames: list[np.ndarray], regions: list[list[Region]], *, segment_frames: int = 64
+    path: Path,
+    key: MasterKey,
+    frames: list[np.ndarray],
+    regions: list[list[Region]],
+    *,
+    segment_frames: int = 64,
+    shape: Shape = Shape.BOX,
 ) -> VaultWriter:
     writer = VaultWriter(
         path, key, dataset_id="ds1", source="clip.mp4", track_ids=track_name, segment_frames=segment_frames
     )
     for i, (frame, regs) in enumerate(zip(frames, regions, strict=True)):
-        writer.seal(i, i * 10, frame, regs)
+        writer.seal(i, i * 10, frame, regs, shapes=lambda _kind: shape)
     writer.finish(output_sha256="0" * 64, time_base="1/250")
     return writer
 
@@ -89,6 +96,48 @@ def test_reveal_restores_exactly_the_named_tracks(
                 if track_name("face", r.track or 0) not in names:
                     x1, y1, x2, y2 = r.mask.pixel_bounds(W, H)
                     expect[y1:y2, x1:x2] = masked[y1:y2, x1:x2]
+        assert np.array_equal(view, expect)
+    vault.close()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    layout=st.lists(st.lists(st.tuples(st.integers(0, 3), boxes), max_size=4), min_size=1, max_size=4),
+    wanted=st.sets(st.integers(0, 3), min_size=1, max_size=2),
+)
+def test_reveal_of_ellipses_restores_exactly_what_was_masked(
+    tmp_path_factory: pytest.TempPathFactory,
+    seed: int,
+    layout: list[list[tuple[int, tuple[int, int, int, int]]]],
+    wanted: set[int],
+) -> None:
+    """Property, with every region masked by an ellipse: after restore, pixels inside a named
+    track's ellipse equal the original unless an unnamed region's ellipse covers them; every
+    other pixel, the corners of the boxes included, is the anonymized picture's."""
+    rng = np.random.default_rng(seed)
+    path = tmp_path_factory.mktemp("v") / "x.vault"
+    key = MasterKey.generate()
+    originals = [rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in layout]
+    regions = [[region(t, b) for t, b in frame] for frame in layout]
+    write_vault(path, key, originals, regions, segment_frames=2, shape=Shape.ELLIPSE)
+    names = {track_name("face", t) for t in wanted}
+    vault = open_vault(path, key)
+    opener = _Opener(key, vault, names & {r.track for r in vault.regions() if r.track is not None})
+    by_frame = dict(vault.frames())
+    for i, original in enumerate(originals):
+        masked = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)  # stands in for the anonymized picture
+        view = masked.copy()
+        restore(view, by_frame.get(i, []), opener, _result())
+        named = np.zeros((H, W), bool)
+        unnamed = np.zeros((H, W), bool)
+        for r in regions[i]:
+            drawn = np.zeros((H, W, 3), np.uint8)
+            Fill(color=(255, 255, 255)).apply(drawn, r.mask, Shape.ELLIPSE)
+            (named if track_name("face", r.track or 0) in names else unnamed)[...] |= drawn[..., 0] == 255
+        expect = masked.copy()
+        if named.any():
+            expect[named & ~unnamed] = original[named & ~unnamed]
         assert np.array_equal(view, expect)
     vault.close()
 
@@ -246,9 +295,7 @@ def two_faces(index: int, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([half, half[:, ::-1]], axis=1))
 
 
-@pytest.fixture(scope="module")
-def anonymized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("e2e")
+def anonymize_two(root: Path, *extra: str) -> dict[str, Path]:
     src = root / "two.mp4"
     make_video(src, size=(320, 176), frames=12, picture=two_faces)
     key = root / "k.key"
@@ -256,9 +303,14 @@ def anonymized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = root / "anon.mp4"
     ledger = str(root / "ledger.sqlite")
     args = ["anonymize", str(src), "-o", str(out), "--kinds", "faces", "--seal", str(key), "-q", "--ledger", ledger]
-    code = main([*args, "--basis", "research"])
+    code = main([*args, "--basis", "research", *extra])
     assert code == 0
     return {"root": root, "src": src, "key": key, "out": out, "vault": root / "anon.mp4.vault"}
+
+
+@pytest.fixture(scope="module")
+def anonymized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return anonymize_two(tmp_path_factory.mktemp("e2e"))
 
 
 def tracks_of(vault: Path, capsys: pytest.CaptureFixture[str]) -> list[dict]:
@@ -301,6 +353,42 @@ def test_lossless_reveal_of_one_track_restores_it_exactly_and_keeps_the_other_ma
         assert np.array_equal(revealed[i][only_mine], original[i][only_mine])
         assert np.array_equal(revealed[i][~only_mine], anon[i][~only_mine])
         assert not np.array_equal(revealed[i][theirs], original[i][theirs])
+
+
+def test_ellipse_masks_seal_only_the_ellipse_and_reveal_it_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--shape ellipse``: the vault holds the pixels inside each ellipse only; a lossless reveal
+    gives them back exactly, and every other pixel -- the corners of the boxes included -- is the
+    anonymized file's."""
+    run = anonymize_two(tmp_path, "--shape", "ellipse")
+    target = tracks_of(run["vault"], capsys)[0]["track"]
+    out = tmp_path / "revealed.mkv"
+    code = main(
+        ["reveal", str(run["out"]), "--key", str(run["key"]), "--track", target, "--purpose", "case",
+         "--authority", "warrant 1", "-o", str(out), "--lossless", "-q"]
+    )  # fmt: skip
+    assert code == 0
+    original, anon, revealed = decoded(run["src"]), decoded(run["out"]), decoded(out)
+    assert len(original) == len(anon) == len(revealed) == 12
+    regions: dict[int, list[RegionInfo]] = {}
+    with VaultFile(run["vault"]) as vault:
+        for r in vault.regions():
+            regions.setdefault(r.frame, []).append(r)
+    corners = 0
+    for i in range(12):
+        mine, theirs = np.zeros(original[i].shape[:2], bool), np.zeros(original[i].shape[:2], bool)
+        for r in regions.get(i, []):
+            inside = r.inside()
+            assert r.ellipse is not None and inside is not None
+            x1, y1, x2, y2 = r.box
+            (mine if r.track == target else theirs)[y1:y2, x1:x2] |= inside
+            corners += int((~inside).sum())
+        assert mine.any(), f"frame {i}: the track should be masked"
+        only_mine = mine & ~theirs
+        assert np.array_equal(revealed[i][only_mine], original[i][only_mine])
+        assert np.array_equal(revealed[i][~only_mine], anon[i][~only_mine])
+    assert corners > 0  # the boxes' corners outside the ellipses were left out
 
 
 def test_default_reveal_keeps_the_codec_and_frame_count(

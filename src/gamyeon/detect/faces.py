@@ -16,12 +16,14 @@ import numpy as np
 
 from gamyeon.detect import exposure
 from gamyeon.detect.base import nms, to_detections
-from gamyeon.detect.centerface import CenterFace, padded_size
+from gamyeon.detect.centerface import CenterFace, letterbox, padded_size, rescale
 from gamyeon.types import Array, Detection
 
 KIND = "face"
 MERGE_IOU = 0.3
 WHOLE_MAX_PIXELS = 2_500_000
+#: refine crops per network call (a 320 x 320 input is ~1.2 MB as float32)
+REFINE_BATCH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,84 @@ class TilePlan:
     factor: float
     tile: int  # tile side in source pixels
     origins: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Crop:
+    """A rectangle of source pixels (``right``/``bottom`` exclusive) shown magnified ``factor`` x."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+    factor: float
+
+    @property
+    def cost(self) -> float:
+        """Pixels of the network input it becomes (the network's cost grows with them)."""
+        return (self.right - self.left) * (self.bottom - self.top) * self.factor**2
+
+    def union(self, other: Crop) -> Crop:
+        """The smallest crop holding both, at the larger magnification: whatever either would
+        show, it shows at least as large."""
+        return Crop(
+            min(self.left, other.left),
+            min(self.top, other.top),
+            max(self.right, other.right),
+            max(self.bottom, other.bottom),
+            max(self.factor, other.factor),
+        )
+
+
+def refine_crop(box: tuple[float, float, float, float], width: int, height: int) -> Crop:
+    """The square crop of a ``width`` x ``height`` image that refines a small face ``box``
+    (``x1, y1, x2, y2``): six face sizes wide, at least 48 px, centred on the face and shifted
+    inside the image; magnified so the face is about 40 px (2x to 4x), the crop at most 320 px.
+    """
+    x1, y1, x2, y2 = box
+    side = max(x2 - x1, y2 - y1, 1.0)
+    crop_side = int(min(max(48.0, 6.0 * side), max(width, height)))
+    factor = min(4.0, max(2.0, 40.0 / side), 320.0 / crop_side)
+    cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+    left = int(min(max(cx - crop_side / 2.0, 0.0), max(width - crop_side, 0)))
+    top = int(min(max(cy - crop_side / 2.0, 0.0), max(height - crop_side, 0)))
+    return Crop(left, top, min(left + crop_side, width), min(top + crop_side, height), factor)
+
+
+def refine_reach(side: float) -> float:
+    """How far (pixels) the centre of a face of this size can move from where its refine crop
+    was centred and the face still lie wholly inside the crop (away from the image edges)."""
+    return (max(48.0, 6.0 * max(side, 1.0)) - max(side, 1.0)) / 2.0
+
+
+def merge_crops(crops: list[Crop]) -> list[Crop]:
+    """Join crops into their union wherever the union costs no more than the crops apart
+    (``Crop.cost``): neighbours' crops and the crops of a face and of its stale former track
+    overlap, and one larger input is cheaper than several. Every crop lies inside one of the
+    returned crops, at its magnification or more, so nothing a crop would show is lost.
+
+    Greedy, one sweep: a crop that grew is compared again with the crops after it (not with
+    those before), so a crowd's crops cost O(n^2) comparisons, not O(n^3)."""
+    out = list(crops)
+    i = 0
+    while i < len(out):
+        j = i + 1
+        while j < len(out):
+            union = out[i].union(out[j])
+            if union.cost <= out[i].cost + out[j].cost:
+                out[i] = union
+                del out[j]
+                j = i + 1
+            else:
+                j += 1
+        i += 1
+    return out
+
+
+def crops_around(boxes: list[tuple[float, float, float, float]], width: int, height: int) -> list[Crop]:
+    """The refine crops (``refine_crop``) of small faces ``boxes`` in a ``width`` x ``height``
+    image, overlapping ones joined (``merge_crops``)."""
+    return merge_crops([refine_crop(box, width, height) for box in boxes])
 
 
 def plan_tiles(width: int, height: int, factor: float, tile_px: int = 640, overlap: int = 48) -> TilePlan:
@@ -101,27 +181,37 @@ class FaceDetector:
         return self.tiled(image, plan_tiles(width, height, factor))
 
     def around(self, image: Array, boxes: list[tuple[float, float, float, float]]) -> Array:
-        """Magnified crops around known small faces (``x1, y1, x2, y2`` in ``image`` pixels).
-
-        Each crop is six face sizes wide (room for motion until the next detection frame) and
-        magnified so the face is about 40 px, where CenterFace is reliable.
-        """
+        """Magnified crops around known small faces (``x1, y1, x2, y2`` in ``image`` pixels):
+        ``refine`` on their ``crops_around``."""
         height, width = image.shape[:2]
+        return self.refine(image, crops_around(boxes, width, height))
+
+    def refine(self, image: Array, crops: list[Crop]) -> Array:
+        """Faces in ``crops`` of ``image``, each magnified by its factor; rows in ``image`` pixels.
+
+        A refine crop (``refine_crop``) is six face sizes wide (room for motion until the next
+        detection frame), magnified so the face is about 40 px, where CenterFace is reliable.
+        Crops that become the same network input size go through the network in one batch: one
+        call per size costs about a fifth less than one call per crop.
+        """
+        groups: dict[tuple[int, int], list[tuple[Array, int, int, float, float]]] = {}
+        for c in crops:
+            crop = np.ascontiguousarray(image[c.top : c.bottom, c.left : c.right])
+            ch, cw = crop.shape[:2]
+            sw, sh = max(1, round(cw * c.factor)), max(1, round(ch * c.factor))
+            canvas = letterbox(crop, sw, sh)
+            groups.setdefault((canvas.shape[0], canvas.shape[1]), []).append((canvas, c.left, c.top, sw / cw, sh / ch))
         rows: list[Array] = []
-        for x1, y1, x2, y2 in boxes:
-            side = max(x2 - x1, y2 - y1, 1.0)
-            crop_side = int(min(max(48.0, 6.0 * side), max(width, height)))
-            factor = min(4.0, max(2.0, 40.0 / side), 320.0 / crop_side)
-            cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
-            left = int(min(max(cx - crop_side / 2.0, 0.0), max(width - crop_side, 0)))
-            top = int(min(max(cy - crop_side / 2.0, 0.0), max(height - crop_side, 0)))
-            crop = image[top : top + crop_side, left : left + crop_side]
-            found = self.model.detect(np.ascontiguousarray(crop), factor, self.threshold)
-            if len(found):
-                found = found.copy()
-                found[:, [0, 2]] += left
-                found[:, [1, 3]] += top
-                rows.append(found)
+        for group in groups.values():
+            for start in range(0, len(group), REFINE_BATCH):
+                chunk = group[start : start + REFINE_BATCH]
+                found_all = self.model.run([c[0] for c in chunk], self.threshold)
+                for (_, left, top, fx, fy), found in zip(chunk, found_all, strict=True):
+                    if len(found):
+                        found = rescale(found, fx, fy)
+                        found[:, [0, 2]] += left
+                        found[:, [1, 3]] += top
+                        rows.append(found)
         return np.concatenate(rows) if rows else np.zeros((0, 5), dtype=np.float32)
 
     def merge(self, *passes: Array) -> list[Detection]:

@@ -12,8 +12,16 @@ plate's shape: a rectangle of a few characters, wider than tall (``is_plate_like
 plate around them (border, state name, frame). Everything else is ``text`` (signs, name tags,
 screens) and is masked only when the ``text`` kind is selected.
 
-On video the network costs ~0.25 s per 960 x 544 frame, and a static camera watching an empty
-scene sends the same picture pass after pass. ``ReusedProbability`` keeps the last probability
+Two bundled copies of the network (``models/PROVENANCE.md``): the float one, and an int8 one
+(``tools/make_ppocr_det_int8.py``) that runs several times faster on CPUs with VNNI. Video uses
+the int8 one by default (``--text-precision auto``): the text pass is the most expensive pass of
+the default kinds, and the int8 network finds the plates the float one finds on the dev videos
+(``docs/models.md``). ``auto`` keeps the float network where the int8 one was not measured or
+would not pay, as for faces (``centerface.model_path``): still images, GPU providers and CPUs
+without VNNI.
+
+On video the float network costs ~0.25 s per 960 x 544 frame, and a static camera watching an
+empty scene sends the same picture pass after pass. ``ReusedProbability`` keeps the last probability
 map and reuses it while no part of the frame has changed since it was computed, so what is
 reported is what a full pass reports on a picture that differs from this one only below
 ``CHANGE_LEVEL``; every ``FULL_EVERY``-th pass runs the network regardless.
@@ -31,7 +39,7 @@ import cv2
 import numpy as np
 
 from gamyeon.detect.base import nms
-from gamyeon.detect.onnx import session
+from gamyeon.detect.onnx import has_vnni, on_accelerator, session
 from gamyeon.errors import ModelError
 from gamyeon.types import Array, Box, Detection
 
@@ -61,8 +69,23 @@ CHANGE_LEVEL = 10.0
 FULL_EVERY = 4
 
 
-def default_model_path() -> Path:
-    return Path(str(resources.files("gamyeon.models").joinpath("ppocrv6_det_small.onnx")))
+#: --text-precision: auto (int8 for video on a CPU with VNNI, else float), fp32 or int8 for both
+PRECISIONS = ("auto", "fp32", "int8")
+BUNDLED = {"fp32": "ppocrv6_det_small.onnx", "int8": "ppocrv6_det_small_int8.onnx"}
+
+
+def default_model_path(precision: str = "fp32") -> Path:
+    return Path(str(resources.files("gamyeon.models").joinpath(BUNDLED[precision])))
+
+
+def model_path(own: Path | None, precision: str, video: bool) -> Path:
+    """The text network for video (``video``) or still images: ``own`` (``--text-model``) when
+    given (for both), else the bundled copy ``precision`` selects (see the module docstring)."""
+    if own is not None:
+        return own
+    if precision == "auto":
+        precision = "int8" if video and has_vnni() and not on_accelerator() else "fp32"
+    return default_model_path(precision)
 
 
 @dataclass(frozen=True, slots=True)

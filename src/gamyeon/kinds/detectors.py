@@ -17,7 +17,7 @@ from gamyeon.detect.persons import PersonDetector, PersonModel
 from gamyeon.detect.ssdlite import SsdLitePerson
 from gamyeon.detect.ssdlite import model_path as ssdlite_path
 from gamyeon.detect.text import PpOcrDet, TextDetector
-from gamyeon.detect.text import default_model_path as text_path
+from gamyeon.detect.text import model_path as text_path
 from gamyeon.detect.yolo import YoloPerson
 from gamyeon.kinds.spec import DetectorSpec, FramePass
 from gamyeon.types import Array, Detection
@@ -77,7 +77,11 @@ def _text_period(plan: Plan) -> int:
 
 
 def _text_paths(options: Options) -> Mapping[str, Path]:
-    return {"text": options.text_model or text_path()}
+    """The text models for still images (``text``) and for video (``text_video``)."""
+    return {
+        "text": text_path(options.text_model, options.text_precision, video=False),
+        "text_video": text_path(options.text_model, options.text_precision, video=True),
+    }
 
 
 def _load_text(kinds: tuple[str, ...], threshold: float, model: Path | None) -> TextDetector:

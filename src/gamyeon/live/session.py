@@ -246,7 +246,7 @@ class Session:
         temporal = dataclasses.replace(
             TemporalConfig.for_rate(fps, self.plan.detect_every), reach_back=self.plan.discovery_every
         )
-        others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
+        others = load_others(options, video=True)
         self.segmenter = segmenter_for(options.policy, options.kinds, options.silhouette_model)
         self.work = FrameWork(self.faces, options.policy, options.kinds, self.plan, temporal, width, height, others)
         self.budget = budget = Budget.of(self.settings.timing, fps, self.work.lookahead)

@@ -33,7 +33,7 @@ def load_models(settings: LiveSettings) -> FaceDetector:
     """Load (and check) every model the cameras need, once per process, before any camera starts."""
     options = settings.options
     faces = face_detectors(options).get(video=True)
-    load_others(options.policy, options.kinds, options.person_model, options.text_model)
+    load_others(options, video=True)
     silhouette.segmenter_for(options.policy, options.kinds, options.silhouette_model)
     return faces
 

@@ -29,6 +29,7 @@ from gamyeon.mask.silhouette import Segmenter
 from gamyeon.media.decode import DecodedFrame, to_rgb
 from gamyeon.media.geometry import rotate_view, upright_size
 from gamyeon.media.planes import supported
+from gamyeon.operators import Shape
 from gamyeon.policy import Policy
 from gamyeon.types import Array, FrameResult, Region, TrackBox, VideoInfo
 
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 class Sealer(Protocol):
     """Keeps the original pixels of regions before they are masked (``vault.writer.VaultWriter``):
     of 4:2:0 frames the decoder's own samples (``seal_planes``, half the samples of RGB and no
-    conversion noise to store), of other frames the RGB pixels (``seal``)."""
+    conversion noise to store), of other frames the RGB pixels (``seal``); ``shapes`` tells it
+    which kinds are masked with an ellipse, whose outside it need not keep."""
 
     def seal(
         self,
@@ -49,10 +51,18 @@ class Sealer(Protocol):
         *,
         origin: tuple[int, int] = (0, 0),
         size: tuple[int, int] | None = None,
+        shapes: Callable[[str], Shape] | None = None,
     ) -> None: ...
 
     def seal_planes(
-        self, frame: int, pts: int | None, picture: av.VideoFrame, regions: list[Region], *, rotation: int
+        self,
+        frame: int,
+        pts: int | None,
+        picture: av.VideoFrame,
+        regions: list[Region],
+        *,
+        rotation: int,
+        shapes: Callable[[str], Shape] | None = None,
     ) -> None: ...
 
 
@@ -143,6 +153,10 @@ class MaskingStage:
         self.writer.write(np.zeros((self.info.height, self.info.width, 3), dtype=np.uint8), item.pts)
         return FrameResult.closed(item.index, item.pts, decided.seconds, reason)
 
+    def _shape(self, kind: str) -> Shape:
+        """How ``kind`` is masked: the sealer keeps only what the masking changes."""
+        return self.policy.for_kind(kind).shape
+
     def _reach(self, region: Region, bounds: tuple[int, int, int, int]) -> int:
         x1, y1, x2, y2 = bounds
         return self.policy.for_kind(region.kind).operator.reach(y2 - y1, x2 - x1)
@@ -158,11 +172,13 @@ class MaskingStage:
 
         if supported(frame):
             if self.sealer is not None:  # before any sample changes
-                self.sealer.seal_planes(item.index, item.pts, frame, regions, rotation=self.info.rotation)
+                self.sealer.seal_planes(
+                    item.index, item.pts, frame, regions, rotation=self.info.rotation, shapes=self._shape
+                )
             return self._planar.mask(frame, regions, self._reach, crop_work)
         rgb = to_rgb(frame, reformatter=self._rgb)
         view = rotate_view(rgb, self.info.rotation)
         if self.sealer is not None:
-            self.sealer.seal(item.index, item.pts, view, regions)
+            self.sealer.seal(item.index, item.pts, view, regions, shapes=self._shape)
         crop_work(view, 0, 0, regions)
         return rgb

@@ -7,6 +7,10 @@ each frame's position (its dts); FFmpeg's pts there is a guess (position + an as
 delay, +1 for H.264), which would shift every AVI one frame later per pass, so AVI frames are
 timed by position. A packet that fails to decode yields a
 ``DecodedFrame`` without pixels, which the pipeline writes fully masked (fail closed).
+
+With ``keep_packets`` the reader also keeps the compressed packets of each GOP (keyframe to
+keyframe) and numbers every frame with its GOP, so that a GOP in which nothing is masked can be
+copied to the output instead of re-encoded (``media.gops``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ class DecodedFrame:
     pts: int
     frame: av.VideoFrame | None  # None: this frame could not be decoded
     error: str | None = None
+    #: the GOP (counted from 0 at the first keyframe) whose packets hold this frame; None when
+    #: the reader keeps no packets or cannot tell (retimed frames, frames before the first keyframe)
+    gop: int | None = None
 
 
 @dataclass(slots=True)
@@ -87,9 +94,12 @@ class VideoReader:
         *,
         start_pts: int | None = None,
         start_index: int = 0,
+        keep_packets: bool = False,
     ) -> None:
         """``start_pts``: seek to this keyframe first (chunks of a long file); earlier frames are
-        skipped, and the frame at ``start_pts`` is numbered ``start_index``."""
+        skipped, and the frame at ``start_pts`` is numbered ``start_index``. ``keep_packets``:
+        keep each GOP's video packets until ``packets`` takes them (containers with timestamps
+        only: raw streams and AVI are timed by position, not by their packets)."""
         self.path = Path(path)
         _check_readable(self.path)
         try:
@@ -125,6 +135,9 @@ class VideoReader:
         self.positional_shift = 0
         self.retimed = 0
         self._start_pts, self._start_index = start_pts, start_index
+        self.keep_packets = keep_packets and not (self.raw or self.positional)
+        self._gops: dict[int, list[av.Packet[Any]]] = {}
+        self._gop_of: dict[int, int] = {}  # packet pts -> GOP, until its frame is decoded
         if start_pts is not None:
             if self.raw or self.positional:
                 self.close()
@@ -164,6 +177,23 @@ class VideoReader:
             raw_stream=self.raw,
             colour=colour_of(first),
         )
+
+    @property
+    def reorder_delay(self) -> int:
+        """How far (time-base units) the first keyframe's decode time lies before its
+        presentation time: the B-frame delay of the source, 0 without B-frames or packets."""
+        first = self._gops.get(0)
+        if not first or first[0].pts is None or first[0].dts is None:
+            return 0
+        return max(0, first[0].pts - first[0].dts)
+
+    def packets(self, gop: int) -> list[av.Packet[Any]] | None:
+        """The video packets of ``gop`` in decode order (None: not kept, or already taken).
+        Older GOPs are dropped: frames arrive in order, so nobody asks for them any more."""
+        found = self._gops.pop(gop, None)
+        for old in [g for g in self._gops if g < gop]:
+            del self._gops[old]
+        return found
 
     @property
     def metadata(self) -> dict[str, str]:
@@ -206,6 +236,14 @@ class VideoReader:
                     self.positional_shift = max(0, frame.pts - (first_dts or 0))
             return frame.dts - lag + self.positional_shift
 
+        gop = -1  # the GOP of the packet being read; -1: before the first keyframe
+
+        def gop_of(frame: av.VideoFrame, pts: int) -> int | None:
+            if not self.keep_packets or frame.pts is None:
+                return None
+            found = self._gop_of.pop(frame.pts, None)
+            return found if pts == frame.pts else None  # a retimed frame is no longer its packet's
+
         streams = [self.stream, *self.audio]
         try:
             for packet in self.container.demux(*streams):
@@ -215,6 +253,13 @@ class VideoReader:
                     continue
                 if first_dts is None and packet.dts is not None:
                     first_dts = packet.dts
+                if self.keep_packets and packet.size:
+                    if packet.is_keyframe:
+                        gop += 1
+                        self._gops[gop] = []
+                    if gop >= 0 and packet.pts is not None:
+                        self._gops[gop].append(packet)
+                        self._gop_of[packet.pts] = gop
                 try:
                     frames = packet.decode()
                 except av.error.FFmpegError as err:
@@ -225,14 +270,15 @@ class VideoReader:
                         "frame %d of %s could not be decoded (%s); it will be fully masked", index, self.path, err
                     )
                     at = packet.dts - (lag or 0) if self.positional and packet.dts is not None else packet.pts
-                    yield DecodedFrame(index, timed(at), None, str(err))
+                    yield DecodedFrame(index, timed(at), None, str(err), gop if gop >= 0 else None)
                     index += 1
                     continue
                 for frame in frames:
                     assert isinstance(frame, av.VideoFrame)  # a video packet decodes to video frames
                     if skip_before is not None and frame.pts is not None and frame.pts < skip_before:
                         continue  # decoded only as a reference for the frames from the start on
-                    yield DecodedFrame(index, timed(frame_pts(frame)), frame)
+                    pts = timed(frame_pts(frame))
+                    yield DecodedFrame(index, pts, frame, gop=gop_of(frame, pts))
                     index += 1
         except av.error.FFmpegError as err:
             raise CorruptInputError(f"{self.path} is damaged or truncated: {err}") from None

@@ -3,13 +3,22 @@
 Frames are written with the input's own ``pts`` in the input's ``time_base``, so variable frame
 rate, start offsets and 29.97 fps survive exactly. Audio, when kept, is copied packet by packet
 (no re-encode). Metadata is written only when asked for, and never location.
+
+A writer made with a ``template`` (the source's H.264 stream, see ``copy_blocker``) can also copy
+the source's packets of whole GOPs (``copy``) between the GOPs it encodes. Its stream takes the
+source's codec parameters; the encoded stretches come from a fresh encoder each (so each starts
+with an IDR frame and ends with every packet out), without B-frames (so decode timestamps stay
+increasing across the joins), in the source's profile, in the same length-prefixed packet
+format, with their SPS and PPS in-band; the copied GOPs get the source's SPS and PPS in-band
+before their keyframe. So every GOP carries the parameter sets it was coded with, and a decoder
+switches at each IDR frame.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -50,6 +59,10 @@ CONTAINERS = {
 }
 VIDEO_SUFFIXES = frozenset(CONTAINERS)
 MPEG_RANGE, JPEG_RANGE = 1, 2  # AVCOL_RANGE_*: limited (16-235) and full (0-255) YUV
+#: containers that keep H.264 as length-prefixed NAL units with an avcC record (packets can mix)
+COPY_CONTAINERS = frozenset({"mp4", "mov", "matroska"})
+#: the source's H.264 profile (as FFmpeg names it) -> the x264 profile its encoded GOPs use
+COPY_PROFILES = {"Constrained Baseline": "baseline", "Baseline": "baseline", "Main": "main", "High": "high"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +139,58 @@ def tag(target: av.VideoFrame | av.video.codeccontext.VideoCodecContext, colour:
     target.color_trc = colour.trc
 
 
+def copy_blocker(
+    source: av.video.stream.VideoStream, info: VideoInfo, settings: EncodeSettings, suffix: str
+) -> str | None:
+    """Why the source's packets cannot share one stream with the encoder's output (None: they can).
+
+    Only H.264 in, H.264 out, 8-bit 4:2:0 in the sample format the encoder would write, a
+    profile x264 can match, into a container that stores length-prefixed NAL units: then a
+    copied GOP and an encoded GOP differ only in their parameter sets, which both carry in-band.
+    """
+    fmt = CONTAINERS.get(suffix)
+    if fmt not in COPY_CONTAINERS:
+        return f"a {suffix} output stores no length-prefixed H.264"
+    codec = settings.resolve(suffix)[0]
+    if codec != "h264" or settings.pix_fmt is not None:
+        return f"the output is {codec}{'' if settings.pix_fmt is None else ' ' + settings.pix_fmt}, not plain h264"
+    cc = source.codec_context
+    if cc.name != "h264":
+        return f"the source is {cc.name}, not h264"
+    extradata = cc.extradata or b""
+    if len(extradata) < 7 or extradata[0] != 1 or extradata[4] & 3 != 3:
+        return "the source's H.264 is not stored with 4-byte NAL lengths (avcC)"
+    if info.pix_fmt != _pix_fmt("h264", info):
+        return f"the source's samples are {info.pix_fmt}, the encoder's {_pix_fmt('h264', info)}"
+    if cc.profile not in COPY_PROFILES:
+        return f"the source's H.264 profile {cc.profile!r} is not one x264 writes"
+    return None
+
+
+def parameter_sets(avcc: bytes) -> bytes:
+    """The SPS and PPS of an avcC record (ISO/IEC 14496-15) as 4-byte length-prefixed NAL units,
+    ready to put in front of a keyframe packet."""
+    out = bytearray()
+    pos = 5
+    for count_mask in (0x1F, 0xFF):  # SPS count (low 5 bits), then PPS count
+        if pos >= len(avcc):
+            raise ValueError("truncated avcC record")
+        count = avcc[pos] & count_mask
+        pos += 1
+        for _ in range(count):
+            size = int.from_bytes(avcc[pos : pos + 2], "big")
+            unit = avcc[pos + 2 : pos + 2 + size]
+            if len(unit) != size:
+                raise ValueError("truncated avcC record")
+            out += size.to_bytes(4, "big") + unit
+            pos += 2 + size
+    return bytes(out)
+
+
 class VideoWriter:
-    """Writes frames to ``path`` (a temporary name chosen by the caller)."""
+    """Writes frames to ``path`` (a temporary name chosen by the caller). ``template``: the
+    source's video stream, which ``copy_blocker`` found compatible; then ``copy`` can write its
+    packets between encoded frames."""
 
     def __init__(
         self,
@@ -141,7 +204,12 @@ class VideoWriter:
         metadata: Mapping[str, str] | None = None,
         stream_metadata: Mapping[str, str] | None = None,
         positional_shift: int = 0,
+        template: av.video.stream.VideoStream | None = None,
+        reorder_delay: int = 0,
     ) -> None:
+        """``reorder_delay``: with a ``template``, the source's B-frame delay (``VideoReader.reorder_delay``);
+        encoded packets are given decode times that much before their presentation, as the
+        source's are, so decode times keep increasing across every join."""
         fmt = CONTAINERS.get(suffix)
         if fmt is None:
             raise UsageError(f"unsupported output extension {suffix!r}; expected one of {sorted(CONTAINERS)}")
@@ -154,43 +222,33 @@ class VideoWriter:
             self.container = av.open(str(path), mode="w", format=fmt, options=options)
         except (av.error.FFmpegError, OSError) as err:
             raise OutputError(f"cannot create output {path}: {err}") from None
-        stream = self.container.add_stream(encoder, rate=info.rate)
-        assert isinstance(stream, av.video.stream.VideoStream)
-        self.stream: av.video.stream.VideoStream = stream
-        self.stream.width = info.width
-        self.stream.height = info.height
         self.pix_fmt = settings.pix_fmt or _pix_fmt(self.codec, info)
-        self.stream.pix_fmt = self.pix_fmt
-        self.stream.time_base = info.time_base
-        cc = self.stream.codec_context
         #: colour matrix and range that RGB frames are converted back with: the source's, so a
         #: masked frame keeps the colours of the unmasked frames around it
         self._colour = _output_colour(info, self.pix_fmt)
         self._reformatter = VideoReformatter()
-        if self._colour is not None:
-            tag(cc, self._colour)
-        cc.time_base = self._codec_time_base(info)
-        cc.framerate = info.rate
-        threads = threads_from_env()
-        if threads:
-            cc.thread_count = threads
-        opts: dict[str, object] = {}
-        if self.codec == "h264":
-            opts = {"crf": str(quality), "preset": settings.preset}
-            if fmt in {"avi", "h264"} or not settings.b_frames:
-                cc.max_b_frames = 0  # these containers cannot store reordered timestamps
-        elif self.codec == "hevc":
-            opts = {"crf": str(quality), "preset": settings.preset, "x265-params": "log-level=error"}
-            if not settings.b_frames:
-                opts["x265-params"] = "log-level=error:bframes=0"
-        elif self.codec == "vp9":
-            opts = {"crf": str(quality), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
-        elif self.codec == "mpeg4":
-            cc.qscale = True  # fixed quantiser: global_quality is q * FF_QP2LAMBDA
-            cc.global_quality = max(1, min(31, quality)) * 118
-        elif self.codec == "ffv1":
-            opts = {"level": "3", "slicecrc": "1"}
-        self.stream.options = opts
+        self._settings, self._fmt, self._quality = settings, fmt, quality
+        #: copy mode: the encoder of the stretch being encoded (None between stretches) and the
+        #: source's parameter sets for copied keyframes
+        self._run: av.video.codeccontext.VideoCodecContext | None = None
+        self._profile: str | None = None
+        self._parameter_sets = b""
+        self._reorder_delay = reorder_delay
+        if template is None:
+            stream = self.container.add_stream(encoder, rate=info.rate)
+            assert isinstance(stream, av.video.stream.VideoStream)
+            self.stream: av.video.stream.VideoStream = stream
+            self.stream.width = info.width
+            self.stream.height = info.height
+            self.stream.pix_fmt = self.pix_fmt
+            encoder_options: dict[str, object] = dict(self._configure(self.stream.codec_context))
+            self.stream.options = encoder_options
+        else:
+            self.stream = self.container.add_stream_from_template(template)
+            self._profile = COPY_PROFILES[str(template.codec_context.profile)]
+            self._parameter_sets = parameter_sets(template.codec_context.extradata or b"")
+        self.stream.time_base = info.time_base
+        self.copied = 0
         if matrix is not None and fmt in {"mp4", "mov", "matroska"}:
             self.stream.set_display_matrix(matrix)
         if stream_metadata is not None:
@@ -211,6 +269,78 @@ class VideoWriter:
         # AVI stores positions only and its reader adds the reorder delay back on reading
         self._pts_offset = -positional_shift if fmt == "avi" else 0
 
+    def _configure(self, cc: av.video.codeccontext.VideoCodecContext) -> dict[str, str]:
+        """Set up the encoder ``cc``; returns its private options."""
+        settings, fmt, quality, info = self._settings, self._fmt, self._quality, self.info
+        if self._colour is not None:
+            tag(cc, self._colour)
+        cc.time_base = self._codec_time_base(info)
+        cc.framerate = info.rate
+        threads = threads_from_env()
+        if threads:
+            cc.thread_count = threads
+        opts: dict[str, str] = {}
+        if self.codec == "h264":
+            opts = {"crf": str(quality), "preset": settings.preset}
+            if fmt in {"avi", "h264"} or not settings.b_frames:
+                cc.max_b_frames = 0  # these containers cannot store reordered timestamps
+        elif self.codec == "hevc":
+            opts = {"crf": str(quality), "preset": settings.preset, "x265-params": "log-level=error"}
+            if not settings.b_frames:
+                opts["x265-params"] = "log-level=error:bframes=0"
+        elif self.codec == "vp9":
+            opts = {"crf": str(quality), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
+        elif self.codec == "mpeg4":
+            cc.qscale = True  # fixed quantiser: global_quality is q * FF_QP2LAMBDA
+            cc.global_quality = max(1, min(31, quality)) * 118
+        elif self.codec == "ffv1":
+            opts = {"level": "3", "slicecrc": "1"}
+        return opts
+
+    def _open_run(self) -> av.video.codeccontext.VideoCodecContext:
+        """A fresh encoder for one encoded stretch between copied GOPs (copy mode)."""
+        cc = av.CodecContext.create("libx264", "w")
+        assert isinstance(cc, av.video.codeccontext.VideoCodecContext)
+        cc.width, cc.height, cc.pix_fmt = self.info.width, self.info.height, self.pix_fmt
+        opts = self._configure(cc)
+        cc.max_b_frames = 0
+        assert self._profile is not None
+        # annexb=0: 4-byte lengths like the source's packets; repeat-headers: SPS/PPS in-band
+        opts.update(profile=self._profile, **{"x264-params": "annexb=0:repeat-headers=1:bframes=0"})
+        cc.options = opts
+        return cc
+
+    def _encode(self, frame: av.VideoFrame | None) -> list[av.Packet[Any]]:
+        if self._profile is None:
+            return self.stream.encode(frame)
+        if self._run is None:
+            if frame is None:
+                return []
+            self._run = self._open_run()
+        packets = self._run.encode(frame)
+        if frame is None:
+            self._run = None
+        for packet in packets:
+            packet.stream = self.stream
+            if packet.pts is not None:
+                packet.dts = packet.pts - self._reorder_delay  # no B-frames: decode order is presentation order
+        return packets
+
+    def copy(self, packets: Iterable[av.Packet[Any]]) -> None:
+        """Mux the source's packets of whole GOPs unchanged (copy mode), after the stretch
+        encoded before them; their keyframes get the source's parameter sets in front."""
+        try:
+            self.container.mux(self._encode(None))
+            for packet in packets:
+                if packet.is_keyframe:
+                    packet = _prefixed(packet, self._parameter_sets)
+                packet.stream = self.stream
+                self.container.mux(packet)
+                self.frames += 1
+                self.copied += 1
+        except av.error.FFmpegError as err:
+            raise OutputError(f"copying source packets failed: {err}") from None
+
     def _codec_time_base(self, info: VideoInfo) -> Fraction:
         # MPEG-4 part 2 cannot express time bases with denominators above 65535.
         if self.codec == "mpeg4" and info.time_base.denominator > 65535:
@@ -230,8 +360,7 @@ class VideoWriter:
         frame.pts = pts + self._pts_offset
         frame.time_base = self.info.time_base
         try:
-            packets = self.stream.encode(frame)
-            self.container.mux(packets)
+            self.container.mux(self._encode(frame))
         except av.error.FFmpegError as err:
             raise OutputError(f"encoding failed at pts {pts}: {err}") from None
         self.frames += 1
@@ -248,7 +377,7 @@ class VideoWriter:
 
     def close(self) -> None:
         try:
-            self.container.mux(self.stream.encode(None))
+            self.container.mux(self._encode(None))
         finally:
             self.container.close()
 
@@ -257,6 +386,15 @@ class VideoWriter:
             self.container.close()
         except av.error.FFmpegError:
             log.debug("ignored error while closing an aborted output", exc_info=True)
+
+
+def _prefixed(packet: av.Packet[Any], prefix: bytes) -> av.Packet[Any]:
+    """A copy of ``packet`` with ``prefix`` (NAL units) in front of its data, same timing and flags."""
+    out = av.Packet(prefix + bytes(packet))
+    out.pts, out.dts, out.time_base = packet.pts, packet.dts, packet.time_base
+    out.duration = packet.duration
+    out.is_keyframe = True
+    return out
 
 
 def write_clip(
@@ -306,6 +444,13 @@ def mux_tone(out: av.container.OutputContainer, audio: Any, seconds: Fraction | 
     out.mux(audio.encode(None))
 
 
+@dataclass(frozen=True, slots=True)
+class Copied:
+    """Source packets of whole GOPs, for the encoder thread to copy."""
+
+    packets: tuple[av.Packet[Any], ...]
+
+
 class ThreadedWriter:
     """Runs a ``VideoWriter`` on its own thread (``infra.worker.Worker``) so encoding overlaps detection
     and masking; the first error of the encoder is re-raised to the caller at its next call."""
@@ -314,13 +459,15 @@ class ThreadedWriter:
         self.writer = writer
         #: which frames (by pts) to encode; None: all. A chunk of a long file encodes only its own.
         self._keep = keep
-        self._worker: Worker[av.Packet[Any] | tuple[Array | av.VideoFrame, int]] = Worker(
+        self._worker: Worker[av.Packet[Any] | Copied | tuple[Array | av.VideoFrame, int]] = Worker(
             self._handle, depth=depth, name="gamyeon-encoder"
         )
 
-    def _handle(self, item: av.Packet[Any] | tuple[Array | av.VideoFrame, int]) -> None:
+    def _handle(self, item: av.Packet[Any] | Copied | tuple[Array | av.VideoFrame, int]) -> None:
         if isinstance(item, av.Packet):
             self.writer.write_audio(item)
+        elif isinstance(item, Copied):
+            self.writer.copy(item.packets)
         else:
             self.writer.write(*item)
 
@@ -335,6 +482,10 @@ class ThreadedWriter:
 
     def write_audio(self, packet: av.Packet[Any]) -> None:
         self._worker.put(packet)
+
+    def copy(self, packets: Sequence[av.Packet[Any]]) -> None:
+        """Copy the source's packets of whole GOPs (``VideoWriter.copy``), in order with the frames."""
+        self._worker.put(Copied(tuple(packets)))
 
     @property
     def frames(self) -> int:

@@ -54,6 +54,13 @@ def ellipse_mask(
     return mask
 
 
+def ellipse_bounds(box: Box) -> tuple[int, int, int, int]:
+    """The whole-pixel box, not clipped to the frame, whose inscribed ellipse ``Shape.ELLIPSE``
+    masks for ``box`` (the vault seals exactly those pixels)."""
+    x1, y1 = math.floor(box.x1), math.floor(box.y1)
+    return x1, y1, max(math.ceil(box.x2), x1), max(math.ceil(box.y2), y1)
+
+
 class Operator(ABC):
     """Replaces the pixels of a region with something that no longer identifies anyone."""
 
@@ -75,8 +82,7 @@ class Operator(ABC):
             # The ellipse is the one inscribed in the whole box, also where the box reaches past
             # the frame edge. Inscribing it in the clipped part instead left pixels of a face cut
             # by the edge unmasked (near the edge, outside the smaller ellipse).
-            fx1, fy1 = math.floor(box.x1), math.floor(box.y1)
-            fx2, fy2 = max(math.ceil(box.x2), fx1), max(math.ceil(box.y2), fy1)
+            fx1, fy1, fx2, fy2 = ellipse_bounds(box)
             inside = ellipse_mask(fy2 - fy1, fx2 - fx1, rows=(y1 - fy1, y2 - fy1), cols=(x1 - fx1, x2 - fx1))
             copy_where(crop, replaced, inside)
         else:  # BOX, and SILHOUETTE without a segmentation (see Shape)

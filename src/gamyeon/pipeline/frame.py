@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from gamyeon.detect import exposure
-from gamyeon.detect.faces import FaceDetector
+from gamyeon.detect.faces import FaceDetector, crops_around, refine_reach
 from gamyeon.figures import Tally
 from gamyeon.kinds import KINDS, FramePass, KindRegistry
 from gamyeon.kinds.detectors import PERSON
@@ -35,7 +37,7 @@ from gamyeon.pipeline.models import OtherDetectors
 from gamyeon.policy import Policy
 from gamyeon.track.identity import IdentityTracker
 from gamyeon.track.schedule import FramePasses, KindsScheduler, Plan
-from gamyeon.track.temporal import Estimate, TemporalConfig, TrackStore
+from gamyeon.track.temporal import Estimate, Observation, TemporalConfig, TrackStore
 from gamyeon.track.tracker import KindTracker
 from gamyeon.types import Array, Box, Detection, FrameResult, Region, TrackBox
 
@@ -44,8 +46,6 @@ log = logging.getLogger(__name__)
 #: a tiny absolute margin so that few-pixel faces keep a border despite box jitter
 MIN_MARGIN_PX = 1.5
 FAST_MOTION = 0.5  # box sizes per detection interval that count as fast motion
-#: typical input size of one refine crop (FaceDetector.around: up to 320 x 320, ~160 x 160 usual)
-REFINE_CROP_PIXELS = 200 * 200
 
 
 def mask_for(box: Box, margin: float, mask_scale: float, outline: Outline = NO_OUTLINE) -> Box:
@@ -153,6 +153,8 @@ class FrameWork:
         #: the file's counts; the pipeline returns them frozen (``Tally.figures``)
         self.tally = Tally()
         self._last_detection: dict[str, int] = {}
+        #: recent frames each detector looked at (ran, or was skipped as unchanged: ``checked``)
+        self._looked: dict[str, deque[int]] = {name: deque() for name in self.detectors}
 
     @property
     def lookahead(self) -> int:
@@ -211,19 +213,45 @@ class FrameWork:
         if small:
             passes.append(self.faces.magnified(full_image_lifted(), self.plan.small_factor))
         elif self.plan.refine:
-            tiny = [
-                (o.box.x1, o.box.y1, o.box.x2, o.box.y2)
-                for kind, _, o in self.store.live(index)
-                if kind == "face" and self.plan.is_small(max(o.box.width, o.box.height))
-            ]
+            tiny = self.to_refine(index)
             if tiny:
                 full = full_image_lifted()
-                if len(tiny) * REFINE_CROP_PIXELS > self.width * self.height * self.plan.small_factor**2:
+                crops = crops_around(tiny, self.width, self.height)
+                if sum(c.cost for c in crops) > self.width * self.height * self.plan.small_factor**2:
                     # a crowd of small faces: one magnified pass costs less than the crops
                     passes.append(self.faces.magnified(full, self.plan.small_factor))
                 else:
-                    passes.append(self.faces.around(full, tiny))
+                    passes.append(self.faces.refine(full, crops))
         return self.faces.merge(*passes)
+
+    def to_refine(self, index: int) -> list[tuple[float, float, float, float]]:
+        """The last boxes (``x1, y1, x2, y2``) of the live face tracks too small for the base pass
+        that are due for refinement on detection frame ``index``: all but the steady ones."""
+        return [
+            (o.box.x1, o.box.y1, o.box.x2, o.box.y2)
+            for kind, track, o in self.store.live(index)
+            if kind == "face"
+            and self.plan.is_small(max(o.box.width, o.box.height))
+            and not self._steady(index, track, o)
+        ]
+
+    def _steady(self, index: int, track: int, last: Observation) -> bool:
+        """Whether a small face track may skip refinement on detection frame ``index``.
+
+        Only when the next detection frame still lies within ``Plan.refine_every`` of its last
+        observation, that observation followed the one before within that span too, and at its
+        speed the face stays well inside the crop centred on its last box until then (half
+        ``refine_reach``). Anything else -- a new track, a miss, fast motion -- is refined.
+        """
+        ahead = index + self.plan.detect_every - last.frame
+        if ahead > self.plan.refine_every:
+            return False
+        before = self.store.previous(track)
+        if before is None or last.frame - before.frame > self.plan.refine_every:
+            return False
+        (ax, ay), (bx, by) = before.box.center, last.box.center
+        speed = math.hypot(bx - ax, by - ay) / (last.frame - before.frame)
+        return speed * ahead <= refine_reach(max(last.box.width, last.box.height)) / 2.0
 
     def detect_still(self, image: Array) -> list[Detection]:
         """Every detector the kinds need, in its thorough still-image mode."""
@@ -251,6 +279,7 @@ class FrameWork:
         appearance of persons on their identity tracks (without it only their motion counts).
         """
         ran = self.detectors if detectors is None else tuple(d for d in self.detectors if d in detectors)
+        self.checked(index, ran)
         self.tally.detection()
         fast = False
         for detector in ran:
@@ -277,6 +306,29 @@ class FrameWork:
                         self.identities.add(kind, track, index, dets[i].box, dets[i].score)
         if fast:
             self.scheduler.hurry(index)
+
+    def checked(self, index: int, detectors: Iterable[str]) -> None:
+        """Record that ``detectors`` looked at frame ``index`` (``covered`` reads it back)."""
+        for name in detectors:
+            looked = self._looked.get(name)
+            if looked is not None and (not looked or looked[-1] < index):
+                looked.append(index)
+
+    def covered(self, index: int) -> bool:
+        """Whether every detector looked at a frame at most its period before ``index`` and at
+        one at most its period after it (once those are known): the frame lies between two
+        looks of each detector, as the schedule intends."""
+        for name, looked in self._looked.items():
+            period = self.periods[name]
+            before = any(index - period <= f <= index for f in looked)
+            after = any(index <= f <= index + period for f in looked)
+            if not (before and after):
+                return False
+        return True
+
+    def quiet(self, index: int) -> bool:
+        """Whether no track, masked or identity, has a box on frame ``index``."""
+        return not self.store.estimates(index) and not self.identities.estimates(index)
 
     def regions(self, index: int) -> list[Region]:
         estimates = self.store.estimates(index)
@@ -317,3 +369,6 @@ class FrameWork:
     def forget_before(self, index: int) -> None:
         self.store.prune(index)
         self.identities.prune(index)
+        for name, looked in self._looked.items():
+            while len(looked) > 1 and looked[1] < index - self.periods[name]:
+                looked.popleft()

@@ -39,7 +39,7 @@ def anonymize_image(task: FilePass) -> FileFigures:
     height, width = view.shape[:2]
     plan = Plan.for_video(width, height, 1.0, 1, "always")
     temporal = TemporalConfig(max_gap=0, pad_before=0, pad_after=0)
-    others = load_others(options.policy, options.kinds, options.person_model, options.text_model)
+    others = load_others(options, video=False)
     segmenter = segmenter_for(options.policy, options.kinds, options.silhouette_model)
     work = FrameWork(task.faces, options.policy, options.kinds, plan, temporal, width, height, others)
     notes = JsonlWriter(task.annotations_tmp, task.track_ids, width, height)
@@ -49,7 +49,7 @@ def anonymize_image(task: FilePass) -> FileFigures:
             work.observe(0, work.detect_still(upright), image=upright)
             regions = work.regions(0)
             if sealer is not None:
-                sealer.seal(0, None, view, regions)
+                sealer.seal(0, None, view, regions, shapes=lambda kind: options.policy.for_kind(kind).shape)
             apply_regions(view, regions, options.policy, segmenter)
             tracks = work.tracks(0)
             result = FrameResult(0, None, None, tuple(regions), tracks=None if tracks is None else tuple(tracks))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gamyeon.detect.base import FrameDetector
 from gamyeon.detect.face_models import FaceDetectors
+from gamyeon.detect.text import model_path as text_model_path
 from gamyeon.kinds import KINDS, KindRegistry
 from gamyeon.kinds.spec import AnyDetectorSpec
 from gamyeon.mask import silhouette
@@ -50,11 +51,11 @@ def load_detectors(
     return out
 
 
-def load_others(
-    policy: Policy, kinds: tuple[str, ...], person_model: Path | None = None, text_model: Path | None = None
-) -> OtherDetectors:
-    """``load_detectors`` with the model files of ``--person-model`` and ``--text-model``."""
-    return load_detectors(policy, kinds, {"person": person_model, "text": text_model})
+def load_others(options: Options, video: bool) -> OtherDetectors:
+    """``load_detectors`` for video (``video``) or still images, with the model files of
+    ``--person-model`` and of ``--text-model`` / ``--text-precision`` (int8 or float text network)."""
+    text = text_model_path(options.text_model, options.text_precision, video)
+    return load_detectors(options.policy, options.kinds, {"person": options.person_model, "text": text})
 
 
 def model_paths(options: Options) -> dict[str, Path]:

@@ -12,9 +12,12 @@ what x264 needs to encode the frame). Three passes share the work:
   (``always``) or never. It finds faces too small for the base pass. A track it finds is extended
   back to the previous discovery pass (the look-ahead is long enough), so a small face is
   covered from the moment it could first have been missed.
-* **refine**: on every detection frame, magnified crops around each live track that is too small
-  for the base pass, so a tiny face found once keeps being observed at the detection rate for a
-  fraction of the discovery cost.
+* **refine**: magnified crops around each live track that is too small for the base pass, so a
+  tiny face found once keeps being observed for a fraction of the discovery cost. A *steady*
+  track (its last two observations close together, moving slowly enough to stay inside its crop) is
+  refined about ``REFINE_RATE`` times per second (every other detection frame at the base
+  rate); any other small track on every detection frame. The look-ahead interpolates the
+  frames between, as it does between base passes.
 
 Other kinds have their own period (``KindsScheduler``): persons walk slowly and their boxes are
 large, so about 4 detections per second are enough (the track store interpolates between them);
@@ -42,6 +45,8 @@ BASE_MIN_FACE = 20
 #: detections per second of the other detectors (see the module docstring)
 PERSON_RATE = 4.0
 TEXT_RATE = 4.0
+#: refinements per second of a steady small face (see the module docstring)
+REFINE_RATE = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,8 @@ class Plan:
     person_discovery_every: int = 1
     #: the video's frame rate (trackers that think in seconds convert with it)
     fps: float = 25.0
+    #: longest span in frames between two refinements of a steady small face
+    refine_every: int = 1
 
     @classmethod
     def for_video(cls, width: int, height: int, fps: float, detect_every: int | None, small_faces: str) -> Plan:
@@ -86,6 +93,8 @@ class Plan:
             text_every=detect_every or max(k, round(fps / TEXT_RATE)),
             person_discovery_every=person_every * max(1, math.ceil(fps / person_every)),
             fps=fps,
+            # ``always`` is the thorough mode: every small track on every detection frame
+            refine_every=k if small_faces == "always" else max(k, round(fps / REFINE_RATE)),
         )
 
     def is_small(self, face_side: float) -> bool:
@@ -161,6 +170,11 @@ class KindsScheduler:
                 if discovery:
                     discover.add(name)
         return FramePasses(frozenset(due), frozenset(discover))
+
+    def full(self) -> FramePasses:
+        """Every detector with its discovery pass (and for all, new tracks reaching back): the
+        detection after skipped ones (``pipeline.gate``)."""
+        return FramePasses(frozenset(self.detectors), frozenset(self.detectors))
 
     def closing(self) -> FramePasses:
         """Every detector, no discovery pass: for the last frame of a file when no detection was

@@ -156,6 +156,11 @@ class TrackStore:
                 out.append((track.kind, track_id, track.observations[-1]))
         return out
 
+    def previous(self, track: int) -> Observation | None:
+        """The observation of ``track`` before its last one (None: fewer than two)."""
+        obs = self._tracks[track].observations if track in self._tracks else []
+        return obs[-2] if len(obs) > 1 else None
+
     def chained(self, track: int, period: int, agree: Callable[[Box, Box, float], bool]) -> bool:
         """Whether ``track`` has several observations and no two successive ones ``agree``
         (called with both boxes and the number of ``period``-frame detection intervals between

@@ -1,20 +1,23 @@
 """The vault file: the original pixels of every masked region, sealed per track in segments.
 
-Layout of format 2 (all integers big-endian)::
+Layout of format 3 (all integers big-endian)::
 
-    MAGIC                                   8 bytes  b"GMVAULT2"
+    MAGIC                                   8 bytes  b"GMVAULT3"
     u32 length, header JSON                 format, dataset id, vault id, key fingerprint, source, cipher
     repeated segments:
         b"S", u32 length, meta JSON         seq, track (pseudonym), kind, codec, picture format,
-                                            colour, turns, frame size, canvas size, and per crop:
-                                            frame, pts, box
+                                            colour, turns, frame size, canvas size and origin, and
+                                            per crop: frame, pts, box [, ellipse]
         u32 length, nonce(12) + ciphertext  AES-256-GCM of the segment's coded stream (``codec``)
     b"T", u32 length, trailer JSON          segment and region counts, output SHA-256, per-track index
     HMAC-SHA256 (32 bytes)                  over every byte before it
 
 A segment holds up to ``writer.SEGMENT_FRAMES`` crops of one track, coded as one lossless video
-stream so that frames predict each other (``vault.codec``). Format 1 (b"GMVAULT1") held one
-lossless WebP per region, each block with the meta of that one region; it is still read.
+stream so that frames predict each other (``vault.codec``); each crop sits at its own place on the
+segment's canvas (a part of the frame), and of a region masked with an ellipse only the pixels
+inside it are coded (``Crop.inside``). Older formats are still read: format 2 (b"GMVAULT2") put
+every crop, its whole box, at the top left of the canvas (no origin, no ellipses); format 1
+(b"GMVAULT1") held one lossless WebP per region, each block with the meta of that one region.
 
 Why this shape:
 - Each segment's key is derived for its **track** (HKDF over the master key, the dataset, the vault
@@ -23,8 +26,9 @@ Why this shape:
   another track, other frames, other boxes, another position or another vault fails authentication.
 - The trailing HMAC (a key derived per vault) covers the whole file, so truncation, appended
   bytes, deleted, duplicated or swapped segments are detected before a single pixel is decrypted.
-- Metas are plain: ``reveal --list`` and the masking of other tracks need boxes, not pixels, and the
-  same boxes are already in the annotations sidecar.
+- Metas are plain: ``reveal --list`` and the masking of other tracks need boxes and shapes, not
+  pixels, and the same boxes are already in the annotations sidecar. A crop's ellipse is in its
+  meta, so it is authenticated with the pixels: changing it fails decryption.
 - Segments are written when they are full or their track has gone quiet, so they are not in frame
   order; the reader keeps a small index (offset, first and last frame per segment) and merges them.
 """
@@ -43,10 +47,13 @@ from typing import IO, Any
 
 from gamyeon.errors import VaultError
 from gamyeon.keys import MasterKey
+from gamyeon.media.geometry import to_stored
+from gamyeon.operators.base import ellipse_mask
+from gamyeon.types import Array
 
-MAGIC = b"GMVAULT2"
-MAGICS = {b"GMVAULT1": 1, MAGIC: 2}
-FORMAT = 2
+MAGIC = b"GMVAULT3"
+MAGICS = {b"GMVAULT1": 1, b"GMVAULT2": 2, MAGIC: 3}
+FORMAT = 3
 SEGMENT, BLOCK, TRAILER = b"S", b"B", b"T"
 MAC_BYTES = 32
 NONCE_BYTES = 12
@@ -118,11 +125,43 @@ class Header:
 
 @dataclass(frozen=True, slots=True)
 class Crop:
-    """One sealed region on one frame. ``box`` is integer pixel bounds of the upright picture."""
+    """One sealed region on one frame. ``box`` is integer pixel bounds of the upright picture.
+
+    ``ellipse`` (format 3): the region was masked with an ellipse, the one inscribed in this
+    whole-pixel box (not clipped to the frame, as ``Operator.apply`` draws it); only the pixels
+    of ``box`` inside it were sealed, the others are left as the output has them. None: every
+    pixel of ``box`` was masked and sealed."""
 
     frame: int
     pts: int | None
     box: Box
+    ellipse: Box | None = None
+
+    def inside(self) -> Array | None:
+        """Which pixels of ``box`` (rows, columns) were masked and sealed; None: all of them."""
+        if self.ellipse is None:
+            return None
+        x1, y1, x2, y2 = self.box
+        ex1, ey1, ex2, ey2 = self.ellipse
+        return ellipse_mask(ey2 - ey1, ex2 - ex1, rows=(y1 - ey1, y2 - ey1), cols=(x1 - ex1, x2 - ex1))
+
+    def as_list(self) -> list[Any]:
+        out: list[Any] = [self.frame, self.pts, *self.box]
+        if self.ellipse is not None:
+            out.append(list(self.ellipse))
+        return out
+
+    @classmethod
+    def from_list(cls, item: list[Any]) -> Crop:
+        frame, pts, x1, y1, x2, y2, *rest = item
+        if len(rest) > 1:
+            raise ValueError(f"a crop of {len(item)} values")
+        ellipse = None
+        if rest:
+            ex1, ey1, ex2, ey2 = (int(v) for v in rest[0])
+            ellipse = (ex1, ey1, ex2, ey2)
+        box = (int(x1), int(y1), int(x2), int(y2))
+        return cls(int(frame), None if pts is None else int(pts), box, ellipse)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +171,13 @@ class SegmentMeta:
     ``picture`` is ``rgb24`` (each crop is the box's upright RGB pixels) or a 4:2:0 format (each
     crop is the decoder's samples of the box grown to even bounds, in the stored orientation of a
     ``frame_size`` frame that ``turns`` quarter turns counter-clockwise make upright; ``colour``
-    is its (colour space, range) for the conversion to RGB). Crops sit at the top left of a
-    ``size`` canvas, padded by repeating their last row and column."""
+    is its (colour space, range) for the conversion to RGB).
+
+    ``origin`` None (format 2): crops sit at the top left of a ``size`` canvas, padded by
+    repeating their last row and column. Otherwise (format 3) the canvas is the part of the
+    frame, in the coded orientation, whose top-left corner is ``origin``, and each crop sits at
+    its own place in it, so a still background stays still for the coder; samples outside a
+    crop and outside what it sealed (``Crop.inside``) hold no one's pixels (``codec.encode``)."""
 
     seq: int
     track: str | None
@@ -145,6 +189,7 @@ class SegmentMeta:
     frame_size: tuple[int, int] | None
     size: tuple[int, int]
     crops: tuple[Crop, ...]
+    origin: tuple[int, int] | None = None
 
     @property
     def first_frame(self) -> int:
@@ -165,15 +210,18 @@ class SegmentMeta:
             "turns": self.turns,
             "frame_size": None if self.frame_size is None else list(self.frame_size),
             "size": list(self.size),
-            "crops": [[c.frame, c.pts, *c.box] for c in self.crops],
-        }
+            "crops": [c.as_list() for c in self.crops],
+        } | ({} if self.origin is None else {"origin": list(self.origin)})
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SegmentMeta:
+    def from_dict(cls, d: dict[str, Any], version: int = FORMAT) -> SegmentMeta:
+        """A segment's meta as read from a vault of format ``version``: format 3 places its
+        crops (``origin``) and may seal ellipses; format 2 does neither."""
         try:
-            crops = []
-            for frame, pts, x1, y1, x2, y2 in d["crops"]:
-                crops.append(Crop(int(frame), None if pts is None else int(pts), (int(x1), int(y1), int(x2), int(y2))))
+            crops = [Crop.from_list(item) for item in d["crops"]]
+            origin = d.get("origin")
+            if (origin is None) != (version < FORMAT) or (version < FORMAT and any(c.ellipse for c in crops)):
+                raise ValueError(f"a layout that is not format {version}'s")
             colour, frame_size = d["colour"], d["frame_size"]
             width, height = (int(v) for v in d["size"])
             meta = cls(
@@ -187,6 +235,7 @@ class SegmentMeta:
                 frame_size=None if frame_size is None else (int(frame_size[0]), int(frame_size[1])),
                 size=(width, height),
                 crops=tuple(crops),
+                origin=None if origin is None else (int(origin[0]), int(origin[1])),
             )
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise VaultError(f"a vault segment is damaged ({err})") from None
@@ -211,8 +260,10 @@ class SegmentMeta:
             problem = "its geometry"
         elif self.picture in YUV_FORMATS and (self.colour is None or self.frame_size is None):
             problem = "no colour or frame size for 4:2:0 samples"
-        elif any(w > self.size[0] or h > self.size[1] for w, h in (self.coded_size(c) for c in self.crops)):
-            problem = "a crop larger than its canvas"
+        elif any(not self._fits(c) for c in self.crops):
+            problem = "a crop outside its canvas"
+        elif any(c.ellipse is not None and not _holds(c.ellipse, c.box) for c in self.crops):
+            problem = "an ellipse that does not hold its box"
         if problem is not None:
             raise VaultError(f"vault segment {self.seq} is damaged ({problem})")
 
@@ -220,6 +271,29 @@ class SegmentMeta:
         """Width and height of ``crop`` as coded (stored orientation, even bounds for 4:2:0)."""
         x1, y1, x2, y2 = even(crop.box) if self.picture in YUV_FORMATS else crop.box
         return (y2 - y1, x2 - x1) if self.turns % 2 else (x2 - x1, y2 - y1)
+
+    def coded_box(self, crop: Crop) -> Box:
+        """``crop``'s box as coded: on even bounds in the stored frame for 4:2:0, else upright."""
+        if self.picture not in YUV_FORMATS or self.frame_size is None:
+            return crop.box
+        return to_stored(even(crop.box), self.turns, *self.frame_size)
+
+    def place(self, crop: Crop) -> tuple[int, int]:
+        """Column and row of ``crop``'s coded samples on the canvas."""
+        if self.origin is None:
+            return 0, 0
+        x1, y1, _, _ = self.coded_box(crop)
+        return x1 - self.origin[0], y1 - self.origin[1]
+
+    def _fits(self, crop: Crop) -> bool:
+        left, top = self.place(crop)
+        width, height = self.coded_size(crop)
+        chroma = self.picture in YUV_FORMATS and (left % 2 or top % 2)
+        return not chroma and left >= 0 and top >= 0 and left + width <= self.size[0] and top + height <= self.size[1]
+
+
+def _holds(outer: Box, inner: Box) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]
 
 
 def even(box: Box) -> Box:
@@ -334,6 +408,12 @@ class RegionInfo:
     track: str | None
     kind: str
     box: Box
+    #: see ``Crop.ellipse``
+    ellipse: Box | None = None
+
+    def inside(self) -> Array | None:
+        """Which pixels of ``box`` were masked and sealed (``Crop.inside``); None: all."""
+        return Crop(self.frame, self.pts, self.box, self.ellipse).inside()
 
 
 class VaultFile:
@@ -403,7 +483,7 @@ class VaultFile:
             ids = {"dataset_id": self.header.dataset_id, "vault_id": self.header.vault_id}
             associated = canonical({**ids, "meta": plain})
         else:
-            meta = SegmentMeta.from_dict(raw)
+            meta = SegmentMeta.from_dict(raw, self.version)
             associated = aad(self.header, meta)
         if meta.seq != expected:
             raise VaultError(f"vault segment {expected} is out of place (segments reordered, removed or added)")
@@ -479,7 +559,7 @@ class VaultFile:
         for _frame, placed in self.frames():
             for p in placed:
                 c = p.crop
-                yield RegionInfo(c.frame, c.pts, p.track, p.kind, c.box)
+                yield RegionInfo(c.frame, c.pts, p.track, p.kind, c.box, c.ellipse)
 
     def check_mac(self, key: MasterKey) -> None:
         """Authenticate the whole file before anything in it is trusted or decrypted."""

@@ -3,9 +3,9 @@
 Order of checks, all before any output exists: the key is the vault's key (fingerprint), the
 whole vault authenticates (MAC), and the anonymized file is the one the vault was made for
 (SHA-256 in the vault's trailer). Then the video is re-encoded frame by frame: the named tracks'
-crops are decrypted (a segment at a time, each authenticated against its place) and pasted, after
-which the masked pixels of every other region on that frame are put back on top, so an overlap
-never uncovers someone who was not named.
+crops are decrypted (a segment at a time, each authenticated against its place) and their sealed
+pixels pasted, after which the masked pixels of every other region on that frame are put back on
+top, so an overlap never uncovers someone who was not named.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -30,7 +31,7 @@ from gamyeon.media.geometry import rotate_view
 from gamyeon.media.images import load_image, save_image, upright_view
 from gamyeon.types import Array
 from gamyeon.vault import codec
-from gamyeon.vault.format import NONCE_BYTES, Placed, Segment, VaultFile, track_key
+from gamyeon.vault.format import NONCE_BYTES, Box, Placed, Segment, VaultFile, track_key
 
 log = logging.getLogger(__name__)
 
@@ -182,22 +183,32 @@ class _Opener:
             del self._decoded[seq]
 
 
+def _paste(view: Array, box: Box, pixels: Array, inside: Array | None) -> None:
+    x1, y1, x2, y2 = box
+    if inside is None:
+        view[y1:y2, x1:x2] = pixels
+    else:
+        np.copyto(view[y1:y2, x1:x2], pixels, where=inside[..., None])
+
+
 def restore(view: Array, placed: list[Placed], opener: _Opener, result: RevealResult) -> bool:
     """Paste the named tracks' originals into the upright ``view``, then put every other region's
-    masked pixels back on top. Returns whether anything was revealed."""
+    masked pixels back on top. Only sealed pixels are pasted (``Crop.inside``: of an ellipse, the
+    pixels inside it); the rest of a box stays as the output has it. Returns whether anything was
+    revealed."""
     mine = [p for p in placed if opener.wants(p)]
     if not mine:
         return False
-    others = [p.crop.box for p in placed if not opener.wants(p)]
-    keep = [(box, view[box[1] : box[3], box[0] : box[2]].copy()) for box in others]
+    others = [p.crop for p in placed if not opener.wants(p)]
+    keep = [(c.box, view[c.box[1] : c.box[3], c.box[0] : c.box[2]].copy(), c.inside()) for c in others]
     height, width = view.shape[:2]
     for p in mine:
-        x1, y1, x2, y2 = p.crop.box
+        _, _, x2, y2 = p.crop.box
         if x2 > width or y2 > height:
             raise VaultError(f"vault segment {p.segment.meta.seq} lies outside the picture: wrong video")
-        view[y1:y2, x1:x2] = opener.crop(p)
-    for (x1, y1, x2, y2), pixels in keep:
-        view[y1:y2, x1:x2] = pixels
+        _paste(view, p.crop.box, opener.crop(p), p.crop.inside())
+    for box, pixels, inside in keep:
+        _paste(view, box, pixels, inside)
     result.regions_revealed += len(mine)
     result.regions_kept_masked += len(others)
     return True

@@ -3,7 +3,9 @@
 The masking stage calls ``seal_planes`` with each decoded 4:2:0 frame just before its regions
 are masked (the decoder's samples under every region's mask box, grown to even bounds), and
 ``seal`` with the upright original RGB picture for other frames and for still images; so what
-is sealed is exactly what was masked.
+is sealed is exactly what was masked. Of a region masked with an ellipse only what lies inside
+it is coded (for 4:2:0, the 2x2 blocks that touch it): the rest of its box is unchanged in the
+output, and a reveal takes it from there.
 
 Each track's crops gather in an open segment, which is coded as one lossless stream
 (``vault.codec``), encrypted and written when it holds ``SEGMENT_FRAMES`` crops or
@@ -28,12 +30,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import av
+import numpy as np
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gamyeon.errors import VaultError
 from gamyeon.keys import MasterKey
 from gamyeon.media.geometry import to_stored
 from gamyeon.media.planes import plane_array
+from gamyeon.operators.base import Shape, ellipse_bounds
 from gamyeon.types import Array, Region
 from gamyeon.vault import codec
 from gamyeon.vault.format import (
@@ -70,6 +74,10 @@ IDLE_FRAMES = 64
 BUFFER_BYTES = 128 << 20
 #: the smallest canvas: FFV1 refuses some tiny sizes (1 pixel wide), and padding costs nothing
 MIN_CANVAS = 16
+#: a segment's canvas spans its crops' places in the frame; a track that crosses the frame fast
+#: would make it far larger than its crops, and coding the empty part still costs time, so a
+#: segment is written before its canvas grows past this many times the area of its largest crop
+CANVAS_GROWTH = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,11 @@ class _Style:
 
 RGB_STYLE = _Style(FFV1, RGB)
 
+#: the mask shape of each kind, as the masking draws it (the policy's). Of a region masked with
+#: an ellipse only the pixels inside it are sealed: the rest of its box is unchanged in the output,
+#: and a reveal takes it from there. None: every region's whole box is sealed.
+Shapes = Callable[[str], Shape]
+
 
 @dataclass(slots=True)
 class _Open:
@@ -94,7 +107,10 @@ class _Open:
     style: _Style
     crops: list[Crop] = field(default_factory=list)
     pictures: list[codec.Picture] = field(default_factory=list)
+    keeps: list[codec.Keep] = field(default_factory=list)
     nbytes: int = 0
+    span: Box | None = None
+    largest: int = 0
 
 
 class VaultWriter:
@@ -152,10 +168,11 @@ class VaultWriter:
         *,
         origin: tuple[int, int] = (0, 0),
         size: tuple[int, int] | None = None,
+        shapes: Shapes | None = None,
     ) -> None:
         """Seal the pixels under every region's mask on the upright original ``view``: the whole
         frame, or a crop of it with its top-left corner at ``origin`` in a frame of ``size``
-        (width, height) that holds every region's mask."""
+        (width, height) that holds every region's mask. ``shapes``: see ``Shapes``."""
         width, height = size if size is not None else (view.shape[1], view.shape[0])
         left, top = origin
         for region in regions:
@@ -165,15 +182,26 @@ class VaultWriter:
             pixels = view[y1 - top : y2 - top, x1 - left : x2 - left]
             if min(x1 - left, y1 - top) < 0 or pixels.shape[:2] != (y2 - y1, x2 - x1):
                 raise ValueError(f"the crop at {origin} does not hold the mask {(x1, y1, x2, y2)}")
-            self._add(region, (x1, y1, x2, y2), frame, pts, RGB_STYLE, (pixels.copy(),))
+            crop = _crop(region, (x1, y1, x2, y2), frame, pts, shapes)
+            inside = crop.inside()
+            keep = None if inside is None or inside.all() else inside
+            self._add(region, crop, RGB_STYLE, (pixels.copy(),), keep)
         self._tidy(frame)
 
     def seal_planes(
-        self, frame: int, pts: int | None, picture: av.VideoFrame, regions: list[Region], *, rotation: int
+        self,
+        frame: int,
+        pts: int | None,
+        picture: av.VideoFrame,
+        regions: list[Region],
+        *,
+        rotation: int,
+        shapes: Shapes | None = None,
     ) -> None:
         """Seal the decoder's own samples under every region's mask on ``picture``, a 4:2:0 frame
         as decoded (stored orientation; ``rotation`` degrees counter-clockwise make it upright,
-        the orientation of the regions). Read before the frame is masked; never changes it."""
+        the orientation of the regions). Read before the frame is masked; never changes it.
+        ``shapes``: see ``Shapes``."""
         if picture.format.name not in YUV_FORMATS or picture.width % 2 or picture.height % 2:
             raise ValueError(f"seal_planes needs an even-sized 4:2:0 frame, got {picture.format.name}")
         turns = (rotation // 90) % 4
@@ -192,30 +220,38 @@ class VaultWriter:
                 planes[1][y1 // 2 : y2 // 2, x1 // 2 : x2 // 2].copy(),
                 planes[2][y1 // 2 : y2 // 2, x1 // 2 : x2 // 2].copy(),
             )
-            self._add(region, box, frame, pts, style, samples)
+            crop = _crop(region, box, frame, pts, shapes)
+            self._add(region, crop, style, samples, _chroma_keep(crop, turns))
         self._tidy(frame)
 
-    def _add(
-        self, region: Region, box: Box, frame: int, pts: int | None, style: _Style, picture: codec.Picture
-    ) -> None:
+    def _add(self, region: Region, crop: Crop, style: _Style, picture: codec.Picture, keep: codec.Keep) -> None:
         if self._broken is not None:  # ``finish`` will refuse: holding more samples serves nothing
             return
-        crop = Crop(frame, pts, box)
         self.regions += 1
         if region.track is None:  # nothing to predict it from: a segment of its own
-            self._write_segment(None, region.kind, style, [crop], [picture])
+            self._write_segment(None, region.kind, style, [crop], [picture], [keep])
             return
         track = self._track_ids(region.kind, region.track)
-        self._index(track, region.kind, frame, pts)
+        self._index(track, region.kind, crop.frame, crop.pts)
         seg = self._open.get(track)
-        if seg is not None and (seg.style != style or seg.kind != region.kind or seg.crops[-1].frame > frame):
+        box = _coded_box(style, crop)
+        area = (box[2] - box[0]) * (box[3] - box[1])
+        span = box if seg is None or seg.span is None else _union(seg.span, box)
+        if seg is not None and (
+            seg.style != style
+            or seg.kind != region.kind
+            or seg.crops[-1].frame > crop.frame
+            or (span[2] - span[0]) * (span[3] - span[1]) > CANVAS_GROWTH * max(seg.largest, area)
+        ):
             self._flush(track)
-            seg = None
+            seg, span = None, box
         if seg is None:
             seg = self._open[track] = _Open(region.kind, style)
         nbytes = sum(p.nbytes for p in picture)
         seg.crops.append(crop)
         seg.pictures.append(picture)
+        seg.keeps.append(keep)
+        seg.span, seg.largest = span, max(seg.largest, area)
         seg.nbytes += nbytes
         self._buffered += nbytes
         if len(seg.crops) >= self._segment_frames or seg.nbytes >= SEGMENT_BYTES:
@@ -231,22 +267,31 @@ class VaultWriter:
     def _flush(self, track: str) -> None:
         seg = self._open.pop(track)
         self._buffered -= seg.nbytes
-        self._write_segment(track, seg.kind, seg.style, seg.crops, seg.pictures)
+        self._write_segment(track, seg.kind, seg.style, seg.crops, seg.pictures, seg.keeps)
 
     def _write_segment(
-        self, track: str | None, kind: str, style: _Style, crops: list[Crop], pictures: list[codec.Picture]
+        self,
+        track: str | None,
+        kind: str,
+        style: _Style,
+        crops: list[Crop],
+        pictures: list[codec.Picture],
+        keeps: list[codec.Keep],
     ) -> None:
         if self._broken is not None:
             return
-        width = max(MIN_CANVAS, *(p[0].shape[1] for p in pictures))
-        height = max(MIN_CANVAS, *(p[0].shape[0] for p in pictures))
+        boxes = [_coded_box(style, c) for c in crops]
+        left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        width = max(MIN_CANVAS, max(b[2] for b in boxes) - left)
+        height = max(MIN_CANVAS, max(b[3] for b in boxes) - top)
         meta = SegmentMeta(
             self.blocks, track, kind, style.codec, style.picture, style.colour, style.turns, style.frame_size,
-            (width, height), tuple(crops),
+            (width, height), tuple(crops), (left, top),
         )  # fmt: skip
         try:
             meta.check()
-            payload = codec.encode(style.codec, pictures, (width, height))
+            places = [meta.place(c) for c in crops]
+            payload = codec.encode(style.codec, pictures, (width, height), places, keeps)
         except Exception as err:  # whatever the codec raised: the vault cannot be complete
             self._broken = f"segment {meta.seq} of track {track} could not be coded ({err})"
             raise VaultError(f"sealing failed: {self._broken}") from err
@@ -303,3 +348,38 @@ class VaultWriter:
         self._buffered = 0
         if not self._fh.closed:
             self._fh.close()
+
+
+def _crop(region: Region, box: Box, frame: int, pts: int | None, shapes: Shapes | None) -> Crop:
+    """The crop of ``region`` (clipped to the frame as ``box``), with the ellipse its operator
+    draws, if it draws one."""
+    ellipse = shapes is not None and shapes(region.kind) is Shape.ELLIPSE
+    return Crop(frame, pts, box, ellipse_bounds(region.mask) if ellipse else None)
+
+
+def _coded_box(style: _Style, crop: Crop) -> Box:
+    """Where ``crop``'s coded samples lie in the coded frame (``SegmentMeta.coded_box``)."""
+    if style.frame_size is None:
+        return crop.box
+    return to_stored(even(crop.box), style.turns, *style.frame_size)
+
+
+def _union(a: Box, b: Box) -> Box:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def _chroma_keep(crop: Crop, turns: int) -> codec.Keep:
+    """Which chroma samples (2x2 blocks of luma) of ``crop``'s box on even bounds, in the stored
+    orientation, hold a sealed pixel: a pixel's RGB needs its luma sample and its block's chroma,
+    so each such block is kept whole. None: all of them."""
+    inside = crop.inside()
+    if inside is None:
+        return None
+    x1, y1, x2, y2 = crop.box
+    ex1, ey1, ex2, ey2 = even(crop.box)
+    full = np.zeros((ey2 - ey1, ex2 - ex1), dtype=bool)
+    full[y1 - ey1 : y2 - ey1, x1 - ex1 : x2 - ex1] = inside
+    blocks = full.reshape(full.shape[0] // 2, 2, full.shape[1] // 2, 2).any(axis=(1, 3))
+    if blocks.all():
+        return None
+    return np.ascontiguousarray(np.rot90(blocks, -turns))
