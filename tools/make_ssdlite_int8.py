@@ -218,7 +218,8 @@ def cut_rows(sess: ort.InferenceSession, crop: npt.NDArray[Any], threshold: floa
     rows = np.stack([b[keep, 1], b[keep, 0], b[keep, 3], b[keep, 2]], axis=1) * SIDE
     xywh = np.concatenate([rows[:, :2], rows[:, 2:] - rows[:, :2]], axis=1)
     idx = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), s[keep].tolist(), 0.0, NMS_IOU), dtype=np.int64).reshape(-1)
-    return np.concatenate([rows, s[keep][:, None]], axis=1)[np.sort(idx)]
+    kept: npt.NDArray[Any] = np.concatenate([rows, s[keep][:, None]], axis=1)[np.sort(idx)]
+    return kept
 
 
 def full_rows(sess: ort.InferenceSession, crop: npt.NDArray[Any], threshold: float) -> npt.NDArray[Any]:
