@@ -115,8 +115,10 @@ def policy_from_args(args: argparse.Namespace) -> Policy:
     return policy.with_overrides(operator=args.operator, shape=args.shape, mask_scale=args.mask_scale)
 
 
-def add_detection_args(parser: Arguments) -> None:
-    """``--threshold``, ``--detect-every``, ``--small-faces``: how hard the detectors look."""
+def add_detection_args(parser: Arguments, *, gate: bool = True) -> None:
+    """``--threshold``, ``--detect-every``, ``--small-faces``, ``--change-gate``: how hard the
+    detectors look. ``gate``: whether the command offers change gating (a file pass does; a live
+    stream decides each frame within its delay budget and runs every scheduled detection)."""
     parser.add_argument("--threshold", type=float, help="detection score threshold (default: 0.2; lower finds more)")
     parser.add_argument(
         "--detect-every", type=int, metavar="K", help="run detection every K-th frame (default: about 10/s)"
@@ -127,6 +129,8 @@ def add_detection_args(parser: Arguments) -> None:
         default="auto",
         help="magnified tiled passes for tiny faces (default: auto, about once per second)",
     )
+    if not gate:
+        return  # the caller sets ``change_gate`` for options_from_args
     parser.add_argument(
         "--change-gate",
         choices=CHANGE_GATE_MODES,

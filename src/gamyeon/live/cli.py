@@ -118,13 +118,14 @@ def add_parsers(sub: cliargs.Subcommands) -> dict[str, Callable[[argparse.Namesp
     )
     cliargs.add_kinds_arg(p)
     cliargs.add_policy_args(p)
-    cliargs.add_detection_args(p)
+    cliargs.add_detection_args(p, gate=False)
     cliargs.add_export_args(p)
     cliargs.add_seal_arg(p, "; needs --record: one vault beside each segment (SEGMENT.vault)")
     cliargs.add_detector_args(p)
     cliargs.add_processing_args(p)
     cliargs.add_verbosity(p)
-    p.set_defaults(codec=None, keep_audio=False, keep_metadata=False)  # what options_from_args reads besides
+    # what options_from_args reads besides: live encodes every frame it decides (no GOP copy)
+    p.set_defaults(codec=None, keep_audio=False, keep_metadata=False, copy_empty="never", change_gate="never")
     return {"live": run_live}
 
 
