@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from conftest import env_without_home_keys, face_picture, leftovers, make_video,
 from gamyeon import __version__
 from gamyeon.cli import main
 from gamyeon.detect.centerface import model_path
+from gamyeon.detect.ssdlite import model_path as person_model_path
 from gamyeon.detect.text import model_path as text_model_path
 from gamyeon.ledger.store import Ledger
 
@@ -234,39 +236,68 @@ def test_face_precision_chooses_the_bundled_networks_and_the_record_names_them(t
         assert len({models["face"]["sha256"], models["face_video"]["sha256"]}) == (2 if still != video else 1)
 
 
-def test_text_precision_chooses_the_bundled_text_networks_and_the_record_names_them(tmp_path: Path) -> None:
-    """Video runs the int8 text network where ``auto`` picks it, still images the float one; an
+@pytest.mark.parametrize(
+    ("role", "kinds", "auto_for_video", "files"),
+    [
+        (
+            "text",
+            "plates",
+            lambda: text_model_path(None, "auto", video=True),
+            ("ppocrv6_det_small.onnx", "ppocrv6_det_small_int8.onnx"),
+        ),
+        (
+            "person",
+            "persons",
+            lambda: person_model_path("auto", video=True),
+            ("ssdlite_person.onnx", "ssdlite_person_int8.onnx"),
+        ),
+    ],
+)
+def test_precision_chooses_the_bundled_networks_and_the_record_names_them(
+    tmp_path: Path, role: str, kinds: str, auto_for_video: Callable[[], Path], files: tuple[str, str]
+) -> None:
+    """Video runs the int8 network where ``auto`` picks it, still images the float one; an
     explicit precision applies to both, and the processing record names each role's file."""
     src = tmp_path / "in"
     src.mkdir()
     make_video(src / "clip.mp4", size=(160, 120), frames=2)
     Image.fromarray(face_picture(0, 160, 120)).save(src / "still.png")
-    auto_video = text_model_path(None, "auto", video=True).name  # int8 on CPUs with VNNI, as here
-    expected = {
-        "auto": ("ppocrv6_det_small.onnx", auto_video),
-        "int8": ("ppocrv6_det_small_int8.onnx", "ppocrv6_det_small_int8.onnx"),
-    }
+    fp32, int8 = files
+    auto_video = auto_for_video().name  # int8 on CPUs with VNNI, as here
+    expected = {"auto": (fp32, auto_video), "int8": (int8, int8), "fp32": (fp32, fp32)}
     for precision, (still, video) in expected.items():
         ledger = tmp_path / f"{precision}.sqlite"
         out = tmp_path / f"out-{precision}"
-        args = ["anonymize", str(src), "-o", str(out), "-q", "--kinds", "plates", "--ledger", str(ledger)]
-        assert main([*args, "--text-precision", precision]) == 0
+        args = ["anonymize", str(src), "-o", str(out), "-q", "--kinds", kinds, "--ledger", str(ledger)]
+        assert main([*args, f"--{role}-precision", precision]) == 0
         assert (out / "clip.mp4").is_file() and (out / "still.png").is_file()
         with Ledger(str(ledger)) as book:
             models = next(iter(book.records())).payload["models"]
-        assert (models["text"]["file"], models["text_video"]["file"]) == (still, video)
+        assert (models[role]["file"], models[f"{role}_video"]["file"]) == (still, video)
 
 
-def test_text_precision_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("role", ["text", "person"])
+def test_precision_cannot_be_combined_with_an_own_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], role: str
+) -> None:
     clip = tmp_path / "in.mp4"
     make_video(clip, frames=2)
     own = tmp_path / "own.onnx"
     own.write_bytes(b"")
     code = main(
-        ["anonymize", str(clip), "-o", str(tmp_path / "o.mp4"), "--text-model", str(own), "--text-precision", "fp32"]
+        [
+            "anonymize",
+            str(clip),
+            "-o",
+            str(tmp_path / "o.mp4"),
+            f"--{role}-model",
+            str(own),
+            f"--{role}-precision",
+            "fp32",
+        ]
     )
     err = capsys.readouterr().err
-    assert code == 2 and "cannot be combined with --text-model" in err and "Traceback" not in err
+    assert code == 2 and f"cannot be combined with --{role}-model" in err and "Traceback" not in err
     assert not (tmp_path / "o.mp4").exists()
 
 

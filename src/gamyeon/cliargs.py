@@ -27,6 +27,7 @@ from gamyeon.options import (
     CHANGE_GATE_MODES,
     COPY_EMPTY_MODES,
     FACE_PRECISIONS,
+    PERSON_PRECISIONS,
     SMALL_FACE_MODES,
     TEXT_PRECISIONS,
     Options,
@@ -209,6 +210,13 @@ def add_detector_args(parser: Arguments) -> None:
         "their height, plus their head area; any person it cannot segment gets the whole box; one small "
         "network run per person per frame)",
     )
+    parser.add_argument(
+        "--person-precision",
+        choices=PERSON_PRECISIONS,
+        default="auto",
+        help="bundled person model: auto (int8 for video on a CPU with VNNI, about half the CPU; float for "
+        "still images, on a GPU and on other CPUs), fp32 or int8 for both (default: auto)",
+    )
     parser.add_argument("--text-model", type=Path, help="use this PP-OCR DB-layout ONNX text detector")
     parser.add_argument(
         "--text-precision",
@@ -287,6 +295,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         face_model=args.face_model,
         face_precision=args.face_precision,
         person_model=args.person_model,
+        person_precision=args.person_precision,
         text_model=args.text_model,
         text_precision=args.text_precision,
         silhouette_model=args.silhouette_model,

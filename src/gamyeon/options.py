@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from gamyeon.detect import ssdlite as person_detection
 from gamyeon.detect import text as text_detection
 from gamyeon.detect.centerface import PRECISIONS
 from gamyeon.errors import UsageError
@@ -18,6 +19,7 @@ from gamyeon.policy import DEFAULT_REGION_KINDS, Policy
 SMALL_FACE_MODES = ("auto", "always", "never")
 FACE_PRECISIONS = PRECISIONS
 TEXT_PRECISIONS = text_detection.PRECISIONS
+PERSON_PRECISIONS = person_detection.PRECISIONS
 COPY_EMPTY_MODES = ("auto", "never")
 CHANGE_GATE_MODES = ("auto", "never")
 #: ``Options`` fields that do not change what an output contains: where side files go, which key
@@ -102,6 +104,7 @@ class Options:
     text_model: Path | None = None
     #: which bundled text detector: auto (int8 for video on a CPU with VNNI, else float), fp32 or int8
     text_precision: str = "auto"
+    person_precision: str = "auto"
     #: a selfie-segmentation-layout ONNX model for silhouette masks instead of the bundled MediaPipe one
     silhouette_model: Path | None = None
     quiet: bool = False
@@ -129,6 +132,12 @@ class Options:
             raise UsageError(f"--text-precision: expected one of {list(TEXT_PRECISIONS)}, got {self.text_precision!r}")
         if self.text_model is not None and self.text_precision != "auto":
             raise UsageError("--text-precision selects a bundled model; it cannot be combined with --text-model")
+        if self.person_precision not in PERSON_PRECISIONS:
+            raise UsageError(
+                f"--person-precision: expected one of {list(PERSON_PRECISIONS)}, got {self.person_precision!r}"
+            )
+        if self.person_model is not None and self.person_precision != "auto":
+            raise UsageError("--person-precision selects a bundled model; it cannot be combined with --person-model")
         if self.fps is not None and not 0 < self.fps <= 1000:
             raise UsageError(f"--fps: expected a rate in (0, 1000], got {self.fps}")
         for kind in self.kinds:

@@ -13,9 +13,10 @@ Two bundled files (``models/PROVENANCE.md``), two graph layouts:
   (``scores``, ``[B, 1917, 1]``); the graph's NMS (IoU 0.6) runs here, with OpenCV. A 300 x 300
   crop costs about half the CPU of the full graph and crops of one frame share a run.
 
-The int8 file is used on CPUs with VNNI (``has_vnni``; ONNX Runtime's int8 kernels may saturate
-without it, as for CenterFace) and not on GPU providers (QDQ graphs are a CPU optimisation);
-elsewhere the full float graph. gamyeon hands either 300 x 300 crops (``side``).
+``--person-precision auto`` uses the int8 file for video on CPUs with VNNI (``has_vnni``; ONNX
+Runtime's int8 kernels may saturate without it, as for CenterFace) and not on GPU providers (QDQ
+graphs are a CPU optimisation); still images, where a fraction of a second does not matter, and
+everything else get the full float graph. gamyeon hands either 300 x 300 crops (``side``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ CUT_OUTPUTS = ["boxes", "scores"]
 SIDE = 300
 PERSON_CLASS = 1  # the graph's only class (COCO numbering: 1 = person)
 NMS_IOU = 0.6  # the full graph's own NMS threshold, applied to the cut graph's anchors
+#: --person-precision: auto (int8 for video on a CPU with VNNI, else float), fp32 or int8 for both
+PRECISIONS = ("auto", "fp32", "int8")
 #: the bundled files by precision (see ``model_path``)
 BUNDLED = {"fp32": "ssdlite_person.onnx", "int8": "ssdlite_person_int8.onnx"}
 #: crops per run of the cut graph (its convolutions batch; ~10 % less CPU per crop than single runs)
@@ -47,11 +50,17 @@ def default_model_path(precision: str = "fp32") -> Path:
     return Path(str(resources.files("gamyeon.models").joinpath(BUNDLED[precision])))
 
 
-def model_path(precision: str = "auto") -> Path:
-    """The bundled file for ``precision``: ``auto`` is int8 on a CPU with VNNI, float elsewhere."""
+def model_path(precision: str = "auto", video: bool = True) -> Path:
+    """The bundled file for ``precision``: ``auto`` is int8 for video on a CPU with VNNI, float
+    for still images and elsewhere."""
     if precision == "auto":
-        precision = "int8" if has_vnni() and not on_accelerator() else "fp32"
+        precision = "int8" if video and has_vnni() and not on_accelerator() else "fp32"
     return default_model_path(precision)
+
+
+def is_bundled(path: Path) -> bool:
+    """Whether ``path`` is one of the bundled SSDLite files (anything else is the user's own)."""
+    return path in {default_model_path(p) for p in BUNDLED}
 
 
 class SsdLitePerson:

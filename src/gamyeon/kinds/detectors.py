@@ -15,6 +15,7 @@ from gamyeon.detect.base import FrameDetector
 from gamyeon.detect.centerface import model_path as centerface_path
 from gamyeon.detect.persons import PersonDetector, PersonModel
 from gamyeon.detect.ssdlite import SsdLitePerson
+from gamyeon.detect.ssdlite import is_bundled as ssdlite_bundled
 from gamyeon.detect.ssdlite import model_path as ssdlite_path
 from gamyeon.detect.text import PpOcrDet, TextDetector
 from gamyeon.detect.text import model_path as text_path
@@ -56,12 +57,19 @@ def _person_discovery(plan: Plan) -> int:
 
 
 def _person_paths(options: Options) -> Mapping[str, Path]:
-    return {"person": options.person_model or ssdlite_path()}
+    """The person models for still images (``person``) and for video (``person_video``)."""
+    if options.person_model is not None:
+        return {"person": options.person_model}
+    return {
+        "person": ssdlite_path(options.person_precision, video=False),
+        "person_video": ssdlite_path(options.person_precision, video=True),
+    }
 
 
 def _load_persons(kinds: tuple[str, ...], threshold: float, model: Path | None) -> PersonDetector:
-    """SSDLite, or the YOLO-format file ``--person-model`` names."""
-    found: PersonModel = YoloPerson(model) if model is not None else SsdLitePerson()
+    """A bundled SSDLite file, or the YOLO-format file ``--person-model`` names."""
+    own = model is not None and not ssdlite_bundled(model)
+    found: PersonModel = YoloPerson(model) if own and model is not None else SsdLitePerson(model)
     return PersonDetector(found, threshold=threshold)
 
 

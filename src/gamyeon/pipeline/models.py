@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gamyeon.detect.base import FrameDetector
 from gamyeon.detect.face_models import FaceDetectors
+from gamyeon.detect.ssdlite import model_path as person_model_path
 from gamyeon.detect.text import model_path as text_model_path
 from gamyeon.kinds import KINDS, KindRegistry
 from gamyeon.kinds.spec import AnyDetectorSpec
@@ -53,9 +54,11 @@ def load_detectors(
 
 def load_others(options: Options, video: bool) -> OtherDetectors:
     """``load_detectors`` for video (``video``) or still images, with the model files of
-    ``--person-model`` and of ``--text-model`` / ``--text-precision`` (int8 or float text network)."""
+    ``--person-model`` / ``--person-precision`` and of ``--text-model`` / ``--text-precision``
+    (int8 or float networks)."""
     text = text_model_path(options.text_model, options.text_precision, video)
-    return load_detectors(options.policy, options.kinds, {"person": options.person_model, "text": text})
+    person = options.person_model or person_model_path(options.person_precision, video)
+    return load_detectors(options.policy, options.kinds, {"person": person, "text": text})
 
 
 def model_paths(options: Options) -> dict[str, Path]:
