@@ -81,9 +81,12 @@ def test_model_paths_record_face_models_always_and_the_others_when_needed() -> N
     faces = model_paths(Options(kinds=("face",)))
     assert list(faces) == ["face", "face_video"]
     every = model_paths(Options(kinds=("text", "head")))
-    assert list(every) == ["face", "face_video", "person", "text", "text_video"]
+    assert list(every) == ["face", "face_video", "person", "person_video", "text", "text_video"]
     own = Path("/models/yolo.onnx")
-    assert model_paths(Options(kinds=("person",), person_model=own))["person"] == own
+    assert model_paths(Options(kinds=("person",), person_model=own)) == {
+        **faces,
+        "person": own,
+    }
 
 
 def test_specs_are_validated() -> None:
