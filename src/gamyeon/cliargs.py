@@ -214,8 +214,8 @@ def add_detector_args(parser: Arguments) -> None:
         "--person-precision",
         choices=PERSON_PRECISIONS,
         default="auto",
-        help="bundled person model: auto (int8 for video on a CPU with VNNI, about half the CPU; float for "
-        "still images, on a GPU and on other CPUs), fp32 or int8 for both (default: auto)",
+        help="bundled person model: auto (the float network), fp32, or int8 (about half the CPU on a CPU "
+        "with VNNI; its boxes cost head coverage in a night crowd, see docs/models.md) (default: auto)",
     )
     parser.add_argument("--text-model", type=Path, help="use this PP-OCR DB-layout ONNX text detector")
     parser.add_argument(
