@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gamyeon.detect import centerface, onnx
+from gamyeon.detect import onnx
 from gamyeon.detect.centerface import CenterFace, default_model_path, model_path
 from gamyeon.detect.faces import FaceDetector, plan_tiles
 from gamyeon.types import Box, Detection
@@ -111,7 +111,7 @@ def test_auto_precision_is_int8_for_video_on_a_vnni_cpu_only(monkeypatch: pytest
     own = Path("/models/own.onnx")
     assert model_path(own, "auto", True) == model_path(own, "auto", False) == own
     assert model_path(None, "auto", video=False) == fp32
-    monkeypatch.setattr(centerface, "has_vnni", lambda: True)
+    monkeypatch.setattr(onnx, "has_vnni", lambda: True)
     monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     assert model_path(None, "auto", video=True) == int8
     # on a GPU provider the int8 graph would be slower: auto keeps the float network
@@ -119,7 +119,7 @@ def test_auto_precision_is_int8_for_video_on_a_vnni_cpu_only(monkeypatch: pytest
     assert model_path(None, "auto", video=True) == fp32
     # without VNNI the int8 kernels may saturate: auto keeps the float network
     monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
-    monkeypatch.setattr(centerface, "has_vnni", lambda: False)
+    monkeypatch.setattr(onnx, "has_vnni", lambda: False)
     assert model_path(None, "auto", video=True) == fp32
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gamyeon.detect import onnx, text
+from gamyeon.detect import onnx
 from gamyeon.detect.text import (
     PpOcrDet,
     ReusedProbability,
@@ -218,7 +218,7 @@ def test_auto_precision_is_int8_for_video_on_a_vnni_cpu_only(monkeypatch: pytest
     own = Path("/models/own.onnx")
     assert model_path(own, "auto", True) == model_path(own, "auto", False) == own
     assert model_path(None, "auto", video=False) == fp32
-    monkeypatch.setattr(text, "has_vnni", lambda: True)
+    monkeypatch.setattr(onnx, "has_vnni", lambda: True)
     monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     assert model_path(None, "auto", video=True) == int8
     # on a GPU provider the int8 graph would be slower: auto keeps the float network
@@ -226,7 +226,7 @@ def test_auto_precision_is_int8_for_video_on_a_vnni_cpu_only(monkeypatch: pytest
     assert model_path(None, "auto", video=True) == fp32
     # without VNNI the int8 kernels may saturate: auto keeps the float network
     monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
-    monkeypatch.setattr(text, "has_vnni", lambda: False)
+    monkeypatch.setattr(onnx, "has_vnni", lambda: False)
     assert model_path(None, "auto", video=True) == fp32
 
 

@@ -17,14 +17,14 @@ ONNX Runtime's int8 kernels may saturate there).
 from __future__ import annotations
 
 import math
-from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from gamyeon.detect.base import nms
-from gamyeon.detect.onnx import has_vnni, nchw, on_accelerator, session
+from gamyeon.detect.onnx import PRECISIONS as onnx_precisions
+from gamyeon.detect.onnx import bundled_path, nchw, precision_for, session
 from gamyeon.errors import ModelError
 from gamyeon.types import Array
 
@@ -35,12 +35,12 @@ NMS_IOU = 0.3
 
 
 #: --face-precision: auto (int8 for video on a CPU with VNNI, else float), fp32 or int8 for both
-PRECISIONS = ("auto", "fp32", "int8")
+PRECISIONS = onnx_precisions
 BUNDLED = {"fp32": "centerface.onnx", "int8": "centerface_int8.onnx"}
 
 
 def default_model_path(precision: str = "fp32") -> Path:
-    return Path(str(resources.files("gamyeon.models").joinpath(BUNDLED[precision])))
+    return bundled_path(BUNDLED, precision)
 
 
 def model_path(own: Path | None, precision: str, video: bool) -> Path:
@@ -48,9 +48,7 @@ def model_path(own: Path | None, precision: str, video: bool) -> Path:
     given (for both), else the bundled copy ``precision`` selects (see the module docstring)."""
     if own is not None:
         return own
-    if precision == "auto":
-        precision = "int8" if video and has_vnni() and not on_accelerator() else "fp32"
-    return default_model_path(precision)
+    return default_model_path(precision_for(precision, video))
 
 
 def padded_size(width: int, height: int) -> tuple[int, int]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,23 @@ def vnni_in(cpuinfo: str) -> bool:
         if line.startswith("flags"):
             return bool({"avx512_vnni", "avx_vnni"} & set(line.partition(":")[2].split()))
     return False
+
+
+#: ``--face-precision``, ``--text-precision``, ``--person-precision``: which bundled copy of a network
+PRECISIONS = ("auto", "fp32", "int8")
+
+
+def bundled_path(files: Mapping[str, str], precision: str) -> Path:
+    """The bundled model file ``files`` names for ``precision`` (``fp32`` or ``int8``)."""
+    return Path(str(resources.files("gamyeon.models").joinpath(files[precision])))
+
+
+def precision_for(precision: str, video: bool) -> str:
+    """``precision`` with ``auto`` resolved: int8 for video on an x86-64 CPU with VNNI and no GPU
+    provider (where the int8 graphs were measured to pay), float for still images and elsewhere."""
+    if precision != "auto":
+        return precision
+    return "int8" if video and has_vnni() and not on_accelerator() else "fp32"
 
 
 def session(path: Path, threads: int | None = None) -> ort.InferenceSession:

@@ -24,13 +24,13 @@ and not on GPU providers (QDQ graphs are a CPU optimisation). gamyeon hands eith
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from gamyeon.detect.base import nms
-from gamyeon.detect.onnx import session
+from gamyeon.detect.onnx import PRECISIONS as onnx_precisions
+from gamyeon.detect.onnx import bundled_path, session
 from gamyeon.errors import ModelError
 from gamyeon.types import Array
 
@@ -42,7 +42,7 @@ SIDE = 300
 PERSON_CLASS = 1  # the graph's only class (COCO numbering: 1 = person)
 NMS_IOU = 0.6  # the full graph's own NMS threshold, applied to the cut graph's anchors
 #: --person-precision: auto (the float graph, see the module docstring), fp32 or int8
-PRECISIONS = ("auto", "fp32", "int8")
+PRECISIONS = onnx_precisions
 #: the bundled files by precision (see ``model_path``)
 BUNDLED = {"fp32": "ssdlite_person.onnx", "int8": "ssdlite_person_int8.onnx"}
 #: crops per run of the cut graph (its convolutions batch; ~10 % less CPU per crop than single runs)
@@ -50,7 +50,7 @@ CUT_BATCH = 16
 
 
 def default_model_path(precision: str = "fp32") -> Path:
-    return Path(str(resources.files("gamyeon.models").joinpath(BUNDLED[precision])))
+    return bundled_path(BUNDLED, precision)
 
 
 def model_path(precision: str = "auto", video: bool = True) -> Path:

@@ -32,14 +32,14 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from gamyeon.detect.base import nms
-from gamyeon.detect.onnx import has_vnni, on_accelerator, session
+from gamyeon.detect.onnx import PRECISIONS as onnx_precisions
+from gamyeon.detect.onnx import bundled_path, precision_for, session
 from gamyeon.errors import ModelError
 from gamyeon.types import Array, Box, Detection
 
@@ -70,12 +70,12 @@ FULL_EVERY = 4
 
 
 #: --text-precision: auto (int8 for video on a CPU with VNNI, else float), fp32 or int8 for both
-PRECISIONS = ("auto", "fp32", "int8")
+PRECISIONS = onnx_precisions
 BUNDLED = {"fp32": "ppocrv6_det_small.onnx", "int8": "ppocrv6_det_small_int8.onnx"}
 
 
 def default_model_path(precision: str = "fp32") -> Path:
-    return Path(str(resources.files("gamyeon.models").joinpath(BUNDLED[precision])))
+    return bundled_path(BUNDLED, precision)
 
 
 def model_path(own: Path | None, precision: str, video: bool) -> Path:
@@ -83,9 +83,7 @@ def model_path(own: Path | None, precision: str, video: bool) -> Path:
     given (for both), else the bundled copy ``precision`` selects (see the module docstring)."""
     if own is not None:
         return own
-    if precision == "auto":
-        precision = "int8" if video and has_vnni() and not on_accelerator() else "fp32"
-    return default_model_path(precision)
+    return default_model_path(precision_for(precision, video))
 
 
 @dataclass(frozen=True, slots=True)
