@@ -5,15 +5,13 @@ x 175-275, y 55-180 of the 512 x 512 picture (checked by eye on a saved crop).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from gamyeon.detect import onnx
-from gamyeon.detect.centerface import CenterFace, default_model_path, model_path
+from gamyeon.detect.centerface import CenterFace, default_model_path
 from gamyeon.detect.faces import FaceDetector, plan_tiles
 from gamyeon.types import Box, Detection
 
@@ -100,27 +98,6 @@ def test_plan_tiles_cover_the_image_with_equal_tiles() -> None:
 def test_no_confident_face_on_photos_without_people(detector: FaceDetector, name: str) -> None:
     image = np.ascontiguousarray(getattr(skimage_data, name)()[..., :3])
     assert confident(detector.detect(image)) == []
-
-
-def test_auto_precision_is_int8_for_video_on_a_vnni_cpu_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    fp32, int8 = default_model_path("fp32"), default_model_path("int8")
-    assert fp32.is_file() and int8.is_file() and fp32 != int8
-    for precision in ("fp32", "int8"):
-        for video in (True, False):
-            assert model_path(None, precision, video) == default_model_path(precision)
-    own = Path("/models/own.onnx")
-    assert model_path(own, "auto", True) == model_path(own, "auto", False) == own
-    assert model_path(None, "auto", video=False) == fp32
-    monkeypatch.setattr(onnx, "has_vnni", lambda: True)
-    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
-    assert model_path(None, "auto", video=True) == int8
-    # on a GPU provider the int8 graph would be slower: auto keeps the float network
-    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
-    assert model_path(None, "auto", video=True) == fp32
-    # without VNNI the int8 kernels may saturate: auto keeps the float network
-    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
-    monkeypatch.setattr(onnx, "has_vnni", lambda: False)
-    assert model_path(None, "auto", video=True) == fp32
 
 
 def test_vnni_is_read_from_the_cpu_flags() -> None:

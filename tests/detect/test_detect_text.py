@@ -12,14 +12,12 @@ over five lines of body text and a line of code, 384 x 191 px.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gamyeon.detect import onnx
 from gamyeon.detect.text import (
     PpOcrDet,
     ReusedProbability,
@@ -29,7 +27,6 @@ from gamyeon.detect.text import (
     db_lines,
     default_model_path,
     is_plate_like,
-    model_path,
     plate_box,
 )
 from gamyeon.types import Box, Detection
@@ -207,27 +204,6 @@ def test_changed_cells_ignore_noise_and_find_a_change() -> None:
     new[70:80, 100:110] = 255  # inside the cell of rows 64-96, columns 96-128
     cells = changed_cells(old, new)
     assert cells.shape == (4, 6) and cells[2, 3] and cells.sum() == 1
-
-
-def test_auto_precision_is_int8_for_video_on_a_vnni_cpu_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    fp32, int8 = default_model_path("fp32"), default_model_path("int8")
-    assert fp32.is_file() and int8.is_file() and fp32 != int8
-    for precision in ("fp32", "int8"):
-        for video in (True, False):
-            assert model_path(None, precision, video) == default_model_path(precision)
-    own = Path("/models/own.onnx")
-    assert model_path(own, "auto", True) == model_path(own, "auto", False) == own
-    assert model_path(None, "auto", video=False) == fp32
-    monkeypatch.setattr(onnx, "has_vnni", lambda: True)
-    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
-    assert model_path(None, "auto", video=True) == int8
-    # on a GPU provider the int8 graph would be slower: auto keeps the float network
-    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
-    assert model_path(None, "auto", video=True) == fp32
-    # without VNNI the int8 kernels may saturate: auto keeps the float network
-    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
-    monkeypatch.setattr(onnx, "has_vnni", lambda: False)
-    assert model_path(None, "auto", video=True) == fp32
 
 
 def test_int8_and_float_maps_agree_on_a_plate(car_plate: npt.NDArray[np.uint8]) -> None:

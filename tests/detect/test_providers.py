@@ -5,12 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from PIL import Image
 
 from conftest import env_without_home_keys, face_picture
-from gamyeon.detect import onnx
+from gamyeon.detect import centerface, onnx, text
 from gamyeon.errors import ModelError
 
 GPU_BUILD = ["CUDAExecutionProvider", "CPUExecutionProvider"]
@@ -62,3 +63,29 @@ def test_the_cli_reports_a_missing_gpu_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert "GAMYEON_PROVIDER=cuda" in proc.stderr
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("network", [centerface, text], ids=["centerface", "text"])
+def test_auto_precision_is_int8_for_video_on_a_vnni_cpu_only(
+    monkeypatch: pytest.MonkeyPatch, network: ModuleType
+) -> None:
+    default_model_path, model_path = network.default_model_path, network.model_path
+    fp32, int8 = default_model_path("fp32"), default_model_path("int8")
+    assert fp32.is_file() and int8.is_file() and fp32 != int8
+    for precision in ("fp32", "int8"):
+        for video in (True, False):
+            assert model_path(None, precision, video) == default_model_path(precision)
+    own = Path("/models/own.onnx")
+    assert model_path(own, "auto", True) == model_path(own, "auto", False) == own
+    assert model_path(None, "auto", video=False) == fp32
+    monkeypatch.delenv(onnx.PROVIDER_ENV, raising=False)
+    monkeypatch.setattr(onnx, "has_vnni", lambda: True)
+    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert model_path(None, "auto", video=True) == int8
+    # on a GPU provider the int8 graph would be slower: auto keeps the float network
+    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: GPU_BUILD)
+    assert model_path(None, "auto", video=True) == fp32
+    # without VNNI the int8 kernels may saturate: auto keeps the float network
+    monkeypatch.setattr(onnx.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setattr(onnx, "has_vnni", lambda: False)
+    assert model_path(None, "auto", video=True) == fp32
