@@ -21,6 +21,8 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -28,7 +30,7 @@ import numpy as np
 
 from gamyeon.detect.text import PLATE, TEXT, PpOcrDet, TextDetector
 from gamyeon.track.schedule import Plan
-from gamyeon.types import Detection
+from gamyeon.types import Array, Detection
 
 log = logging.getLogger("text_reuse")
 COVERED = 0.7
@@ -51,65 +53,110 @@ def covered(box: Detection, others: list[Detection]) -> bool:
     return bool(mask.mean() >= COVERED)
 
 
+#: one way of running the text pass on a frame (RGB) and what it reports
+TextPass = Callable[[Array], list[Detection]]
+
+
+@dataclass
+class Agreement:
+    """Two text passes over the same text frames of a video: their CPU seconds, their box counts
+    by kind, how many of each one's boxes the other covers, and the last frame (for its size)."""
+
+    every: int = 1
+    frames: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    last: Array | None = None
+
+    def fields(self, names: tuple[str, str]) -> dict[str, object]:
+        """``{kind}_boxes_{name}`` and ``{kind}_{name}_covered_by_{other}`` for both names."""
+        out: dict[str, object] = {}
+        for kind in (PLATE, TEXT):
+            for mine, other in (names, names[::-1]):
+                n = self.counts[f"{kind}_{mine}"]
+                out[f"{kind}_boxes_{mine}"] = n
+                out[f"{kind}_{mine}_covered_by_{other}"] = (
+                    round(self.counts[f"{kind}_{mine}_covered"] / n, 4) if n else None
+                )
+        return out
+
+
+def agree(path: Path, max_frames: int, passes: dict[str, TextPass]) -> Agreement:
+    """Run both ``passes`` on every frame the default schedule runs the text pass on, in
+    alternating order so that the machine's load hits them alike."""
+    names = tuple(passes)
+    result = Agreement(cpu=dict.fromkeys(names, 0.0))
+    result.counts = {f"{k}_{d}": 0 for k in (PLATE, TEXT) for n in names for d in (n, f"{n}_covered")}
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or 25)
+        result.every = Plan.for_video(stream.width, stream.height, rate, None, "auto").text_every
+        for index, frame in enumerate(container.decode(stream)):
+            if index >= max_frames:
+                break
+            if index % result.every:
+                continue
+            image = frame.to_ndarray(format="rgb24")
+            found: dict[str, list[Detection]] = {}
+            for name in names if result.frames % 2 else names[::-1]:
+                start = time.process_time()
+                found[name] = passes[name](image)
+                result.cpu[name] += time.process_time() - start
+            for kind in (PLATE, TEXT):
+                for mine, other in (names, names[::-1]):
+                    boxes = [d for d in found[mine] if d.kind == kind]
+                    result.counts[f"{kind}_{mine}"] += len(boxes)
+                    result.counts[f"{kind}_{mine}_covered"] += sum(covered(d, found[other]) for d in boxes)
+            result.frames += 1
+            result.last = image
+    return result
+
+
+def full_pass(detector: TextDetector, model: PpOcrDet) -> TextPass:
+    """A full pass of ``model`` on the whole frame at ``detector``'s video scale, classified by it."""
+
+    def run(image: Array) -> list[Detection]:
+        height, width = image.shape[:2]
+        factor = min(1.0, detector.frame_side / max(width, height))
+        return detector.classify(model.lines(image, factor, detector.threshold), width, height)
+
+    return run
+
+
+def videos_to_measure(videos: list[Path], evaldata: Path) -> list[Path]:
+    """The videos given, else every dev video (none, with a warning, when the dev set is absent)."""
+    if videos:
+        return videos
+    folder = evaldata / "dev" / "videos"
+    if not folder.is_dir():
+        log.warning("%s not found and no videos given: nothing to measure", folder)
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file())
+
+
 def measure(path: Path, max_frames: int) -> dict[str, object]:
     model = PpOcrDet()
     reused = TextDetector(model, (PLATE, TEXT))
     full = TextDetector(model, (PLATE, TEXT))
-    cpu = {"full": 0.0, "reused": 0.0}
-    counts = {f"{k}_{d}": 0 for k in (PLATE, TEXT) for d in ("full", "full_covered", "reused", "reused_covered")}
-    frames = 0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or 25)
-        every = Plan.for_video(stream.width, stream.height, rate, None, "auto").text_every
-        for index, frame in enumerate(container.decode(stream)):
-            if index >= max_frames:
-                break
-            if index % every:
-                continue
-            image = frame.to_ndarray(format="rgb24")
-            height, width = image.shape[:2]
-            factor = min(1.0, full.frame_side / max(width, height))
-            order = ("full", "reused") if frames % 2 else ("reused", "full")
-            found: dict[str, list[Detection]] = {}
-            for name in order:
-                start = time.process_time()
-                if name == "full":
-                    found[name] = full.classify(model.lines(image, factor, full.threshold), width, height)
-                else:
-                    found[name] = reused.detect_frame(image)
-                cpu[name] += time.process_time() - start
-            for kind in (PLATE, TEXT):
-                for mine, other in (("full", "reused"), ("reused", "full")):
-                    boxes = [d for d in found[mine] if d.kind == kind]
-                    counts[f"{kind}_{mine}"] += len(boxes)
-                    counts[f"{kind}_{mine}_covered"] += sum(covered(d, found[other]) for d in boxes)
-            frames += 1
+    run = agree(path, max_frames, {"full": full_pass(full, model), "reused": reused.detect_frame})
     video = reused.video
     full_pixels = video.passes and video.pixels_run / video.passes
-    if frames:
-        size = model.network_input(image, factor)[..., 0].size
+    if run.last is not None:
+        height, width = run.last.shape[:2]
+        size = model.network_input(run.last, min(1.0, full.frame_side / max(width, height)))[..., 0].size
         reused_share: float | None = round(1.0 - video.pixels_run / (size * video.passes), 3)
     else:
         reused_share = None
     result: dict[str, object] = {
         "video": path.name,
-        "text_every": every,
-        "passes": frames,
-        "cpu_s_full": round(cpu["full"], 2),
-        "cpu_s_reused": round(cpu["reused"], 2),
+        "text_every": run.every,
+        "passes": run.frames,
+        "cpu_s_full": round(run.cpu["full"], 2),
+        "cpu_s_reused": round(run.cpu["reused"], 2),
         "network_pixels_per_pass": round(full_pixels),
         "passes_reused": reused_share,
     }
-    for kind in (PLATE, TEXT):
-        n_full, n_reused = counts[f"{kind}_full"], counts[f"{kind}_reused"]
-        result[f"{kind}_boxes_full"] = n_full
-        result[f"{kind}_boxes_reused"] = n_reused
-        result[f"{kind}_full_covered_by_reused"] = round(counts[f"{kind}_full_covered"] / n_full, 4) if n_full else None
-        result[f"{kind}_reused_covered_by_full"] = (
-            round(counts[f"{kind}_reused_covered"] / n_reused, 4) if n_reused else None
-        )
-    return result
+    return result | run.fields(("full", "reused"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,14 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=10**9)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    videos = list(args.videos)
-    folder = args.evaldata / "dev" / "videos"
-    if not videos:
-        if not folder.is_dir():
-            log.warning("%s not found and no videos given: nothing to measure", folder)
-            return 0
-        videos = sorted(p for p in folder.iterdir() if p.is_file())
-    for path in videos:
+    for path in videos_to_measure(list(args.videos), args.evaldata):
         result = measure(path, args.max_frames)
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
