@@ -68,8 +68,7 @@ def _person_paths(options: Options) -> Mapping[str, Path]:
 
 def _load_persons(kinds: tuple[str, ...], threshold: float, model: Path | None) -> PersonDetector:
     """A bundled SSDLite file, or the YOLO-format file ``--person-model`` names."""
-    own = model is not None and not ssdlite_bundled(model)
-    found: PersonModel = YoloPerson(model) if own and model is not None else SsdLitePerson(model)
+    found: PersonModel = YoloPerson(model) if model is not None and not ssdlite_bundled(model) else SsdLitePerson(model)
     return PersonDetector(found, threshold=threshold)
 
 
