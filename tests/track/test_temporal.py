@@ -239,7 +239,7 @@ def test_prune_forgets_old_tracks() -> None:
     assert len(store) == 2
     store.prune(40)
     assert len(store) == 1
-    assert store.last_box(1) is None and store.last_box(2) == Box(0, 0, 10, 10)
+    assert store.recent(1, 1) == [] and [o.box for o in store.recent(2, 1)] == [Box(0, 0, 10, 10)]
 
 
 @pytest.mark.parametrize("frames", [(5, 3), (5, 5), (0, 7, 6)])

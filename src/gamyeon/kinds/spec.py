@@ -64,7 +64,8 @@ class DetectorSpec(Generic[D]):
     image its ``detect`` (``detect.base.Detector``) runs.
 
     ``period`` and ``discovery_period`` read the detector's periods off the video's ``Plan``
-    (0: no discovery pass); ``hurries``: after fast motion it runs again on the next frame.
+    (0: no discovery pass); ``hurries``: when a track's motion changes it looks again on the next
+    frame (the face detectors: in crops around those tracks; others: a whole pass).
     """
 
     name: str

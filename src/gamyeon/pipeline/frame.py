@@ -45,7 +45,10 @@ log = logging.getLogger(__name__)
 
 #: a tiny absolute margin so that few-pixel faces keep a border despite box jitter
 MIN_MARGIN_PX = 1.5
-FAST_MOTION = 0.5  # box sizes per detection interval that count as fast motion
+FAST_MOTION = 0.5  # box sizes off the predicted place that count as a change of motion
+#: a follow-up detection continues the changed track it overlaps at least this much (IoU with
+#: the track's predicted box)
+FOLLOW_IOU = 0.3
 
 
 def mask_for(box: Box, margin: float, mask_scale: float, outline: Outline = NO_OUTLINE) -> Box:
@@ -53,6 +56,34 @@ def mask_for(box: Box, margin: float, mask_scale: float, outline: Outline = NO_O
     fitted to the whole mask, or a face at the edge keeps its corner (operators clip).
     ``outline`` first grows a face box to the head (``gamyeon.mask.headshape``)."""
     return outline.around(box).padded(margin, margin).scaled(mask_scale).padded(MIN_MARGIN_PX, MIN_MARGIN_PX)
+
+
+def predicted(history: Sequence[Observation], frame: int) -> Box:
+    """Where a track whose recent observations (oldest first, at least one) are ``history`` is
+    on ``frame``, moving on as between its last two."""
+    last = history[-1]
+    if len(history) < 2:
+        return last.box
+    before = history[-2]
+    (ax, ay), (bx, by) = before.box.center, last.box.center
+    t = (frame - last.frame) / max(1, last.frame - before.frame)
+    return last.box.shifted((bx - ax) * t, (by - ay) * t)
+
+
+def surprising(history: Sequence[Observation]) -> bool:
+    """Whether the newest of a track's recent observations (oldest first) lies farther than
+    ``FAST_MOTION`` of its size from where the ones before put it (``predicted``).
+
+    The look-ahead interpolates linearly between detection frames, so only a change of motion
+    -- a turn, a start, a stop, or a fast first step with no motion known yet -- can carry a
+    face outside its estimate there. Steady walking, however fast for the face's size, is
+    followed exactly and needs no look between detection frames.
+    """
+    if len(history) < 2:
+        return False
+    last = history[-1]
+    (px, py), (cx, cy) = predicted(history[:-1], last.frame).center, last.box.center
+    return math.hypot(cx - px, cy - py) > FAST_MOTION * max(last.box.width, last.box.height, 1.0)
 
 
 class _Frame:
@@ -155,6 +186,9 @@ class FrameWork:
         self._last_detection: dict[str, int] = {}
         #: recent frames each detector looked at (ran, or was skipped as unchanged: ``checked``)
         self._looked: dict[str, deque[int]] = {name: deque() for name in self.detectors}
+        #: per hurrying detector, the tracks (-> kind) whose motion changed on its last look:
+        #: the next frame looks for them again (``_follow_up``)
+        self._changed: dict[str, dict[int, str]] = {}
 
     @property
     def lookahead(self) -> int:
@@ -178,10 +212,16 @@ class FrameWork:
             return full_cache[0]
 
         found: list[Detection] = []
+        ran: list[str] = []
         for name in self.detectors:
-            if name not in passes.detectors:
-                continue
             spec = self.registry.detector(name)
+            if name in passes.follow and name not in passes.detectors:
+                if spec.run is None:  # the face detectors look around the changed tracks only
+                    self._follow_up(index, name, base_image, full)
+                    continue
+            elif name not in passes.detectors:
+                continue
+            ran.append(name)  # detectors of their own follow up with a whole pass
             discovery = name in passes.discovery
             if spec.run is None:  # the run's face detectors: their own multi-scale passes
                 found.extend(self._faces(index, discovery, base_image, full))
@@ -189,8 +229,38 @@ class FrameWork:
             own = self.registry.detected_kinds(name)
             live = tuple(o.box for kind, _, o in self.store.live(index) if kind in own)
             found.extend(spec.run(self.others[name], full(), FramePass(discovery, live, self.width, self.height)))
-        image = full_cache[0] if full_cache else None
-        self.observe(index, found, detectors=passes.detectors, discovered=passes.discovery, image=image)
+        if ran:
+            image = full_cache[0] if full_cache else None
+            self.observe(index, found, detectors=frozenset(ran), discovered=passes.discovery, image=image)
+
+    def _follow_up(
+        self, index: int, detector: str, base_image: Callable[[], Array], full_image: Callable[[], Array]
+    ) -> None:
+        """Look for the tracks whose motion changed on the detection before (``surprising``)
+        in crops around where they should be on frame ``index``, and add what is found there
+        to those tracks: their path is observed where interpolation would have guessed it.
+        Only those tracks' kinds' store is touched; the trackers see the next whole detection."""
+        changed = self._changed.pop(detector, {})
+        due = [(kind, track, self.store.recent(track, 2)) for track, kind in changed.items()]
+        guesses = [(kind, track, predicted(history, index)) for kind, track, history in due if history]
+        if not guesses:
+            return
+        image = exposure.lifted(full_image(), exposure.gain_for(base_image()))
+        boxes = [(b.x1, b.y1, b.x2, b.y2) for _, _, b in guesses]
+        found = self.faces.merge(self.faces.refine(image, crops_around(boxes, self.width, self.height)))
+        taken: set[int] = set()
+        for kind, track, guess in guesses:
+            threshold = self.thresholds[kind]
+            scored = [(guess.iou(d.box), i) for i, d in enumerate(found) if i not in taken and d.score >= threshold]
+            overlap, best = max(scored, default=(0.0, -1))
+            if overlap < FOLLOW_IOU:
+                continue
+            taken.add(best)
+            self.store.add(kind, track, index, found[best].box, found[best].score)
+            if surprising(self.store.recent(track, 3)):
+                self._changed.setdefault(detector, {})[track] = kind
+        if self._changed.get(detector):
+            self.scheduler.hurry(index)
 
     def _faces(
         self, index: int, small: bool, base_image: Callable[[], Array], full_image: Callable[[], Array]
@@ -281,8 +351,8 @@ class FrameWork:
         ran = self.detectors if detectors is None else tuple(d for d in self.detectors if d in detectors)
         self.checked(index, ran)
         self.tally.detection()
-        fast = False
         for detector in ran:
+            self._changed.pop(detector, None)  # this look supersedes a follow-up still due
             last = self._last_detection.get(detector)
             period = index - last if last is not None else 1
             self._last_detection[detector] = index
@@ -294,17 +364,14 @@ class FrameWork:
                 threshold = self.thresholds[kind]
                 dets = [d for d in found if d.kind == kind and d.score >= threshold]
                 for tracked in self.trackers[kind].update(dets, index, period):
-                    before = self.store.last_box(tracked.track)
                     box = tracked.detection.box
                     self.store.add(kind, tracked.track, index, box, tracked.detection.score, reach_back=back)
-                    if hurries and before is not None:
-                        (bx, by), (cx, cy) = before.center, box.center
-                        if np.hypot(cx - bx, cy - by) > FAST_MOTION * max(box.width, box.height, 1.0):
-                            fast = True
+                    if hurries and surprising(self.store.recent(tracked.track, 3)):
+                        self._changed.setdefault(detector, {})[tracked.track] = kind
                 if kind == PERSON and self.identity is not None:
                     for i, track in self.identity.update(dets, index, period, image):
                         self.identities.add(kind, track, index, dets[i].box, dets[i].score)
-        if fast:
+        if any(self._changed.get(detector) for detector in ran):
             self.scheduler.hurry(index)
 
     def checked(self, index: int, detectors: Iterable[str]) -> None:

@@ -154,10 +154,11 @@ def anonymize_video(
             return thumbnailer.reformat(frame, width=tw, height=th, format="gray", interpolation="AREA").to_ndarray()
 
         def scheduled(item: DecodedFrame, passes: FramePasses) -> bool:
-            """Run the detection due on ``item``, or skip it unchanged (``gate``); whether it ran."""
-            if gate is None:
+            """Run the detection due on ``item``, or skip it unchanged (``gate``); whether a whole
+            detection ran. A follow-up look around changed tracks (tracks are alive) is never gated."""
+            if gate is None or not passes.detectors:
                 detect(item, passes)
-                return True
+                return bool(passes.detectors)
             assert item.frame is not None and isinstance(work, FrameWork)
             thumb = thumbnail(item.frame)
             if gate.skips(item.index, thumb, bool(work.store.live(item.index))):

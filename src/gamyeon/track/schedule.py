@@ -5,8 +5,10 @@ what x264 needs to encode the frame). Three passes share the work:
 
 * **base**: the whole frame, scaled so its longer side is max(512, half the frame), at most 1920, every k-th
   frame (about 10 per second: every frame at 10 fps, every 3rd at 30 fps). The look-ahead gap
-  filling of ``temporal.py`` covers the frames in between; after a detection showing fast motion
-  the next frame is detected too.
+  filling of ``temporal.py`` covers the frames in between. It is linear, so when a track's motion
+  changes (``pipeline.frame.surprising``) the next frame gets a *follow-up*: crops around those
+  tracks only, not a whole detection, which in a crowd of walking small faces would come on
+  nearly every frame.
 * **discovery**: the whole frame magnified (2x for CCTV-sized frames, 1.5x at 960x540, native
   from 720p up), about once per second (``--small-faces auto``), on every detection frame
   (``always``) or never. It finds faces too small for the base pass. A track it finds is extended
@@ -110,11 +112,14 @@ class FramePasses:
 
     detectors: frozenset[str] = frozenset()
     discovery: frozenset[str] = frozenset()
+    #: detectors that only look again around the tracks whose motion changed on the frame before
+    #: (``KindsScheduler.hurry``): for faces, crops around those tracks
+    follow: frozenset[str] = frozenset()
 
     @property
     def detect(self) -> bool:
-        """Whether any detector runs on the frame."""
-        return bool(self.detectors)
+        """Whether any detector runs on the frame, on all of it or around some tracks."""
+        return bool(self.detectors or self.follow)
 
 
 class Cadence:
@@ -122,28 +127,30 @@ class Cadence:
 
     def __init__(self, every: int, discovery_every: int = 0, hurries: bool = False) -> None:
         """``every``: period in frames; ``discovery_every``: of the discovery pass (0: never);
-        ``hurries``: ``hurry`` makes it detect again on the next frame."""
+        ``hurries``: ``hurry`` makes it look again on the next frame."""
         self.every = every
         self.discovery_every = discovery_every
         self.hurries = hurries
         self._next = 0
         self._next_discovery = 0
+        self._follow = -1
 
-    def wants(self, index: int) -> tuple[bool, bool]:
-        """(detect?, discovery pass?) for frame ``index``; frames arrive in order."""
+    def wants(self, index: int) -> tuple[bool, bool, bool]:
+        """(detect?, discovery pass?, follow-up look?) for frame ``index``; frames arrive in
+        order. A follow-up is due only where no detection is."""
         if index < self._next:
-            return False, False
+            return False, False, index == self._follow
         discovery = False
         if self.discovery_every and index >= self._next_discovery:
             discovery = True
             self._next_discovery = index + self.discovery_every
         self._next = index + self.every
-        return True, discovery
+        return True, discovery, False
 
     def hurry(self, index: int) -> None:
-        """Detect again on the next frame (fast motion seen at ``index``), if this detector hurries."""
+        """Look again on the next frame (a change of motion seen at ``index``), if this detector hurries."""
         if self.hurries:
-            self._next = min(self._next, index + 1)
+            self._follow = index + 1
 
 
 class KindsScheduler:
@@ -163,13 +170,16 @@ class KindsScheduler:
         """The passes due on frame ``index``; frames arrive in order, each asked about once."""
         due: set[str] = set()
         discover: set[str] = set()
+        follow: set[str] = set()
         for name, cadence in self._cadences.items():
-            detect, discovery = cadence.wants(index)
+            detect, discovery, again = cadence.wants(index)
             if detect:
                 due.add(name)
                 if discovery:
                     discover.add(name)
-        return FramePasses(frozenset(due), frozenset(discover))
+            elif again:
+                follow.add(name)
+        return FramePasses(frozenset(due), frozenset(discover), frozenset(follow))
 
     def full(self) -> FramePasses:
         """Every detector with its discovery pass (and for all, new tracks reaching back): the
@@ -182,6 +192,7 @@ class KindsScheduler:
         return FramePasses(frozenset(self.detectors))
 
     def hurry(self, index: int) -> None:
-        """Detect again on the next frame (fast motion seen at ``index``): the detectors that hurry."""
+        """Look again on the next frame (a track's motion changed at ``index``): the detectors
+        that hurry, unless they detect on that frame anyway."""
         for cadence in self._cadences.values():
             cadence.hurry(index)

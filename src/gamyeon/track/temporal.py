@@ -172,9 +172,10 @@ class TrackStore:
         obs = t.observations
         return not any(agree(a.box, b.box, (b.frame - a.frame) / max(1, period)) for a, b in itertools.pairwise(obs))
 
-    def last_box(self, track: int) -> Box | None:
+    def recent(self, track: int, count: int) -> list[Observation]:
+        """The last ``count`` observations of ``track``, oldest first (fewer when it has fewer)."""
         t = self._tracks.get(track)
-        return t.observations[-1].box if t and t.observations else None
+        return t.observations[-count:] if t is not None else []
 
     def estimates(self, frame: int) -> list[Estimate]:
         out = []
