@@ -231,7 +231,8 @@ class FrameWork:
             found.extend(spec.run(self.others[name], full(), FramePass(discovery, live, self.width, self.height)))
         if ran:
             image = full_cache[0] if full_cache else None
-            self.observe(index, found, detectors=frozenset(ran), discovered=passes.discovery, image=image)
+            discovered = frozenset() if passes.fresh else passes.discovery  # nothing before a cut is theirs
+            self.observe(index, found, detectors=frozenset(ran), discovered=discovered, image=image)
 
     def _follow_up(
         self, index: int, detector: str, base_image: Callable[[], Array], full_image: Callable[[], Array]

@@ -14,7 +14,7 @@ only when
   ``span`` (about a second) every detector runs, with its discovery pass.
 
 The detection after skipped ones runs every detector with its discovery pass, and the tracks it
-starts reach back to the last detection that ran (``FramePasses.reach_back``), so what it finds
+starts reach back to the last detection that ran (as a discovery pass's do), so what it finds
 is masked on the skipped frames too, as a discovery pass's finds are.
 """
 

@@ -25,6 +25,9 @@ class _NoDetection:
     def closing(self) -> FramePasses:
         return FramePasses()
 
+    def cut(self) -> FramePasses:
+        return FramePasses()
+
 
 class GivenRegions:
     """Each frame's regions from ``table`` (frame index -> regions, in masking order)."""

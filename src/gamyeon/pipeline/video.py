@@ -31,6 +31,7 @@ from gamyeon.media.decode import AudioPacket, DecodedFrame, VideoReader, to_rgb
 from gamyeon.media.encode import ThreadedWriter, VideoWriter, copy_blocker
 from gamyeon.media.geometry import rotate_view, upright_size
 from gamyeon.media.gops import GopSink, hold_frames
+from gamyeon.pipeline.cuts import CutWatch
 from gamyeon.pipeline.frame import FrameWork
 from gamyeon.pipeline.gate import ChangeGate, thumb_size
 from gamyeon.pipeline.given import GivenRegions
@@ -153,14 +154,17 @@ def anonymize_video(
         def thumbnail(frame: av.VideoFrame) -> Array:
             return thumbnailer.reformat(frame, width=tw, height=th, format="gray", interpolation="AREA").to_ndarray()
 
-        def scheduled(item: DecodedFrame, passes: FramePasses) -> bool:
-            """Run the detection due on ``item``, or skip it unchanged (``gate``); whether a whole
-            detection ran. A follow-up look around changed tracks (tracks are alive) is never gated."""
+        cuts = CutWatch() if isinstance(work, FrameWork) else None  # given regions detect nothing
+
+        def scheduled(item: DecodedFrame, passes: FramePasses, thumb: Array | None) -> bool:
+            """Run the detection due on ``item`` (``thumb``: its thumbnail, when made), or skip it
+            unchanged (``gate``); whether a whole detection ran. A follow-up look around changed
+            tracks (tracks are alive) is never gated."""
             if gate is None or not passes.detectors:
                 detect(item, passes)
                 return bool(passes.detectors)
             assert item.frame is not None and isinstance(work, FrameWork)
-            thumb = thumbnail(item.frame)
+            thumb = thumb if thumb is not None else thumbnail(item.frame)
             if gate.skips(item.index, thumb, bool(work.store.live(item.index))):
                 work.checked(item.index, passes.detectors)
                 return False
@@ -237,8 +241,11 @@ def anonymize_video(
                 detected_last = False
                 if entry.frame is not None:
                     passes = work.scheduler.passes(entry.index)
+                    thumb = thumbnail(entry.frame) if cuts is not None else None
+                    if cuts is not None and thumb is not None and cuts.cut(thumb):
+                        passes = work.scheduler.cut()
                     if passes.detect:
-                        detected_last = scheduled(entry, passes)
+                        detected_last = scheduled(entry, passes, thumb)
                 while buffer and buffer[0].index + lookahead <= entry.index:
                     finish(buffer.popleft())
                 if frames is not None and frames.complete(entry.index, lookahead):

@@ -115,6 +115,9 @@ class FramePasses:
     #: detectors that only look again around the tracks whose motion changed on the frame before
     #: (``KindsScheduler.hurry``): for faces, crops around those tracks
     follow: frozenset[str] = frozenset()
+    #: a new shot starts on the frame (``pipeline.cuts``): the tracks its detection starts do not
+    #: reach back before it, as a discovery pass's otherwise do
+    fresh: bool = False
 
     @property
     def detect(self) -> bool:
@@ -185,6 +188,11 @@ class KindsScheduler:
         """Every detector with its discovery pass (and for all, new tracks reaching back): the
         detection after skipped ones (``pipeline.gate``)."""
         return FramePasses(frozenset(self.detectors), frozenset(self.detectors))
+
+    def cut(self) -> FramePasses:
+        """Every detector with its discovery pass, new tracks starting on the frame: the first
+        frame of a new shot (``pipeline.cuts``), whose faces are all new."""
+        return FramePasses(frozenset(self.detectors), frozenset(self.detectors), fresh=True)
 
     def closing(self) -> FramePasses:
         """Every detector, no discovery pass: for the last frame of a file when no detection was

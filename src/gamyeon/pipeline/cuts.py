@@ -1,0 +1,46 @@
+"""Shot changes: frames where the picture is replaced wholesale.
+
+An edit, a camera switch in a DVR export or clips joined into one file start a new shot in which
+every face is new. The small-face discovery pass runs about once a second, and the tracks it
+starts reach back to the previous one, so in a long shot a small face is covered from its first
+frame. A shot shorter than that interval may get no discovery pass at all, and its small faces
+would never be seen. ``CutWatch`` notices the cut from the frames' grey thumbnails (the change
+gate's, ``pipeline.gate.thumb_size``), and the cut frame gets every detector with its discovery
+pass at once (``KindsScheduler.cut``), whose new tracks do not reach back into the shot before.
+
+A cut changes the mean grey level of a 160-px thumbnail by tens of levels (53-90 between the dev
+clips joined by ``benchmarks/``), consecutive frames of one shot by a few (at most 4 on the dev
+videos, people and traffic moving); ``CUT_LEVEL`` lies between, with room for camera pans. A pan
+that passes it costs one extra discovery pass, nothing else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gamyeon.types import Array
+
+#: mean absolute grey-level change (0-255) of the thumbnail between two consecutive frames
+CUT_LEVEL = 25.0
+
+
+class CutWatch:
+    """Tells, frame by frame in order, whether a frame starts a new shot (see the module)."""
+
+    def __init__(self, level: float = CUT_LEVEL) -> None:
+        self.level = level
+        self._last: Array | None = None
+        self.cuts = 0
+
+    def cut(self, thumb: Array) -> bool:
+        """Whether the frame whose grey thumbnail is ``thumb`` starts a new shot: its thumbnail
+        differs from the previous frame's by more than ``level`` on average. The first frame is
+        not a cut (the first detection runs every pass anyway)."""
+        last, self._last = self._last, thumb
+        if last is None or last.shape != thumb.shape:
+            return False
+        change = float(np.abs(thumb.astype(np.int16) - last.astype(np.int16)).mean())
+        if change > self.level:
+            self.cuts += 1
+            return True
+        return False
