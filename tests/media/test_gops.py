@@ -97,18 +97,16 @@ def test_never_encodes_every_frame(tmp_path: Path, clip: Path) -> None:
 def test_a_detection_failure_in_an_empty_gop_fails_closed_and_is_not_copied(
     tmp_path: Path, clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gamyeon.detect.faces import FaceDetector
+    from gamyeon.pipeline.frame import FrameWork
 
-    original = FaceDetector.whole
-    calls = {"n": 0}
+    original = FrameWork.detect
 
-    def flaky(self: FaceDetector, image: np.ndarray) -> np.ndarray:
-        calls["n"] += 1
-        if calls["n"] == 53:  # frame 52 (detected on every frame): in the last, empty GOP
+    def flaky(self: FrameWork, index: int, *args: Any) -> None:
+        if index == 52:  # in the last, empty GOP
             raise RuntimeError("injected detector fault")
-        return original(self, image)
+        original(self, index, *args)
 
-    monkeypatch.setattr(FaceDetector, "whole", flaky)
+    monkeypatch.setattr(FrameWork, "detect", flaky)
     dst = tmp_path / "out.mp4"
     summary = run(clip, dst, detect_every=1)
     assert summary.fail_closed_frames == 1
