@@ -29,6 +29,7 @@ from gamyeon.detect.text import (
     is_plate_like,
     plate_box,
 )
+from gamyeon.kinds import VideoToken
 from gamyeon.types import Box, Detection
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -181,6 +182,28 @@ def test_video_pass_finds_a_plate_that_appears(model: PpOcrDet, car_plate: npt.N
     plates = [d for d in found if d.kind == "plate"]
     assert len(plates) == 1 and inside(PLATE, plates[0].box) > 0.9, found
     assert found == TextDetector(model, ("plate", "text")).detect_frame(car_plate)
+
+
+def test_each_video_keeps_its_own_map(model: PpOcrDet, car_plate: npt.NDArray[np.uint8]) -> None:
+    """One detector serves every file and camera of a process: what it saw of one video decides
+    nothing about another, whatever the order of their frames."""
+    detector = TextDetector(model, ("plate", "text"))
+    cat = _plain_cat()
+    size = model.network_input(cat, 1.0)[..., 0].size
+    first, second = VideoToken(), VideoToken()
+    assert detector.detect_frame(cat, first) == detector.detect_frame(cat, first) == []
+    assert detector.reuse_for(first).pixels_run == size  # the second pass reused the first's map
+    assert detector.detect_frame(cat, second) == []
+    assert detector.reuse_for(second).pixels_run == size  # its own first pass: the network ran
+    alone = TextDetector(model, ("plate", "text"))
+    frames = [cat, car_plate, car_plate, cat]
+    expected = [alone.detect_frame(f, first) for f in frames]
+    mixed = TextDetector(model, ("plate", "text"))
+    got = []
+    for f in frames:
+        mixed.detect_frame(car_plate if f is cat else cat, second)  # another video between each
+        got.append(mixed.detect_frame(f, first))
+    assert got == expected and any(expected)
 
 
 def test_video_pass_sees_the_whole_frame_periodically(model: PpOcrDet) -> None:

@@ -357,21 +357,25 @@ def test_kinds_flag_errors(street: Path, tmp_path: Path, capsys: pytest.CaptureF
 
 
 def _masked_share(sidecar: Path, width: int, height: int) -> float:
-    """Mean over frames of the share of the frame under the union of the mask boxes."""
+    """Mean over frames of the share of the frame under the union of the face and head masks."""
     shares = []
     for line in sidecar.read_text(encoding="utf-8").splitlines():
         grid = np.zeros((height, width), dtype=bool)
         for r in json.loads(line)["regions"]:
+            if r["kind"] not in ("face", "head"):
+                continue
             x1, y1, x2, y2 = Box(*r["mask"]).pixel_bounds(width, height)
             grid[y1:y2, x1:x2] = True
         shares.append(float(grid.mean()))
     return float(np.mean(shares))
 
 
-def test_demo_close_up_default_kinds_mask_at_most_twice_the_faces(tmp_path: Path) -> None:
+def test_demo_close_up_heads_mask_at_most_twice_the_faces(tmp_path: Path) -> None:
     """The demo clip (one person in close-up, face found on every frame): the head fallback must
     not cover the picture. Person detections on pieces of her body, the flag and the background
-    once added head estimates masking 40 % of the frame on average against 16 % for faces alone."""
+    once added head estimates masking 40 % of the frame on average against 16 % for faces alone.
+    Plates are not counted: the int8 text network's one false plate on this clip is a cost of
+    that network (``docs/models.md``), not of the head fallback."""
     assert main(["demo", "-o", str(tmp_path), "-q"]) == 0
     clip = tmp_path / "demo_input.mp4"
     assert main(["anonymize", str(clip), "-o", str(tmp_path / "faces.mp4"), "--kinds", "faces", "-q"]) == 0

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,7 +154,7 @@ class ReusedProbability:
     Only whole frames are reused: maps of crops around the changed parts (with up to 2 cells of
     context) disagreed with the full pass on real footage (seams and crop borders split and add
     text lines), and with enough context to agree the crops covered the whole frame anyway.
-    Safe to share between threads (one lock); frames of different videos differ and are computed.
+    Safe to share between threads (one lock), but one per video: ``TextDetector.reuse_for``.
     """
 
     def __init__(self, model: PpOcrDet, full_every: int = FULL_EVERY) -> None:
@@ -285,7 +286,22 @@ class TextDetector:
         self.kinds = kinds
         self.threshold = threshold
         self.frame_side = frame_side
+        #: the reused map of calls that name no video (one video at a time: tests, benchmarks)
         self.video = ReusedProbability(model)
+        self._videos: weakref.WeakKeyDictionary[object, ReusedProbability] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def reuse_for(self, video: object | None) -> ReusedProbability:
+        """The reused map of ``video`` (a ``kinds.spec.VideoToken``; None: ``self.video``): the
+        detector is shared by every file and camera of a process, the map and its count to the
+        next full pass are not."""
+        if video is None:
+            return self.video
+        with self._lock:
+            state = self._videos.get(video)
+            if state is None:
+                state = self._videos[video] = ReusedProbability(self.model)
+            return state
 
     def classify(self, lines: list[TextLine], width: int, height: int) -> list[Detection]:
         rows: dict[str, list[list[float]]] = {PLATE: [], TEXT: []}
@@ -303,13 +319,13 @@ class TextDetector:
                 out.extend(Detection(kind, Box(*(float(v) for v in r[:4])), float(r[4])) for r in kept.tolist())
         return out
 
-    def detect_frame(self, image: Array) -> list[Detection]:
-        """One pass over a video frame, its longer side at most ``frame_side`` pixels (the DB
-        network costs ~0.25 s at 960 x 544 on two CPU cores); the map is reused while the frame
-        stays the same (``ReusedProbability``)."""
+    def detect_frame(self, image: Array, video: object | None = None) -> list[Detection]:
+        """One pass over a frame of ``video`` (``reuse_for``), its longer side at most
+        ``frame_side`` pixels (the DB network costs ~0.25 s at 960 x 544 on two CPU cores); the
+        map is reused while that video's picture stays the same (``ReusedProbability``)."""
         height, width = image.shape[:2]
         factor = min(1.0, self.frame_side / max(width, height))
-        prob = self.video.probability(image, factor)
+        prob = self.reuse_for(video).probability(image, factor)
         lines = db_lines(prob, width / prob.shape[1], height / prob.shape[0], self.threshold)
         return self.classify(lines, width, height)
 

@@ -9,6 +9,6 @@ and schedules, its trackers and its regions follow.
 
 from gamyeon.kinds.builtin import KINDS
 from gamyeon.kinds.registry import KindRegistry
-from gamyeon.kinds.spec import DetectorSpec, FrameEstimates, FramePass, KindSpec, Mode
+from gamyeon.kinds.spec import DetectorSpec, FrameEstimates, FramePass, KindSpec, Mode, VideoToken
 
-__all__ = ["KINDS", "DetectorSpec", "FrameEstimates", "FramePass", "KindRegistry", "KindSpec", "Mode"]
+__all__ = ["KINDS", "DetectorSpec", "FrameEstimates", "FramePass", "KindRegistry", "KindSpec", "Mode", "VideoToken"]

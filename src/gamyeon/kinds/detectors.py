@@ -97,7 +97,7 @@ def _load_text(kinds: tuple[str, ...], threshold: float, model: Path | None) -> 
 
 
 def _run_text(text: TextDetector, image: Array, frame: FramePass) -> list[Detection]:
-    return text.detect_frame(image)
+    return text.detect_frame(image, frame.video)
 
 
 def _conforms(persons: PersonDetector, text: TextDetector) -> tuple[FrameDetector, FrameDetector]:

@@ -33,12 +33,24 @@ D = TypeVar("D")
 class FramePass:
     """What a detector's pass on one video frame gets besides the frame: whether its discovery
     pass (finer tiles) is due, the last boxes of the live tracks of its kinds (persons re-observe
-    small ones closely), and the frame size (upright pixels)."""
+    small ones closely), the frame size (upright pixels), and which video the frame is of
+    (``VideoToken``)."""
 
     discovery: bool
     live: tuple[Box, ...]
     width: int
     height: int
+    video: VideoToken | None = None
+
+
+class VideoToken:
+    """One video, for the detectors that carry something from frame to frame (the text pass
+    reuses its map while the picture stays the same). Detectors are loaded once per process and
+    shared by every file and camera it works on, so such state is kept per token -- weakly, so it
+    goes with the video's ``FrameWork`` -- and a file's result never depends on what the process
+    did before it or beside it."""
+
+    __slots__ = ("__weakref__",)
 
 
 #: ``(kinds it serves among those asked for, score threshold, model file or None: the bundled

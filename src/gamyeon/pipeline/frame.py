@@ -29,7 +29,7 @@ import numpy as np
 from gamyeon.detect import exposure
 from gamyeon.detect.faces import FaceDetector, crops_around, refine_reach
 from gamyeon.figures import Tally
-from gamyeon.kinds import KINDS, FramePass, KindRegistry
+from gamyeon.kinds import KINDS, FramePass, KindRegistry, VideoToken
 from gamyeon.kinds.detectors import PERSON
 from gamyeon.mask.headshape import NONE as NO_OUTLINE
 from gamyeon.mask.headshape import Outline
@@ -183,6 +183,8 @@ class FrameWork:
         self.width, self.height = width, height
         #: the file's counts; the pipeline returns them frozen (``Tally.figures``)
         self.tally = Tally()
+        #: this video to the detectors that keep state between frames (``kinds.spec.VideoToken``)
+        self.video = VideoToken()
         self._last_detection: dict[str, int] = {}
         #: recent frames each detector looked at (ran, or was skipped as unchanged: ``checked``)
         self._looked: dict[str, deque[int]] = {name: deque() for name in self.detectors}
@@ -228,7 +230,8 @@ class FrameWork:
                 continue
             own = self.registry.detected_kinds(name)
             live = tuple(o.box for kind, _, o in self.store.live(index) if kind in own)
-            found.extend(spec.run(self.others[name], full(), FramePass(discovery, live, self.width, self.height)))
+            frame = FramePass(discovery, live, self.width, self.height, self.video)
+            found.extend(spec.run(self.others[name], full(), frame))
         if ran:
             image = full_cache[0] if full_cache else None
             discovered = frozenset() if passes.fresh else passes.discovery  # nothing before a cut is theirs
