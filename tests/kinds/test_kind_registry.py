@@ -244,7 +244,7 @@ def test_a_new_kind_is_scheduled_tracked_and_masked(registry: KindRegistry) -> N
             ran.append(index)
             work.detect(index, passes, lambda: image, lambda: image)
     assert ran == [0, 2, 4]
-    assert stub.passes[-1] == FramePass(False, (Box(40, 40, 60, 70),), 320, 240)  # its live track
+    assert stub.passes[-1] == FramePass(False, (Box(40, 40, 60, 70),), 320, 240, work.video)  # its live track
     regions = work.regions(3)  # between detections: interpolated
     assert [(r.kind, r.source.value) for r in regions] == [("tattoo", "interpolated"), ("arm", "interpolated")]
     assert regions[1].box == Box(40, 40, 60, 70).scaled(2.0)
