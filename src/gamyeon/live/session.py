@@ -378,7 +378,9 @@ class Session:
         info, plan = self.info, self.plan
         bw = max(1, round(info.width * plan.base_factor))
         bh = max(1, round(info.height * plan.base_factor))
-        pending.detected = True
+        # a follow-up look around a few tracks is no detection of the frame: a last frame that
+        # only had one still gets the closing detection
+        pending.detected = pending.detected or bool(passes.detectors)
         started = time.monotonic()
         try:
             self.work.detect(
