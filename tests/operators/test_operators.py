@@ -226,6 +226,44 @@ def test_pixelate_leaves_at_most_blocks_columns_and_rows(
 
 
 @SETTINGS
+@given(
+    width=sizes,
+    height=sizes,
+    box=boxes(),
+    blocks=st.integers(1, 64),
+    seed=st.integers(0, 2**32 - 1),
+    noise_sd=st.sampled_from([0.0, 3.0]),
+)
+def test_pixelate_is_the_mean_of_each_block_of_the_edge_padded_grid(
+    width: int, height: int, box: Box, blocks: int, seed: int, noise_sd: float
+) -> None:
+    """The mosaic, written out with numpy: the region placed at the seeded offset in a whole
+    number of blocks, margins repeating its edge pixels, each block its mean (plus the seeded
+    noise), cut back to the region."""
+    frame = noise(height, width, seed)
+    op = Pixelate(blocks=blocks, noise=noise_sd)
+    bounds = box.pixel_bounds(width, height)
+    x1, y1, x2, y2 = bounds
+    if x2 <= x1 or y2 <= y1:
+        return
+    crop = frame[y1:y2, x1:x2]
+    h, w = crop.shape[:2]
+    block = op.block_size(h, w)
+    rng = np.random.default_rng(seed)
+    ox, oy = (int(v) for v in rng.integers(0, block, size=2))
+    rows, cols = math.ceil((h + oy) / block), math.ceil((w + ox) / block)
+    padded = np.pad(crop, ((oy, rows * block - h - oy), (ox, cols * block - w - ox), (0, 0)), mode="edge")
+    means = padded.reshape(rows, block, cols, block, 3).astype(np.float64).mean(axis=(1, 3))
+    small = np.clip(np.rint(means), 0, 255)
+    if noise_sd > 0.0:
+        small = np.clip(np.rint(small.astype(np.uint8) + rng.normal(0.0, noise_sd, size=small.shape)), 0, 255)
+    expected = np.repeat(np.repeat(small.astype(np.uint8), block, axis=0), block, axis=1)[oy : oy + h, ox : ox + w]
+    got = op.replacement(frame, bounds, seed)
+    assert got.shape == expected.shape
+    assert int(np.abs(got.astype(np.int16) - expected.astype(np.int16)).max(initial=0)) <= 1  # rounding of the mean
+
+
+@SETTINGS
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(8, 64))
 def test_pixelate_and_blur_do_change_a_noisy_region(seed: int, size: int) -> None:
     """Guards the properties above against an operator that silently does nothing."""

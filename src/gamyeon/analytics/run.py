@@ -18,7 +18,6 @@ from pathlib import Path
 from gamyeon.analytics import export, inputs
 from gamyeon.analytics.engine import Analyzer, Settings, SourceResult
 from gamyeon.analytics.records import Event
-from gamyeon.analytics.report import render_html
 from gamyeon.analytics.sidecar import OBSERVED_SOURCES
 from gamyeon.analytics.tracing import TracedContact, TraceRequest, contacts_of, record_trace
 from gamyeon.analytics.webhook import Webhook
@@ -179,6 +178,10 @@ def _write(
     for table, rows in export.tables(results).items():
         columns = export.COLUMNS[table] + (zone_columns if table == "occupancy" else ())
         export.write_csv(tmp[f"{table}.csv"], rows, columns)
+    # the report (and matplotlib, ~0.3 s to import) loads only when one is written: every
+    # ``gamyeon`` command builds the ``analyze`` parser, which imports this module
+    from gamyeon.analytics.report import render_html
+
     tmp["report.html"].write_text(render_html(results, req.settings, req.kinds, events, trace), encoding="utf-8")
     if trace is not None:
         export.write_json(tmp["trace.json"], export.trace_dict(*trace))

@@ -79,7 +79,11 @@ class Pixelate(Operator):
         rows, cols = math.ceil((height + oy) / block), math.ceil((width + ox) / block)
         # the crop placed at (oy, ox) of a whole number of blocks; the margins repeat the edge
         # pixels, so a part block holds only colours of the region (leaning to its edge pixels)
-        padded = np.pad(crop, ((oy, rows * block - height - oy), (ox, cols * block - width - ox), (0, 0)), mode="edge")
+        # (OpenCV's replicated border: the same pixels as numpy's "edge" pad, at half the cost
+        # for the small regions of a crowd)
+        padded = cv2.copyMakeBorder(
+            crop, oy, rows * block - height - oy, ox, cols * block - width - ox, cv2.BORDER_REPLICATE
+        )
         small = resize(padded, cols, rows, cv2.INTER_AREA)  # whole blocks: each cell is its block's mean
         if rng is not None and self.noise > 0.0:
             noisy = small + rng.normal(0.0, self.noise, size=small.shape)
