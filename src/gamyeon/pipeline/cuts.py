@@ -38,10 +38,11 @@ class CutWatch:
         """Whether the frame whose grey thumbnail is ``thumb`` starts a new shot: its thumbnail
         differs from the previous frame's by more than ``level`` on average. The first frame is
         not a cut (the first detection runs every pass anyway)."""
-        last, self._last = self._last, thumb
-        if last is None or last.shape != thumb.shape:
+        grey = thumb.astype(np.int16)  # kept widened: each thumbnail is compared twice
+        last, self._last = self._last, grey
+        if last is None or last.shape != grey.shape:
             return False
-        change = float(np.abs(thumb.astype(np.int16) - last.astype(np.int16)).mean())
+        change = float(np.abs(grey - last).mean())
         if change > self.level:
             self.cuts += 1
             return True

@@ -217,13 +217,14 @@ class FrameWork:
         ran: list[str] = []
         for name in self.detectors:
             spec = self.registry.detector(name)
-            if name in passes.follow and name not in passes.detectors:
+            if name not in passes.detectors:
+                if name not in passes.follow:
+                    continue
                 if spec.run is None:  # the face detectors look around the changed tracks only
                     self._follow_up(index, name, base_image, full)
                     continue
-            elif name not in passes.detectors:
-                continue
-            ran.append(name)  # detectors of their own follow up with a whole pass
+                # a detector of its own follows up with a whole pass
+            ran.append(name)
             discovery = name in passes.discovery
             if spec.run is None:  # the run's face detectors: their own multi-scale passes
                 found.extend(self._faces(index, discovery, base_image, full))

@@ -241,9 +241,11 @@ def anonymize_video(
                 detected_last = False
                 if entry.frame is not None:
                     passes = work.scheduler.passes(entry.index)
-                    thumb = thumbnail(entry.frame) if cuts is not None else None
-                    if cuts is not None and thumb is not None and cuts.cut(thumb):
-                        passes = work.scheduler.cut()
+                    thumb = None
+                    if cuts is not None:
+                        thumb = thumbnail(entry.frame)
+                        if cuts.cut(thumb):
+                            passes = work.scheduler.cut()
                     if passes.detect:
                         detected_last = scheduled(entry, passes, thumb)
                 while buffer and buffer[0].index + lookahead <= entry.index:
