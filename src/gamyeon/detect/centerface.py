@@ -24,7 +24,7 @@ import numpy as np
 
 from gamyeon.detect.base import nms
 from gamyeon.detect.onnx import PRECISIONS as onnx_precisions
-from gamyeon.detect.onnx import bundled_path, nchw, precision_for, session
+from gamyeon.detect.onnx import bundled_path, chosen_path, nchw, session
 from gamyeon.errors import ModelError
 from gamyeon.types import Array
 
@@ -44,11 +44,9 @@ def default_model_path(precision: str = "fp32") -> Path:
 
 
 def model_path(own: Path | None, precision: str, video: bool) -> Path:
-    """The CenterFace file for a video (``video``) or a still image: the user's own file when
-    given (for both), else the bundled copy ``precision`` selects (see the module docstring)."""
-    if own is not None:
-        return own
-    return default_model_path(precision_for(precision, video))
+    """The CenterFace file for a video (``video``) or a still image (``onnx.chosen_path``; the
+    module docstring says why ``auto`` picks what it picks)."""
+    return chosen_path(BUNDLED, own, precision, video)
 
 
 def padded_size(width: int, height: int) -> tuple[int, int]:

@@ -89,6 +89,15 @@ def precision_for(precision: str, video: bool) -> str:
     return "int8" if video and has_vnni() and not on_accelerator() else "fp32"
 
 
+def chosen_path(files: Mapping[str, str], own: Path | None, precision: str, video: bool) -> Path:
+    """The network file for video (``video``) or still images: ``own`` (the user's ``--*-model``)
+    when given, for both; else the bundled copy of ``files`` that ``precision`` selects there
+    (``precision_for``)."""
+    if own is not None:
+        return own
+    return bundled_path(files, precision_for(precision, video))
+
+
 def session(path: Path, threads: int | None = None) -> ort.InferenceSession:
     """Open ``path`` with all graph optimisations and the best available provider."""
     if not path.is_file():

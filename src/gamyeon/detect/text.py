@@ -40,7 +40,7 @@ import numpy as np
 
 from gamyeon.detect.base import nms
 from gamyeon.detect.onnx import PRECISIONS as onnx_precisions
-from gamyeon.detect.onnx import bundled_path, precision_for, session
+from gamyeon.detect.onnx import bundled_path, chosen_path, session
 from gamyeon.errors import ModelError
 from gamyeon.types import Array, Box, Detection
 
@@ -80,11 +80,9 @@ def default_model_path(precision: str = "fp32") -> Path:
 
 
 def model_path(own: Path | None, precision: str, video: bool) -> Path:
-    """The text network for video (``video``) or still images: ``own`` (``--text-model``) when
-    given (for both), else the bundled copy ``precision`` selects (see the module docstring)."""
-    if own is not None:
-        return own
-    return default_model_path(precision_for(precision, video))
+    """The text network for video (``video``) or still images (``onnx.chosen_path``; the module
+    docstring says why ``auto`` picks what it picks)."""
+    return chosen_path(BUNDLED, own, precision, video)
 
 
 @dataclass(frozen=True, slots=True)
