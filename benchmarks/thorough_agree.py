@@ -31,6 +31,11 @@ from typing import Any
 import av
 import numpy as np
 
+from gamyeon.annotations import read_jsonl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib.area import union_grid
+
 log = logging.getLogger("thorough_agree")
 COVERED = 0.7
 LONG_TRACK = 3
@@ -49,12 +54,7 @@ def run(gamyeon: Path, video: Path, out: Path, kinds: str, extra: tuple[str, ...
 
 
 def regions(sidecar: Path) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = {}
-    with sidecar.open() as f:
-        for line in f:
-            row = json.loads(line)
-            out[int(row["frame"])] = row["regions"]
-    return out
+    return {int(row["frame"]): row["regions"] for row in read_jsonl(sidecar)}
 
 
 def agreement(reference: Path, default: Path, width: int, height: int) -> dict[str, Any]:
@@ -63,10 +63,7 @@ def agreement(reference: Path, default: Path, width: int, height: int) -> dict[s
     seen = Counter(r["track"] for rows in ref.values() for r in rows if r["source"] == "detected")
     counts: dict[str, list[int]] = {}
     for frame, rows in ref.items():
-        mask = np.zeros((height, width), dtype=bool)
-        for r in got.get(frame, []):
-            x1, y1, x2, y2 = (max(0, round(v)) for v in r["mask"])
-            mask[y1:y2, x1:x2] = True
+        mask = union_grid((r["mask"] for r in got.get(frame, [])), width, height)
         for r in rows:
             if r["source"] != "detected":
                 continue

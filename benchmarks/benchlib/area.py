@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 
-def _union_fraction(boxes: Iterable[Sequence[float]], width: int, height: int) -> float:
-    """Fraction of the ``width`` x ``height`` frame covered by the union of ``[x1, y1, x2, y2]`` boxes.
+def union_grid(boxes: Iterable[Sequence[float]], width: int, height: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """The pixels of a ``width`` x ``height`` frame under the union of ``[x1, y1, x2, y2]`` boxes.
 
     A pixel counts when the box touches it (floor of the start, ceil of the end), as a mask
     operator changes every pixel it touches.
@@ -38,7 +38,12 @@ def _union_fraction(boxes: Iterable[Sequence[float]], width: int, height: int) -
         r1, r2 = max(0, math.floor(y1)), min(height, math.ceil(y2))
         if c2 > c1 and r2 > r1:
             grid[r1:r2, c1:c2] = True
-    return float(grid.mean())
+    return grid
+
+
+def _union_fraction(boxes: Iterable[Sequence[float]], width: int, height: int) -> float:
+    """Fraction of the ``width`` x ``height`` frame covered by the union of the boxes (``union_grid``)."""
+    return float(union_grid(boxes, width, height).mean())
 
 
 def masked_area(sidecar: Path, width: int, height: int) -> dict[str, Any]:
