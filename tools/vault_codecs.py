@@ -34,6 +34,7 @@ from av.video.codeccontext import VideoCodecContext
 from numpy.typing import NDArray
 from PIL import Image
 
+from gamyeon.annotations import read_jsonl
 from gamyeon.media.decode import DecodedFrame, VideoReader, to_rgb
 from gamyeon.media.planes import plane_array
 from gamyeon.types import Box
@@ -62,13 +63,18 @@ CANDIDATES: dict[str, tuple[str, str, str, dict[str, str]]] = {
 }
 
 
-def _boxes(notes: Path, track: str | None) -> dict[int, tuple[int, int, int, int]]:
+def masks_by_track(notes: Path) -> dict[str, dict[int, Box]]:
+    """Each track's mask box per frame, from an ``anonymize`` run's regions sidecar."""
     per_track: dict[str, dict[int, Box]] = collections.defaultdict(dict)
-    for line in notes.read_text().splitlines():
-        rec = json.loads(line)
+    for rec in read_jsonl(notes):
         for r in rec["regions"]:
             if r["track"] is not None:
                 per_track[r["track"]][int(rec["frame"])] = Box(*r["mask"])
+    return per_track
+
+
+def _boxes(notes: Path, track: str | None) -> dict[int, tuple[int, int, int, int]]:
+    per_track = masks_by_track(notes)
     chosen = track or max(per_track, key=lambda t: len(per_track[t]))
     log.info("track %s: %d frames", chosen, len(per_track[chosen]))
     return {i: b.pixel_bounds(1 << 30, 1 << 30) for i, b in per_track[chosen].items()}

@@ -25,9 +25,9 @@ exactness (the vault's tests do). For example, on the clip and annotations that
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -40,7 +40,9 @@ from numpy.typing import NDArray
 from gamyeon.media.decode import DecodedFrame, VideoReader
 from gamyeon.media.planes import plane_array
 from gamyeon.operators.base import ellipse_bounds, ellipse_mask
-from gamyeon.types import Box
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from vault_codecs import masks_by_track
 
 log = logging.getLogger("vault_layout")
 
@@ -55,12 +57,7 @@ class Item:
 
 
 def _items(clip: Path, notes: Path) -> list[Item]:
-    per_track: dict[str, dict[int, Box]] = collections.defaultdict(dict)
-    for line in notes.read_text().splitlines():
-        rec = json.loads(line)
-        for r in rec["regions"]:
-            if r["track"] is not None:
-                per_track[r["track"]][int(rec["frame"])] = Box(*r["mask"])
+    per_track = masks_by_track(notes)
     track = max(per_track, key=lambda t: len(per_track[t]))
     boxes = per_track[track]
     items = []
