@@ -242,7 +242,7 @@ def test_prune_forgets_old_tracks() -> None:
     assert store.recent(1, 1) == [] and [o.box for o in store.recent(2, 1)] == [Box(0, 0, 10, 10)]
 
 
-@pytest.mark.parametrize("frames", [(5, 3), (5, 5), (0, 7, 6)])
+@pytest.mark.parametrize("frames", [(5, 3), (5, 5, 4), (0, 7, 6)])
 def test_observations_out_of_order_raise(frames: tuple[int, ...]) -> None:
     store = TrackStore(TemporalConfig())
     *good, bad = frames
@@ -252,6 +252,19 @@ def test_observations_out_of_order_raise(frames: tuple[int, ...]) -> None:
         store.add("face", 1, bad, Box(0, 0, 10, 10), 0.9)
     # other tracks are independent
     store.add("face", 2, bad, Box(0, 0, 10, 10), 0.9)
+
+
+def test_a_second_look_at_the_last_frame_replaces_the_first() -> None:
+    """A file's last frame can get a follow-up look and then the closing detection: the track
+    keeps one observation there, the closing one."""
+    store = TrackStore(TemporalConfig())
+    store.add("face", 1, 4, Box(0, 0, 10, 10), 0.9)
+    store.add("face", 1, 5, Box(1, 0, 11, 10), 0.5)
+    store.add("face", 1, 5, Box(2, 0, 12, 10), 0.8)
+    assert [(o.frame, o.box, o.score) for o in store.recent(1, 3)] == [
+        (4, Box(0, 0, 10, 10), 0.9),
+        (5, Box(2, 0, 12, 10), 0.8),
+    ]
 
 
 @pytest.mark.parametrize("field", ["max_gap", "pad_before", "pad_after"])

@@ -106,7 +106,13 @@ class _Track:
     frames: list[int] = field(default_factory=list)
 
     def add(self, obs: Observation) -> None:
-        if self.frames and obs.frame <= self.frames[-1]:
+        """Append ``obs``; a second look at the track's last frame replaces the first (the closing
+        detection of a file's last frame after a follow-up look there: the whole detection saw
+        the whole frame)."""
+        if self.frames and obs.frame == self.frames[-1]:
+            self.observations[-1] = obs
+            return
+        if self.frames and obs.frame < self.frames[-1]:
             raise ValueError(f"observations must arrive in frame order, got {obs.frame} after {self.frames[-1]}")
         self.observations.append(obs)
         self.frames.append(obs.frame)
