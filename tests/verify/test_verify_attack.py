@@ -30,7 +30,16 @@ from gamyeon.verify.attack import (
     pooled,
 )
 from gamyeon.verify.gallery import read_gallery
-from gamyeon.verify.stats import identify, poisson_binomial_sf, rank_chance, rank_figure, wilson
+from gamyeon.verify.stats import (
+    Outcomes,
+    Probe,
+    identify,
+    permutation_p_values,
+    poisson_binomial_sf,
+    rank_chance,
+    rank_figure,
+    wilson,
+)
 
 ALPHA = 0.01
 
@@ -116,12 +125,14 @@ def _samples(
 
 def test_attack_flags_masks_that_keep_identity_and_passes_masks_that_do_not() -> None:
     rng = np.random.default_rng(1)
-    centres = rng.normal(0, 0.3, size=(5, 128))
+    centres = rng.normal(0, 0.3, size=(7, 128))
     keep = footage_attack(_samples(centres, 8, 0.02, "keep", rng), ALPHA)
-    assert keep.status == MEASURED and keep.identities == 5
+    assert keep.status == MEASURED and keep.identities == 7
     assert keep.leak and "LEAK" in keep.summary()
     plain = keep.figure("plain", "mean")
-    assert plain is not None and plain.hits == plain.probes == 10 and plain.chance == pytest.approx(0.2)
+    assert plain is not None and plain.hits == plain.probes == 14 and plain.chance == pytest.approx(1 / 7)
+    # every one of the 7! shuffles of the identities is tried; only the true one names all 14
+    assert plain.p_value == pytest.approx(1 / math.factorial(7))
     destroy = footage_attack(_samples(centres, 8, 0.02, "destroy", rng), ALPHA)
     assert destroy.status == MEASURED and not destroy.leak, destroy.summary()
     parrot = destroy.figure("parrot", "best")
@@ -134,7 +145,7 @@ def test_attack_flags_masks_that_keep_identity_and_passes_masks_that_do_not() ->
     assert without_parrot.figure("parrot", "mean") is None and "parrot attack not run" in without_parrot.reason
     assert {a for a, _ in without_parrot.gate} == {"plain"}
     d = destroy.as_dict()
-    assert d["status"] == MEASURED and d["leak"] is False and len(d["tracks"]) == 5  # type: ignore[arg-type]
+    assert d["status"] == MEASURED and d["leak"] is False and len(d["tracks"]) == 7  # type: ignore[arg-type]
     json.dumps(d)
 
 
@@ -144,7 +155,7 @@ def test_no_false_alarm_where_the_recognizer_cannot_tell_the_originals_apart() -
     rng = np.random.default_rng(2)
     centre = rng.normal(0, 0.3, size=(1, 128))
     samples = []
-    for t in range(5):
+    for t in range(7):
         for f in range(8):
             original = centre[0] + rng.normal(0, 0.2, size=128)
             samples.append(IdentitySample(f, f"t{t}", original, original.copy()))
@@ -164,15 +175,89 @@ def test_one_identity_is_not_measurable_and_two_are_too_few() -> None:
     assert footage_attack([], ALPHA).status == NOT_MEASURABLE
 
 
-def test_pooling_adds_the_probes_of_calibrated_files_only() -> None:
+def test_pooling_tests_small_files_together_and_leaves_out_uncalibrated_ones() -> None:
+    """Four people per file cannot be significant alone (no shuffle test goes below 1/4! = 0.042);
+    three such files together can. A file whose originals the recognizer cannot tell apart
+    contributes nothing, and neither does a file of one identity."""
     rng = np.random.default_rng(4)
-    centres = rng.normal(0, 0.3, size=(3, 128))
-    a = footage_attack(_samples(centres, 6, 0.02, "keep", rng), ALPHA)
-    b = footage_attack(_samples(rng.normal(0, 0.3, size=(1, 128)), 6, 0.02, "keep", rng), ALPHA)
-    both = pooled([a, b, a], ALPHA)
+    small = [footage_attack(_samples(rng.normal(0, 0.3, size=(4, 128)), 6, 0.02, "keep", rng), ALPHA) for _ in range(3)]
+    assert all(a.status == CANNOT and "too few" in a.reason and not a.leak for a in small)
+    both = pooled(small, ALPHA)
     fig = both.figure("plain", "mean")
-    assert both.status == MEASURED and fig is not None and fig.probes == 12
-    assert pooled([b], ALPHA).status == NOT_MEASURABLE
+    assert both.status == MEASURED and fig is not None and fig.probes == 24 and both.leak, both.summary()
+    centre = rng.normal(0, 0.3, size=128)
+    alike = [
+        IdentitySample(f, f"t{t}", o, o.copy())
+        for t in range(7)
+        for f in range(6)
+        for o in [centre + rng.normal(0, 0.2, size=128)]
+    ]
+    blind = footage_attack(alike, ALPHA)
+    one = footage_attack(_samples(rng.normal(0, 0.3, size=(1, 128)), 6, 0.02, "keep", rng), ALPHA)
+    assert blind.status == CANNOT and not blind.poolable and one.status == NOT_MEASURABLE
+    assert pooled([small[0], blind, one], ALPHA).status == CANNOT  # the small file alone again
+    with_blind = pooled([*small, blind, one], ALPHA)
+    assert with_blind.figure("plain", "mean").probes == 24 and "2 could not be" in with_blind.reason  # type: ignore[union-attr]
+    assert pooled([one], ALPHA).status == NOT_MEASURABLE
+
+
+def _probes(group: str, nearest_of: dict[str, str]) -> list[Probe]:
+    """Two probes per identity that name the same gallery identity (one mask per track)."""
+    return [Probe(group, own, (named,), (1 / len(nearest_of),)) for own, named in nearest_of.items() for _ in (0, 1)]
+
+
+def test_permutation_test_counts_shuffles_exactly() -> None:
+    # three people named right: only the true labelling of 3! names all six probes
+    right = _probes("f", {"a": "a", "b": "b", "c": "c"})
+    assert permutation_p_values(right, 1) == (pytest.approx(1 / 6), pytest.approx(1 / 6))
+    # one right (2 hits): every shuffle with at least one fixed point does as well: 4 of 6
+    one = _probes("f", {"a": "a", "b": "c", "c": "b"})
+    assert permutation_p_values(one, 1)[0] == pytest.approx(4 / 6)
+    # everyone named "a" (a hub): any shuffle gives 2 hits, so nothing is evidence
+    hub = _probes("f", {"a": "a", "b": "a", "c": "a"})
+    assert permutation_p_values(hub, 1)[0] == 1.0
+    # the binomial test of six "independent" probes calls 6 of 6 significant
+    assert rank_figure(1, [(True, 1 / 3)] * 6).p_value == pytest.approx(1 / 729)
+
+
+def test_permutation_test_sampled_matches_brute_force_over_two_files() -> None:
+    rng = np.random.default_rng(8)
+    names = ["a", "b", "c", "d"]
+    probes = _probes("x", dict(zip(names, rng.permutation(names), strict=True)))
+    probes += _probes("y", {n: n for n in names})
+    observed = sum(p.hit(1) for p in probes)
+    tally = 0
+    for px in itertools.permutations(names):
+        for py in itertools.permutations(names):
+            move = {"x": dict(zip(names, px, strict=True)), "y": dict(zip(names, py, strict=True))}
+            tally += sum(p.label == move[p.group][p.nearest[0]] for p in probes) >= observed
+    brute = tally / 24**2
+    sampled, floor = permutation_p_values(probes, 1)
+    assert sampled == pytest.approx(brute, abs=0.01) and floor == pytest.approx(1 / 24**2, abs=5e-4)
+    assert permutation_p_values(probes, 1) == (sampled, floor)  # seeded: the same data, the same p
+
+
+def test_permutation_test_keeps_its_false_alarm_rate_where_probes_come_in_pairs() -> None:
+    """Masks at chance, one mask per track: each track's two probes name the same random
+    identity. The shuffle test flags at most its level (the binomial test's excess on such pairs
+    is in ``test_permutation_test_counts_shuffles_exactly``: 1/27 against a nominal 1/729)."""
+    rng = np.random.default_rng(9)
+    names = [f"p{i}" for i in range(5)]
+    level, trials = 0.05, 400
+    shuffled = 0
+    for t in range(trials):
+        probes = _probes(str(t), {n: str(rng.choice(names)) for n in names})
+        shuffled += permutation_p_values(probes, 1)[0] <= level
+    assert shuffled / trials <= level + 0.02
+
+
+def test_outcomes_of_footage_and_photos_do_not_mix() -> None:
+    photo = identify(np.zeros((2, 2)), ["a", "b"], ["a", "b"], np.ones((2, 2), dtype=bool))
+    clip = identify(np.zeros((2, 2)), ["a", "b"], ["a", "b"], np.ones((2, 2), dtype=bool), "f")
+    assert not photo.exchangeable and clip.exchangeable
+    assert (Outcomes.empty() + clip).exchangeable
+    with pytest.raises(ValueError, match="cannot pool"):
+        _ = photo + clip
 
 
 def test_gallery_attack_leave_one_out() -> None:

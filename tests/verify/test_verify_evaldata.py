@@ -1,9 +1,12 @@
-"""``verify``'s identity attack on real third-party faces: a clip panned over a dev photo of three
-people (faces of 62-88 px). Skips without the shared evaluation data.
+"""``verify``'s identity attack on real third-party faces: a clip panned over a dev photo of a
+parade (51 faces; those of 40 px and more, about ten people, go to the attack). Skips without the
+shared evaluation data.
 
 gamyeon's default output must pass; an untouched copy and a light Gaussian blur (kernel 11) of
 the faces must be flagged by the identity attack (identification above chance, calibrated on the
-same clip), not only by the leak scan.
+same clip), not only by the leak scan. The attack's test shuffles identities (a track keeps one
+mask, so its probes are not independent): a file needs six people or more before it can be
+flagged alone, which is why the clip is of a crowd and not of three people.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from gamyeon.verify import VerifyOptions, verify
 from gamyeon.verify.scan import Verifier
 
 DEV = Path(__file__).resolve().parents[3] / "shared" / "evaldata" / "dev"
-PHOTO = DEV / "images" / "faces" / "dlib__2008_001322.jpg"
+PHOTO = DEV / "images" / "faces" / "wider_val__0_Parade_Parade_0_873.jpg"
 FRAMES = 48
 RATE = Fraction(24)
 #: fewer examined frames than the default keep the test short; the attack still gets 4 per half
@@ -38,10 +41,8 @@ OPTIONS = VerifyOptions(sample=8, identity_frames=6, quiet=True, max_thumbnails=
 
 def _fixed_key(path: Path, first: int) -> Path:
     """A key file with a fixed secret (bytes ``first`` .. ``first`` + 31, chosen before any run):
-    the mask grids and noise, and the parrot attacker's, come from keys, and a test of a
-    statistical gate on one random draw would be flaky. With random keys on both sides the
-    parrot attacker links 3-5 of this clip's 6 half-tracks (2 by chance) and the gate needs 6 of 6
-    (``benchmarks/verify_evaldata.py --parts keys`` measures the spread)."""
+    the mask grids and noise, and the parrot attacker's, come from keys, so a run with fixed keys
+    is reproducible (``benchmarks/verify_evaldata.py --parts keys`` draws fresh ones)."""
     if not path.exists():
         write_key(MasterKey(bytes(range(first, first + 32))), path)
     return path
@@ -89,7 +90,8 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
     original = folder / "pan.mp4"
     write_clip(original, _pan(cv2.cvtColor(cv2.imread(str(PHOTO)), cv2.COLOR_BGR2RGB)), RATE)
     default = folder / "default.mp4"
-    anonymize([original], default, Options(quiet=True, key_file=_fixed_key(folder / "k.key", 0)))
+    (summary,) = anonymize([original], default, Options(quiet=True, key_file=_fixed_key(folder / "k.key", 0)))
+    assert summary.fail_closed_frames == 0  # the last frame: a follow-up look, then the closing detection
     blur = folder / "blur.mp4"
     write_clip(blur, _blurred(original, Path(f"{default}.regions.jsonl")), RATE)
     return Clips(original, default, blur)
@@ -104,20 +106,21 @@ def test_default_output_passes_a_calibrated_attack(clips: Clips, verifier: Verif
     options = dataclasses.replace(OPTIONS, attacker_key=_fixed_key(clips.original.with_name("attacker.key"), 32))
     result = verify(clips.original, clips.default, options, verifier=verifier)
     attack = result.identity
-    assert attack.measured and attack.identities == 3, attack.summary()
+    assert attack.measured and attack.identities >= 6, attack.summary()
     assert not attack.leak and result.passed, result.verdict()
 
 
 def test_untouched_copy_is_identified(clips: Clips, verifier: Verifier) -> None:
     copy = clips.original.with_name("untouched.mp4")
     copy.write_bytes(clips.original.read_bytes())
-    result = verify(clips.original, copy, OPTIONS, verifier=verifier)
+    # the plain attack alone must name them (the parrot attack is the default output's test)
+    result = verify(clips.original, copy, dataclasses.replace(OPTIONS, parrot=False), verifier=verifier)
     assert result.identity.measured and result.identity.leak, result.identity.summary()
     assert not result.passed
 
 
 def test_light_blur_is_identified(clips: Clips, verifier: Verifier) -> None:
-    options = VerifyOptions(sample=8, identity_frames=6, quiet=True, max_thumbnails=0, max_leak_rate=1.0)
+    options = dataclasses.replace(OPTIONS, max_leak_rate=1.0, parrot=False)
     result = verify(clips.original, clips.blur, options, verifier=verifier)
     attack = result.identity
     assert attack.measured and attack.leak, attack.summary()  # the identity attack alone fails it

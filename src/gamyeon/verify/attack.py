@@ -6,7 +6,8 @@ A fixed distance threshold (dlib's 0.6) says nothing on footage where the recogn
 the people apart in the first place: on a real 640x360 stage clip the ORIGINAL faces of different
 people were 0.39-0.64 apart, so masked faces fell "below 0.6" by chance. What matters is whether an
 attacker names the right person more often than chance, so each attack here is closed-set
-identification (``stats.py``):
+identification (``stats.py``), tested against chance by shuffling the identities (a track keeps
+one mask, so its two probes are not independent trials; see ``stats.py``):
 
 - **gallery and probes from the footage**: each track's identity-tested frames are split into
   their first and second half (in time). A probe is one half of one track; the gallery holds the
@@ -32,8 +33,9 @@ identification (``stats.py``):
 **Calibration first**: when the ``originals`` attack is not significantly above chance, the
 recognizer cannot separate these people on this footage and a masked face that "matches" means
 nothing: the result is "cannot measure here" with the reason, and the gate does not fail on it.
-When even perfect identification could not reach significance (two identities give at most four
-probes at chance 1/2), the result says so too. With one identity there is nothing to identify
+When even perfect identification could not reach significance, the result says so too: with
+``m`` identities in a file, no shuffle test goes below ``1 / m!``, so a file alone needs six
+people before the gate can flag it (files of one run are pooled). With one identity there is nothing to identify
 against ("not measurable: one identity"; ``--gallery`` tests the policy on labelled photos).
 
 **The gate** fails when a calibrated ``plain`` or ``parrot`` attack identifies significantly
@@ -43,6 +45,7 @@ above chance at rank 1: p-value below ``alpha`` divided by the number of attack 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,6 +57,8 @@ from gamyeon.verify.stats import RANKS, Outcomes, RankFigure, identify
 
 MEASURED = "measured"
 CANNOT = "cannot measure here"
+#: a calibration outcome only (reported as CANNOT): even perfect identification could not be significant
+TOO_FEW = "too few"
 NOT_MEASURABLE = "not measurable"
 
 #: attack variants that make up the gate on footage, and on gallery photos
@@ -201,6 +206,9 @@ class IdentityAttack:
     #: the gate's tests and the calibration's tests, as (attack, variant)
     gate: tuple[tuple[str, str], ...] = ()
     calibration: tuple[tuple[str, str], ...] = ()
+    #: its probes may join other files' in ``pooled``: measured, or too few identities alone
+    #: (not when the recognizer cannot tell its originals apart)
+    poolable: bool = False
 
     def figure(self, attack: str, variant: str, rank: int = 1) -> RankFigure | None:
         by_variant = self.outcomes.get(attack, {})
@@ -298,9 +306,10 @@ def _calibrate(
     level = alpha / len(tests)
     if min(f.min_p_value for f in figs) >= min(level, alpha / gate_tests):
         f = figs[0]
-        return CANNOT, (
+        return TOO_FEW, (
             f"too few identities/probes: even a perfect attack ({f.probes} probes at chance {f.chance:.2f}) would "
-            f"have p={f.min_p_value:.3g}, not below the gate's {alpha / gate_tests:.3g}; use --gallery"
+            f"have p={f.min_p_value:.3g}, not below the gate's {alpha / gate_tests:.3g}; files of one run are "
+            "tested together, and --gallery tests the policy on labelled photos"
         )
     best = min(figs, key=lambda f: f.p_value)
     if best.p_value >= level:
@@ -353,6 +362,7 @@ def footage_attack(samples: Sequence[IdentitySample], alpha: float) -> IdentityA
         return np.stack([getattr(s, kind) for s in halves[(t, h)]])
 
     outcomes: dict[str, dict[str, Outcomes]] = {}
+    group = _group_of(samples)
     attacks = [
         ("originals", "original", "original"),
         ("plain", "masked", "original"),
@@ -371,22 +381,25 @@ def footage_attack(samples: Sequence[IdentitySample], alpha: float) -> IdentityA
             d_mean = _pairwise(np.stack([probes[t].mean(axis=0) for t in names]), means)
             d_best = np.array([[float(_pairwise(probes[t], gallery[u]).min()) for u in names] for t in names])
             everything = np.ones((len(names), len(names)), dtype=bool)
-            mean = mean + identify(d_mean, names, names, everything)
-            best = best + identify(d_best, names, names, everything)
+            mean = mean + identify(d_mean, names, names, everything, group)
+            best = best + identify(d_best, names, names, everything, group)
             frame_labels = [t for t in names for _ in range(len(probes[t]))]
             gallery_labels = [t for t in names for _ in range(len(gallery[t]))]
             d_frames = _pairwise(
                 np.concatenate([probes[t] for t in names]), np.concatenate([gallery[t] for t in names])
             )
-            frame = frame + identify(d_frames, frame_labels, gallery_labels, np.ones_like(d_frames, dtype=bool))
+            frame = frame + identify(
+                d_frames, frame_labels, gallery_labels, np.ones_like(d_frames, dtype=bool), group
+            )
         outcomes[attack] = {"mean": mean, "best": best, "frame": frame}
     gate = FOOTAGE_GATE if parrot else tuple(t for t in FOOTAGE_GATE if t[0] != "parrot")
     status, reason = _calibrate(outcomes, FOOTAGE_CALIBRATION, len(gate), alpha)
+    poolable = status in (MEASURED, TOO_FEW)
     if not parrot:
         reason += "; parrot attack not run"
     return IdentityAttack(
         "footage",
-        status,
+        CANNOT if status == TOO_FEW else status,
         reason,
         alpha,
         identities=len(names),
@@ -395,7 +408,18 @@ def footage_attack(samples: Sequence[IdentitySample], alpha: float) -> IdentityA
         tracks=tuple(_track_figures(names, tracks, outcomes)),
         gate=gate,
         calibration=FOOTAGE_CALIBRATION,
+        poolable=poolable,
     )
+
+
+def _group_of(samples: Sequence[IdentitySample]) -> str:
+    """A name for one file's probes in the permutation test, the same on every run of the same
+    data (a digest of its original descriptors), so pooled files are shuffled each on its own."""
+    digest = hashlib.sha256()
+    for s in samples:
+        digest.update(s.track.encode())
+        digest.update(np.ascontiguousarray(s.original, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _track_figures(
@@ -462,6 +486,7 @@ def gallery_attack(labels: Sequence[str], originals: Array, masked: Array, alpha
         "parrot": {"photo": identify(_pairwise(masked, masked), labels, labels, others)},
     }
     status, reason = _calibrate(outcomes, GALLERY_CALIBRATION, len(GALLERY_GATE), alpha)
+    status = CANNOT if status == TOO_FEW else status
     lab = np.array(labels, dtype=object)
     same = np.equal.outer(lab, lab)
     d_oo = _pairwise(originals, originals)
@@ -485,35 +510,39 @@ def gallery_attack(labels: Sequence[str], originals: Array, masked: Array, alpha
 
 
 def pooled(attacks: Sequence[IdentityAttack], alpha: float) -> IdentityAttack:
-    """Every file's calibrated probes in one test (each probe keeps its own chance, which is why
-    the test is Poisson-binomial). Files that cannot be measured contribute nothing."""
-    measured = [a for a in attacks if a.measured]
-    if not measured:
+    """Every file's probes in one test, calibrated again on the pooled originals: the
+    permutation test shuffles each file's identities on their own, so several files too small to
+    be tested alone can be tested together. Files whose originals the recognizer cannot tell
+    apart, or with one identity, contribute nothing."""
+    joined = [a for a in attacks if a.poolable]
+    if not joined:
         reasons = sorted({f"{a.status}: {a.reason}" for a in attacks})
         status = CANNOT if any(a.status == CANNOT for a in attacks) else NOT_MEASURABLE
         return IdentityAttack(
             "footage", status, "; ".join(reasons) or "no file", alpha, sum(a.identities for a in attacks)
         )
     outcomes: dict[str, dict[str, Outcomes]] = {}
-    for a in measured:
+    for a in joined:
         for attack, by_variant in a.outcomes.items():
             slot = outcomes.setdefault(attack, {})
             for variant, o in by_variant.items():
                 slot[variant] = slot.get(variant, Outcomes.empty()) + o
-    gate = tuple(t for t in FOOTAGE_GATE if all(t in a.gate for a in measured))
+    gate = tuple(t for t in FOOTAGE_GATE if all(t in a.gate for a in joined))
     for attack, variant in FOOTAGE_GATE:
         if (attack, variant) not in gate:
             outcomes.get(attack, {}).pop(variant, None)
     outcomes = {k: v for k, v in outcomes.items() if v}
-    skipped = len(attacks) - len(measured)
-    reason = f"{len(measured)} file(s) measured" + (f", {skipped} could not be (see each file)" if skipped else "")
+    status, why = _calibrate(outcomes, FOOTAGE_CALIBRATION, len(gate), alpha)
+    skipped = len(attacks) - len(joined)
+    reason = f"{len(joined)} file(s) pooled" + (f", {skipped} could not be (see each file)" if skipped else "")
     return IdentityAttack(
         "footage",
-        MEASURED,
-        reason,
+        CANNOT if status == TOO_FEW else status,
+        reason if status == MEASURED else f"{reason}: {why}",
         alpha,
-        identities=sum(a.identities for a in measured),
+        identities=sum(a.identities for a in joined),
         outcomes=outcomes,
         gate=gate,
         calibration=FOOTAGE_CALIBRATION,
+        poolable=status in (MEASURED, TOO_FEW),
     )

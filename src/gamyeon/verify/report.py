@@ -216,7 +216,9 @@ def _method(result: VerifyResult) -> str:
         "original: can the recognizer tell these people apart at all? if not, the footage 'cannot be measured'), "
         "<i>plain</i> (masked vs originals) and <i>parrot</i> (masked vs masked: an attacker who anonymized his "
         "gallery with the same policy). Chance is the mean share of the probe's identity in the gallery; the "
-        "p-value is the exact Poisson-binomial tail; intervals are Wilson 95 %.</li>"
+        "p-value is a permutation test: the share of shuffles of each file's identities that name at least as "
+        "many probes (a track keeps one mask, so its probes are not independent); on labelled photos "
+        "(--gallery), the exact Poisson-binomial tail. Intervals are Wilson 95 %.</li>"
         f"<li>Gate: leak rate ≤ {o.max_leak_rate:g}, and no calibrated plain or parrot attack above chance at "
         f"p &lt; {o.alpha:g} (divided among the attack variants, Bonferroni)"
         + ("" if o.max_match_rate is None else f", and distance &lt; {o.match_threshold:g} rate ≤ {o.max_match_rate:g}")

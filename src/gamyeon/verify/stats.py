@@ -9,19 +9,35 @@ that works, so every rate here comes with its chance level and a significance te
   replacement) include one of the probe's identity: ``1 - C(G - s, k) / C(G, k)`` for a gallery of
   ``G`` entries of which ``s`` are the probe's identity (at rank 1 simply ``s / G``, the definition
   of ``shared/eval/reid_attack.py``). The reported chance is its mean over probes.
-- the *p-value* is the exact probability, if every probe hit only by chance (independently, each
-  with its own chance), of at least as many hits as observed: the upper tail of a Poisson-binomial
-  distribution, computed by dynamic programming over the probes (no normal approximation: galleries
-  are small). Probes of one identity are not fully independent (the same face seen twice), which
-  makes the test somewhat optimistic: it errs towards flagging, the safe side for a release gate.
+- the *p-value* has two forms, for two kinds of evidence:
+
+  - *independent probes* (labelled photos, ``--gallery``: each picture masked on its own): the
+    exact probability, if every probe hit only by chance (independently, each with its own chance),
+    of at least as many hits as observed: the upper tail of a Poisson-binomial distribution,
+    computed by dynamic programming over the probes (no normal approximation: galleries are small);
+  - *exchangeable identities* (footage): a track keeps one mask on every frame, so the two probes
+    of a track (its first and its second half) carry the same grid and noise and fall near the same
+    gallery entry together, and every probe of a file is named from one gallery. Counting them as
+    independent trials overstates the evidence: on a clip of three people masked at chance, "6 of 6"
+    (binomial p = 0.0014) comes up about as often as "3 of 3 tracks", 1 in 27. The test is instead
+    a permutation test over the identities: if the masked faces say nothing about who is who, the
+    gallery's identity labels can be shuffled (one shuffle per file, applied to all its probes)
+    without changing how likely the observed hit count is. The p-value is the share of shuffles
+    with at least as many hits as the true labels; every shuffle is enumerated when a file has at
+    most ``EXACT_IDENTITIES`` identities, otherwise ``PERMUTATIONS`` random shuffles (a fixed seed:
+    the same data give the same p-value). It holds whatever the dependence between probes, and
+    it is honest about small files: with ``m`` identities no result goes below ``1 / m!``, so a
+    file needs six identities (720 shuffles) before the gate can flag it alone; files are pooled.
 - the *interval* is Wilson's score interval of the hit rate (95 %), which stays inside [0, 1] and
   behaves at 0 and at n hits, where the normal interval does not.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +48,14 @@ from gamyeon.types import Array
 Z95 = 1.959963984540054
 #: the ranks reported
 RANKS = (1, 5)
+#: files with at most this many identities get every shuffle of the permutation test (8! = 40320)
+EXACT_IDENTITIES = 8
+#: random shuffles of the permutation test otherwise (the smallest p-value it can give is 1 / 20001)
+PERMUTATIONS = 20_000
+#: the shuffles' seed: a p-value is a function of the data alone
+PERMUTATION_SEED = 20_241
+#: shuffles evaluated at once (memory: chunk x probes x max(RANKS) indices)
+_CHUNK = 2_000
 
 
 def wilson(hits: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -113,7 +137,7 @@ def _round_p(p: float) -> float:
 
 
 def rank_figure(rank: int, outcomes: Sequence[tuple[bool, float]]) -> RankFigure:
-    """The figure of ``(hit, chance)`` outcomes, one per probe."""
+    """The figure of independent ``(hit, chance)`` outcomes, one per probe (Poisson-binomial test)."""
     hits = sum(hit for hit, _ in outcomes)
     chances = [c for _, c in outcomes]
     n = len(outcomes)
@@ -129,33 +153,129 @@ def rank_figure(rank: int, outcomes: Sequence[tuple[bool, float]]) -> RankFigure
 
 
 @dataclass(frozen=True, slots=True)
-class Outcomes:
-    """Per-probe results of one attack, kept so that files can be pooled into one test."""
+class Probe:
+    """One probe's answer: its identity and the identities of its nearest gallery entries."""
 
-    #: ``rank -> [(hit, chance) per probe]``
-    by_rank: dict[int, list[tuple[bool, float]]]
+    #: probes of one group (one file) are shuffled together by the permutation test
+    group: str
+    label: str
+    #: labels of the nearest allowed gallery entries, nearest first (``max(RANKS)`` of them at most)
+    nearest: tuple[str, ...]
+    #: chance of a hit at each of ``RANKS``
+    chances: tuple[float, ...]
+
+    def hit(self, rank: int) -> bool:
+        return self.label in self.nearest[:rank]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """Per-probe results of one attack, kept so that files can be pooled into one test.
+
+    ``exchangeable``: the probes' p-value is the permutation test over identities (footage),
+    otherwise the Poisson-binomial test of independent probes (photos); see the module docstring.
+    """
+
+    probes_: tuple[Probe, ...] = ()
+    exchangeable: bool = False
 
     @classmethod
-    def empty(cls) -> Outcomes:
-        return cls({r: [] for r in RANKS})
+    def empty(cls, exchangeable: bool = False) -> Outcomes:
+        return cls((), exchangeable)
 
     def __add__(self, other: Outcomes) -> Outcomes:
-        return Outcomes({r: self.by_rank.get(r, []) + other.by_rank.get(r, []) for r in RANKS})
+        if self.probes_ and other.probes_ and self.exchangeable != other.exchangeable:
+            raise ValueError("cannot pool outcomes of independent probes with exchangeable ones")
+        return Outcomes(self.probes_ + other.probes_, self.exchangeable or other.exchangeable)
 
     @property
     def probes(self) -> int:
-        return len(self.by_rank.get(RANKS[0], []))
+        return len(self.probes_)
+
+    @property
+    def by_rank(self) -> dict[int, list[tuple[bool, float]]]:
+        """``rank -> [(hit, chance) per probe]``"""
+        return {r: [(p.hit(r), p.chances[i]) for p in self.probes_] for i, r in enumerate(RANKS)}
 
     def figure(self, rank: int) -> RankFigure:
-        return rank_figure(rank, self.by_rank.get(rank, []))
+        independent = rank_figure(rank, self.by_rank.get(rank, []))
+        if not self.exchangeable or not self.probes_:
+            return independent
+        p_value, min_p_value = permutation_p_values(self.probes_, rank)
+        return dataclasses.replace(independent, p_value=p_value, min_p_value=min_p_value)
 
 
-def identify(distances: Array, probe_labels: Sequence[str], gallery_labels: Sequence[str], allowed: Array) -> Outcomes:
+def permutation_p_values(probes: Sequence[Probe], rank: int) -> tuple[float, float]:
+    """The permutation test's p-value of the probes' rank-``rank`` hits, and the p-value had every
+    probe hit (below which no result can go): one shuffle of each group's identity labels per draw,
+    every shuffle when the groups' identities allow (``EXACT_IDENTITIES``), else ``PERMUTATIONS``
+    random ones."""
+    groups = sorted({p.group for p in probes})
+    index: dict[str, dict[str, int]] = {}
+    offset = 0
+    for g in groups:
+        labels = sorted({x for p in probes if p.group == g for x in (p.label, *p.nearest)})
+        index[g] = {label: offset + i for i, label in enumerate(labels)}
+        offset += len(labels)
+    width = max(len(p.nearest[:rank]) for p in probes)
+    own = np.array([index[p.group][p.label] for p in probes], dtype=np.int64)
+    # -1 pads probes with fewer gallery entries; it never equals a label
+    near = np.full((len(probes), max(1, width)), -1, dtype=np.int64)
+    for i, p in enumerate(probes):
+        for j, label in enumerate(p.nearest[:rank]):
+            near[i, j] = index[p.group][label]
+    sizes = [len(index[g]) for g in groups]
+    perfect = near.copy()
+    perfect[:, 0] = own
+    observed = _hits(near, own, np.arange(offset)[None, :])[0]
+    exact = len(groups) == 1 and sizes[0] <= EXACT_IDENTITIES
+    counts = np.zeros(2, dtype=np.int64)
+    total = 0
+    for shuffles in _shuffles(sizes, exact):
+        counts[0] += int(np.sum(_hits(near, own, shuffles) >= observed))
+        counts[1] += int(np.sum(_hits(perfect, own, shuffles) >= len(probes)))
+        total += len(shuffles)
+    if exact:  # the true labelling is one of the shuffles counted
+        return float(counts[0] / total), float(counts[1] / total)
+    return float((1 + counts[0]) / (1 + total)), float((1 + counts[1]) / (1 + total))
+
+
+def _hits(near: Array, own: Array, shuffles: Array) -> Array:
+    """Hits under each shuffle (a row maps every label index to its new index)."""
+    padded = np.concatenate([shuffles, np.full((len(shuffles), 1), -2, dtype=np.int64)], axis=1)
+    named = padded[:, near]  # shuffles x probes x width; -1 (padding) picks the -2 column
+    return np.asarray(np.any(named == own[None, :, None], axis=2).sum(axis=1))
+
+
+def _shuffles(sizes: Sequence[int], exact: bool) -> Iterator[Array]:
+    """Chunks of label shuffles: each row permutes every group's block of label indices within it."""
+    if exact:
+        rows = np.array(list(itertools.permutations(range(sizes[0]))), dtype=np.int64).reshape(-1, sizes[0])
+        for start in range(0, len(rows), _CHUNK):
+            yield rows[start : start + _CHUNK]
+        return
+    rng = np.random.default_rng(PERMUTATION_SEED)
+    offsets = np.cumsum([0, *sizes])
+    for start in range(0, PERMUTATIONS, _CHUNK):
+        n = min(_CHUNK, PERMUTATIONS - start)
+        blocks = [lo + rng.permuted(np.tile(np.arange(size), (n, 1)), axis=1) for lo, size in zip(offsets, sizes)]
+        yield np.concatenate(blocks, axis=1).astype(np.int64)
+
+
+def identify(
+    distances: Array,
+    probe_labels: Sequence[str],
+    gallery_labels: Sequence[str],
+    allowed: Array,
+    group: str | None = None,
+) -> Outcomes:
     """Closed-set identification of each probe (row of ``distances``) against the gallery
     (columns); ``allowed[i, j]`` says whether gallery entry ``j`` may answer probe ``i`` (False
     for the probe's own picture, left out as in leave-one-out). A probe with no allowed entry of its
-    identity cannot be named by anyone and is skipped."""
-    by_rank: dict[int, list[tuple[bool, float]]] = {r: [] for r in RANKS}
+    identity cannot be named by anyone and is skipped. With a ``group`` (one per file, the same for
+    every attack on it) the outcomes take the permutation test, shuffled per group; without one,
+    the test of independent probes."""
+    probes: list[Probe] = []
     labels = np.asarray(gallery_labels, dtype=object)
     for i, label in enumerate(probe_labels):
         columns = np.flatnonzero(allowed[i])
@@ -165,7 +285,12 @@ def identify(distances: Array, probe_labels: Sequence[str], gallery_labels: Sequ
         if same == 0:
             continue
         order = columns[np.argsort(distances[i, columns], kind="stable")]
-        for rank in RANKS:
-            hit = bool(np.any(labels[order[:rank]] == label))
-            by_rank[rank].append((hit, rank_chance(int(columns.size), same, rank)))
-    return Outcomes(by_rank)
+        probes.append(
+            Probe(
+                group=group or "",
+                label=str(label),
+                nearest=tuple(str(x) for x in labels[order[: max(RANKS)]]),
+                chances=tuple(rank_chance(int(columns.size), same, r) for r in RANKS),
+            )
+        )
+    return Outcomes(tuple(probes), exchangeable=group is not None)
