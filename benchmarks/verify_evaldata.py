@@ -13,10 +13,10 @@ Each row shows the identity attack: its calibration (can dlib tell these people 
 originals?) and rank-1 identification of the plain and parrot attacks against chance, with the
 p-value. The ``gallery`` part runs ``verify --gallery DEV/identities`` (the labelled photos) for the
 default policy and for ``--operator blur``. The ``keys`` part (not run by default) anonymizes the
-first panned clip ``--runs`` times, each with a fresh key, and verifies each output (the parrot
-attacker draws a fresh key of his own every time): the masks' grids and noise, and the
-attacker's, are random, so one run of a statistical gate is one draw, and this part shows the
-spread and how often the default output passes.
+first panned clip ``--runs`` times per policy of ``--keys-policies``, each with a fresh key, and
+verifies each output (the parrot attacker draws a fresh key of his own every time): the masks'
+grids and noise, and the attacker's, are random, so one run is one draw, and this part shows the
+parrot attacker's rank-1 per run and in total against chance.
 
 Everything is written to a temporary folder (``--work``), never into the repository: the dev set
 is for evaluation only. Run from the repository root:
@@ -149,32 +149,56 @@ def _pan(photo: npt.NDArray[Any], frames: int) -> Iterator[npt.NDArray[np.uint8]
         yield np.asarray(cv2.warpAffine(photo, m, (width, height), flags=cv2.INTER_LINEAR, borderValue=(128, 128, 128)))
 
 
-def _keys(still: Path, runs: int, work: Path, sample: str, env: dict[str, str]) -> str:
-    """The default output of the clip panned over ``still``, made and attacked ``runs`` times with
-    fresh keys (``GAMYEON_KEY_DIR`` gets a new key per anonymize run; verify's parrot attacker
-    draws his own): verdicts and the strongest plain and parrot rank-1 of each run."""
+def _parrot_rank1(report: Path, variant: str) -> tuple[int, int, float]:
+    """``(hits, probes, chance)`` of the parrot attack's rank-1 ``variant`` in a verify JSON report
+    (reported whether or not the file has enough identities for the gate)."""
+    import json
+
+    attack = json.loads(report.read_text(encoding="utf-8"))["identity"].get("attack") or {}
+    fig = attack.get("attacks", {}).get("parrot", {}).get(variant, {}).get("rank1")
+    return (fig["hits"], fig["probes"], fig["chance"]) if fig else (0, 0, 0.0)
+
+
+def _total(figures: list[tuple[int, int, float]]) -> str:
+    """``hits/probes = rate (chance c)`` summed over runs."""
+    hits, probes = sum(f[0] for f in figures), sum(f[1] for f in figures)
+    chance = float(np.mean([f[2] for f in figures])) if figures else 0.0
+    return f"{hits}/{probes} = {hits / max(1, probes):.2f} (chance {chance:.2f})"
+
+
+def _keys(still: Path, runs: int, policies: list[str], work: Path, sample: str, env: dict[str, str]) -> str:
+    """The output of the clip panned over ``still`` for each of ``policies`` ("default" or a
+    policy TOML), made and attacked ``runs`` times with fresh keys (``GAMYEON_KEY_DIR`` gets a new
+    key per anonymize run; verify's parrot attacker draws his own), the policies interleaved: the
+    parrot attacker's rank-1 by mean descriptor and by best frame, per run and in total. The
+    masks' grids and noise are random, so one run is one draw; the total shows how far the
+    attacker gets on average against chance."""
     from gamyeon.media.encode import write_clip
 
     clip = work / f"{still.stem}.keys.mp4"
     write_clip(clip, _pan(cv2.cvtColor(cv2.imread(str(still)), cv2.COLOR_BGR2RGB), CLIP_FRAMES), CLIP_RATE)
     rows: list[list[object]] = []
-    passed = 0
+    totals: dict[str, list[tuple[int, int, float]]] = {}
     for run in range(runs):
-        anon = work / f"{still.stem}.keys{run}.mp4"
-        if _run([str(GAMYEON), "anonymize", str(clip), "-o", str(anon), "-q"], env) != 0:
-            rows.append([run + 1, None, None, "anonymize failed"])
-            continue
-        fig = _verify(clip, anon, work, f"{still.stem}.keys{run}", sample, env)
-        if "error" in fig:
-            rows.append([run + 1, None, None, fig["error"]])
-            continue
-        passed += bool(fig["passed"])
-        attack = fig["attack"]
-        rows.append(
-            [run + 1, rank1_cell(attack["plain"]), rank1_cell(attack["parrot"]), "pass" if fig["passed"] else "FLAGGED"]
-        )
-    title = f"gamyeon default on a clip panned over {still.name}, {runs} runs with fresh keys: {passed} passed\n\n"
-    return title + table(["run", "plain rank-1", "parrot rank-1", "verdict"], rows)
+        for n, policy in enumerate(policies):
+            extra = () if policy == "default" else ("--policy", policy)
+            name = f"{still.stem}.keys{run}.p{n}"
+            anon = work / f"{name}.mp4"
+            if _run([str(GAMYEON), "anonymize", str(clip), "-o", str(anon), "-q", *extra], env) != 0:
+                rows.append([policy, run + 1, None, None, "anonymize failed"])
+                continue
+            fig = _verify(clip, anon, work, name, sample, env, *extra)
+            if "error" in fig:
+                rows.append([policy, run + 1, None, None, fig["error"]])
+                continue
+            mean, best = (_parrot_rank1(work / f"{name}.verify.json", v) for v in ("mean", "best"))
+            totals.setdefault(policy, []).extend([mean, best])
+            verdict = "pass" if fig["passed"] else "FLAGGED"
+            rows.append([policy, run + 1, f"{mean[0]}/{mean[1]}", f"{best[0]}/{best[1]}", verdict])
+    for policy, figures in totals.items():
+        rows.append([policy, "total", _total(figures[0::2]), _total(figures[1::2]), ""])
+    title = f"parrot attack on a clip panned over {still.name}, {runs} runs per policy with fresh keys\n\n"
+    return title + table(["policy", "run", "parrot rank-1, mean", "parrot rank-1, best", "verdict"], rows)
 
 
 def _gallery(identities: Path, work: Path, env: dict[str, str]) -> str:
@@ -222,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         help="what to run: videos, stills, clip, gallery, keys (default: videos,stills,clip,gallery)",
     )
     p.add_argument("--runs", type=int, default=10, help="runs of the keys part (default: 10)")
+    p.add_argument(
+        "--keys-policies",
+        default="default",
+        help="comma-separated policies for the keys part: 'default' or policy TOML files (default: default)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if not args.dev.is_dir():
@@ -294,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(table(headers, rows) + "\n")
     if "keys" in parts:
         first = stills / args.clip_stills.split(",")[0]
-        sys.stdout.write("\n" + _keys(first, args.runs, work, args.sample, env) + "\n")
+        policies = [x.strip() for x in args.keys_policies.split(",") if x.strip()]
+        sys.stdout.write("\n" + _keys(first, args.runs, policies, work, args.sample, env) + "\n")
     identities = args.dev / "identities"
     if "gallery" in parts and identities.is_dir():
         sys.stdout.write("\n" + _gallery(identities, work, env) + "\n")
