@@ -388,9 +388,7 @@ def footage_attack(samples: Sequence[IdentitySample], alpha: float) -> IdentityA
             d_frames = _pairwise(
                 np.concatenate([probes[t] for t in names]), np.concatenate([gallery[t] for t in names])
             )
-            frame = frame + identify(
-                d_frames, frame_labels, gallery_labels, np.ones_like(d_frames, dtype=bool), group
-            )
+            frame = frame + identify(d_frames, frame_labels, gallery_labels, np.ones_like(d_frames, dtype=bool), group)
         outcomes[attack] = {"mean": mean, "best": best, "frame": frame}
     gate = FOOTAGE_GATE if parrot else tuple(t for t in FOOTAGE_GATE if t[0] != "parrot")
     status, reason = _calibrate(outcomes, FOOTAGE_CALIBRATION, len(gate), alpha)

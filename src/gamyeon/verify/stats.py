@@ -255,10 +255,12 @@ def _shuffles(sizes: Sequence[int], exact: bool) -> Iterator[Array]:
             yield rows[start : start + _CHUNK]
         return
     rng = np.random.default_rng(PERMUTATION_SEED)
-    offsets = np.cumsum([0, *sizes])
+    offsets = np.cumsum([0, *sizes])[:-1]
     for start in range(0, PERMUTATIONS, _CHUNK):
         n = min(_CHUNK, PERMUTATIONS - start)
-        blocks = [lo + rng.permuted(np.tile(np.arange(size), (n, 1)), axis=1) for lo, size in zip(offsets, sizes)]
+        blocks = [
+            lo + rng.permuted(np.tile(np.arange(size), (n, 1)), axis=1) for lo, size in zip(offsets, sizes, strict=True)
+        ]
         yield np.concatenate(blocks, axis=1).astype(np.int64)
 
 
