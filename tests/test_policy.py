@@ -48,12 +48,12 @@ def test_defaults_are_relative_pixelation_of_faces() -> None:
         (
             "[kinds.face]\nmask_scale = 2\n[kinds.face.params]\nblocks = 4\n",  # operator defaults to pixelate
             Pixelate,
-            {"blocks": 4, "min_block": 4, "shift": True, "noise": 48.0},  # the rest kept from the defaults
+            {"blocks": 4, "min_block": 4, "shift": True, "noise": 64.0},  # the rest kept from the defaults
             Shape.BOX,
             2.0,
             None,
         ),
-        ("", Pixelate, {"blocks": 6, "min_block": 4, "shift": True, "noise": 48.0}, Shape.BOX, None, None),
+        ("", Pixelate, {"blocks": 6, "min_block": 4, "shift": True, "noise": 64.0}, Shape.BOX, None, None),
     ],
 )
 def test_load_policy_from_toml(
@@ -173,7 +173,7 @@ def test_with_overrides(overrides: dict[str, object], check: object) -> None:
 def test_override_with_the_same_operator_keeps_file_params(tmp_path: Path) -> None:
     policy = load_policy(write(tmp_path, '[kinds.face]\noperator = "pixelate"\n[kinds.face.params]\nblocks = 3\n'))
     kp = policy.with_overrides(operator="pixelate", threshold=0.5).for_kind("face")
-    assert kp.operator == Pixelate(blocks=3, noise=48.0)  # the noise kept from the default face policy
+    assert kp.operator == Pixelate(blocks=3, noise=64.0)  # the noise kept from the default face policy
     assert kp.threshold == 0.5
     # a different operator starts from that operator's defaults
     assert policy.with_overrides(operator="blur").for_kind("face").operator == Blur()
