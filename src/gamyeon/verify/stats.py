@@ -35,6 +35,7 @@ that works, so every rate here comes with its chance level and a significance te
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Iterator, Sequence
@@ -201,15 +202,23 @@ class Outcomes:
         independent = rank_figure(rank, self.by_rank.get(rank, []))
         if not self.exchangeable or not self.probes_:
             return independent
-        p_value, min_p_value = permutation_p_values(self.probes_, rank)
+        p_value, min_p_value = _cached_p_values(self.probes_, rank)
         return dataclasses.replace(independent, p_value=p_value, min_p_value=min_p_value)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_p_values(probes: tuple[Probe, ...], rank: int) -> tuple[float, float]:
+    """``permutation_p_values`` once per outcome and rank: a report asks for the same figure
+    several times (the gate, the summary, the JSON), and a crowd's frame variant takes a second."""
+    return permutation_p_values(probes, rank)
 
 
 def permutation_p_values(probes: Sequence[Probe], rank: int) -> tuple[float, float]:
     """The permutation test's p-value of the probes' rank-``rank`` hits, and the p-value had every
     probe hit (below which no result can go): one shuffle of each group's identity labels per draw,
     every shuffle when the groups' identities allow (``EXACT_IDENTITIES``), else ``PERMUTATIONS``
-    random ones."""
+    random ones. A group's identities are the labels its probes carry or name: on footage every
+    track is a probe, so that is every identity of the file."""
     groups = sorted({p.group for p in probes})
     index: dict[str, dict[str, int]] = {}
     offset = 0
