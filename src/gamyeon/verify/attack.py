@@ -35,8 +35,9 @@ recognizer cannot separate these people on this footage and a masked face that "
 nothing: the result is "cannot measure here" with the reason, and the gate does not fail on it.
 When even perfect identification could not reach significance, the result says so too: with
 ``m`` identities in a file, no shuffle test goes below ``1 / m!``, so a file alone needs six
-people before the gate can flag it (files of one run are pooled). With one identity there is nothing to identify
-against ("not measurable: one identity"; ``--gallery`` tests the policy on labelled photos).
+people before the gate can flag it (files of one run are pooled). With one identity there is
+nothing to identify against ("not measurable: one identity"; ``--gallery`` tests the policy on
+labelled photos).
 
 **The gate** fails when a calibrated ``plain`` or ``parrot`` attack identifies significantly
 above chance at rank 1: p-value below ``alpha`` divided by the number of attack variants tested
