@@ -325,6 +325,11 @@ def _calibrate(
     )
 
 
+def _shown(status: str) -> str:
+    """The status a calibration outcome is reported as: "too few" is a way of "cannot measure"."""
+    return CANNOT if status == TOO_FEW else status
+
+
 def identities(samples: Sequence[IdentitySample]) -> int:
     """Tracks the footage attack can use: seen in two or more examined frames (the parrot
     attacker's re-masking is only worth its cost with two or more)."""
@@ -398,7 +403,7 @@ def footage_attack(samples: Sequence[IdentitySample], alpha: float) -> IdentityA
         reason += "; parrot attack not run"
     return IdentityAttack(
         "footage",
-        CANNOT if status == TOO_FEW else status,
+        _shown(status),
         reason,
         alpha,
         identities=len(names),
@@ -485,7 +490,7 @@ def gallery_attack(labels: Sequence[str], originals: Array, masked: Array, alpha
         "parrot": {"photo": identify(_pairwise(masked, masked), labels, labels, others)},
     }
     status, reason = _calibrate(outcomes, GALLERY_CALIBRATION, len(GALLERY_GATE), alpha)
-    status = CANNOT if status == TOO_FEW else status
+    status = _shown(status)
     lab = np.array(labels, dtype=object)
     same = np.equal.outer(lab, lab)
     d_oo = _pairwise(originals, originals)
@@ -536,7 +541,7 @@ def pooled(attacks: Sequence[IdentityAttack], alpha: float) -> IdentityAttack:
     reason = f"{len(joined)} file(s) pooled" + (f", {skipped} could not be (see each file)" if skipped else "")
     return IdentityAttack(
         "footage",
-        CANNOT if status == TOO_FEW else status,
+        _shown(status),
         reason if status == MEASURED else f"{reason}: {why}",
         alpha,
         identities=sum(a.identities for a in joined),
